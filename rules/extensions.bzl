@@ -1,0 +1,10 @@
+"""Bzlmod set-up: the module extension behind MODULE.bazel's use_repo."""
+
+load("//rules/private:repositories.bzl", "kernel_repository", "llvm_repository")
+
+def _kthinlto_impl(module_ctx):
+    del module_ctx  # No tags: one kernel, one LLVM.
+    llvm_repository(name = "kthinlto_llvm", version = "19")
+    kernel_repository(name = "kernel")
+
+kthinlto = module_extension(implementation = _kthinlto_impl)

@@ -1,0 +1,78 @@
+"""BE phase: one native compile per bitcode object, from its ThinLTO index.
+
+As mainline Kbuild's CONFIG_LTO_CLANG_THIN_DIST does: the object's own Kbuild
+flags minus the preprocessor ones, `-x ir -fthinlto-index=...`.
+"""
+
+load(":common.bzl", "expand", "kernel_root", "llvm_toolchain", "TOOLCHAIN_TYPE")
+load(":providers.bzl", "KernelObjectsInfo", "ThinLtoIndexInfo")
+
+def backend_action(ctx, tc, flags, bitcode, index, imported, out):
+    """Emits one BE compile.
+
+    Args:
+      ctx: the rule context.
+      tc: LlvmToolchainInfo.
+      flags: list of expanded BE flags.
+      bitcode: File, the object's bitcode (named as in the thin link).
+      index: File, its .thinlto.bc.
+      imported: depset of File, bitcode the index may import from.
+      out: the native object File.
+    """
+    args = ctx.actions.args()
+    args.add_all(flags)
+    args.add_all(["-Wno-unused-command-line-argument", "-fno-lto", "-x", "ir"])
+    args.add(index, format = "-fthinlto-index=%s")
+    args.add("-c")
+    args.add("-o", out)
+    args.add(bitcode)
+    ctx.actions.run(
+        executable = tc.clang,
+        arguments = [args],
+        inputs = depset([bitcode, index], transitive = [imported, tc.files]),
+        outputs = [out],
+        mnemonic = "ThinLtoBackend",
+        progress_message = "ThinLTO backend %s" % out.short_path,
+    )
+
+def _kernel_backend_impl(ctx):
+    tc = llvm_toolchain(ctx)
+    root = kernel_root(ctx)
+    info = ctx.attr.objects[KernelObjectsInfo]
+    index = ctx.attr.index[ThinLtoIndexInfo]
+    objects = []
+    for o in info.objects:
+        if not o.bitcode:
+            objects.append(o)
+            continue
+        out = ctx.actions.declare_file(ctx.attr.name + "/" + o.path)
+        backend_action(
+            ctx,
+            tc,
+            flags = [expand(f, root) for f in o.be_flags],
+            bitcode = o.bitcode,
+            index = index.indexes[o.path],
+            imported = info.bitcode,
+            out = out,
+        )
+        objects.append(struct(
+            path = o.path,
+            bitcode = o.bitcode,
+            native = out,
+            lazy = o.lazy,
+            be_flags = o.be_flags,
+        ))
+    return [
+        DefaultInfo(files = depset([o.native for o in objects])),
+        KernelObjectsInfo(objects = objects, bitcode = info.bitcode),
+    ]
+
+kernel_backend = rule(
+    implementation = _kernel_backend_impl,
+    doc = "Compiles every bitcode object to native code from its index (BE phase).",
+    attrs = {
+        "index": attr.label(providers = [ThinLtoIndexInfo], mandatory = True),
+        "objects": attr.label(providers = [KernelObjectsInfo], mandatory = True),
+    },
+    toolchains = [TOOLCHAIN_TYPE],
+)

@@ -1,0 +1,26 @@
+"""Helpers shared by the phase rules."""
+
+TOOLCHAIN_TYPE = "//toolchains:toolchain_type"
+
+def llvm_toolchain(ctx):
+    """The LlvmToolchainInfo of the resolved toolchain."""
+    return ctx.toolchains[TOOLCHAIN_TYPE].llvm
+
+def expand(flag, root):
+    """Turns the translator's %{src}/%{obj} tokens into execroot paths.
+
+    Args:
+      flag: one flag as the translator wrote it.
+      root: the kernel repository's execroot-relative directory.
+
+    Returns:
+      The flag naming paths relative to the execroot, never the host.
+    """
+    return flag.replace("%{src}", root + "/src").replace("%{obj}", root + "/obj")
+
+def kernel_root(ctx):
+    """Execroot-relative directory of the kernel repository (or package)."""
+    root = ctx.label.workspace_root
+    if ctx.label.package:
+        root = (root + "/" if root else "") + ctx.label.package
+    return root

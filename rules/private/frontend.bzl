@@ -1,0 +1,81 @@
+"""FE phase: one compile per object, C to ThinLTO bitcode (or native code).
+
+Each action declares exactly the files clang-scan-deps saw the compile open,
+so an undeclared header is missing from the sandbox instead of read from the
+host.
+"""
+
+load(":common.bzl", "expand", "kernel_root", "llvm_toolchain", "TOOLCHAIN_TYPE")
+load(":providers.bzl", "KernelObjectsInfo")
+
+def frontend_action(ctx, tc, flags, source, inputs, out, bitcode):
+    """Emits one FE compile.
+
+    Args:
+      ctx: the rule context.
+      tc: LlvmToolchainInfo.
+      flags: list of expanded compile flags, as Kbuild computed them.
+      source: File to compile.
+      inputs: list of File, the headers (and source) the compile reads.
+      out: the output File.
+      bitcode: True for a ThinLTO bitcode compile.
+    """
+    args = ctx.actions.args()
+    args.add_all(flags)
+    args.add("-c")
+    args.add("-o", out)
+    args.add(source)
+    ctx.actions.run(
+        executable = tc.clang,
+        arguments = [args],
+        inputs = depset(inputs, transitive = [tc.files]),
+        outputs = [out],
+        mnemonic = "ThinLtoCompile" if bitcode else "NativeCompile",
+        progress_message = ("Compiling %s to bitcode" if bitcode else "Compiling %s") % source.short_path,
+    )
+
+def _kernel_frontend_impl(ctx):
+    tc = llvm_toolchain(ctx)
+    root = kernel_root(ctx)
+    files = ctx.files.srcs
+    flagsets = json.decode(ctx.attr.flagsets)
+    expanded = {}
+    objects = []
+    bitcode = []
+    for o in json.decode(ctx.attr.objects):
+        if o["flags"] not in expanded:
+            expanded[o["flags"]] = [expand(f, root) for f in flagsets[o["flags"]]]
+        out = ctx.actions.declare_file(ctx.attr.name + "/" + o["path"])
+        frontend_action(
+            ctx,
+            tc,
+            flags = expanded[o["flags"]],
+            source = files[o["source"]],
+            inputs = [files[i] for i in o["inputs"]],
+            out = out,
+            bitcode = o["bitcode"] == 1,
+        )
+        if o["bitcode"]:
+            bitcode.append(out)
+        objects.append(struct(
+            path = o["path"],
+            bitcode = out if o["bitcode"] else None,
+            native = None if o["bitcode"] else out,
+            lazy = o["lazy"] == 1,
+            be_flags = flagsets[o["be_flags"]],
+        ))
+    return [
+        DefaultInfo(files = depset([o.bitcode or o.native for o in objects])),
+        KernelObjectsInfo(objects = objects, bitcode = depset(bitcode)),
+    ]
+
+kernel_frontend = rule(
+    implementation = _kernel_frontend_impl,
+    doc = "Compiles every object of a translated kernel (FE phase).",
+    attrs = {
+        "flagsets": attr.string(doc = "JSON list of flag lists (with %{src}/%{obj} tokens)."),
+        "objects": attr.string(doc = "JSON list of objects from tools/kthinlto/emit.py."),
+        "srcs": attr.label_list(allow_files = True, doc = "Every source and header, indexed by `objects`."),
+    },
+    toolchains = [TOOLCHAIN_TYPE],
+)

@@ -1,0 +1,45 @@
+"""Providers that carry a kernel through the four ThinLTO phases."""
+
+KernelObjectsInfo = provider(
+    doc = "The objects of vmlinux.o in Kbuild's link order, after one phase.",
+    fields = {
+        "objects": "(list of struct) one per object, in link order; each has " +
+                   "path (string: objtree-relative, e.g. kernel/sys.o), " +
+                   "bitcode (File or None: the FE's ThinLTO bitcode), " +
+                   "native (File or None: machine code, from FE for " +
+                   "assembly and -fno-lto files, from BE for bitcode), " +
+                   "lazy (bool: a lib.a member, linked only on demand), " +
+                   "be_flags (list of string: Kbuild's flags minus the " +
+                   "preprocessor ones, for the BE compile)",
+        "bitcode": "(depset of File) every bitcode object",
+    },
+)
+
+ThinLtoIndexInfo = provider(
+    doc = "What the thin link wrote for each bitcode object.",
+    fields = {
+        "indexes": "(dict of string to File) object path -> its .thinlto.bc index",
+        "imports": "(dict of string to File) object path -> its .imports list " +
+                   "(the bitcode files its index imports from)",
+    },
+)
+
+InitcallOrderInfo = provider(
+    doc = "Kbuild's initcall-ordering linker script for Clang LTO.",
+    fields = {
+        "lds": "(File or None) .tmp_initcalls.lds, or None if Kbuild uses none",
+    },
+)
+
+LlvmToolchainInfo = provider(
+    doc = "The LLVM tools that build the kernel, as action inputs.",
+    fields = {
+        "clang": "(File) the clang driver",
+        "ld_lld": "(File) ld.lld",
+        "llvm_ar": "(File) llvm-ar",
+        "llvm_nm": "(File) llvm-nm",
+        "objtool": "(File or None) the kernel's objtool, built by Kbuild",
+        "files": "(depset of File) every file the tools need at run time: " +
+                 "the tools and the shared libraries they load",
+    },
+)

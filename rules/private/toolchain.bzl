@@ -1,0 +1,30 @@
+"""The LLVM toolchain rule: clang, ld.lld, llvm-ar, llvm-nm and objtool."""
+
+load(":providers.bzl", "LlvmToolchainInfo")
+
+def _llvm_toolchain_impl(ctx):
+    info = LlvmToolchainInfo(
+        clang = ctx.executable.clang,
+        ld_lld = ctx.executable.ld_lld,
+        llvm_ar = ctx.executable.llvm_ar,
+        llvm_nm = ctx.executable.llvm_nm,
+        objtool = ctx.executable.objtool,
+        files = depset(
+            [ctx.executable.clang, ctx.executable.ld_lld, ctx.executable.llvm_ar, ctx.executable.llvm_nm],
+            transitive = [depset(ctx.files.runtime)],
+        ),
+    )
+    return [platform_common.ToolchainInfo(llvm = info)]
+
+llvm_toolchain = rule(
+    implementation = _llvm_toolchain_impl,
+    doc = "Declares the LLVM tools and their shared libraries as action inputs.",
+    attrs = {
+        "clang": attr.label(allow_single_file = True, executable = True, cfg = "exec", mandatory = True),
+        "ld_lld": attr.label(allow_single_file = True, executable = True, cfg = "exec", mandatory = True),
+        "llvm_ar": attr.label(allow_single_file = True, executable = True, cfg = "exec", mandatory = True),
+        "llvm_nm": attr.label(allow_single_file = True, executable = True, cfg = "exec", mandatory = True),
+        "objtool": attr.label(allow_single_file = True, executable = True, cfg = "exec"),
+        "runtime": attr.label_list(allow_files = True, cfg = "exec", doc = "Shared libraries the tools load."),
+    },
+)

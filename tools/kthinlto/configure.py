@@ -1,0 +1,211 @@
+"""Translates a kernel tree and config into the Bazel graph of vmlinux.o.
+
+Kbuild runs once with recording shims (no ThinLTO object is compiled), then
+clang-scan-deps lists every object's headers; the result is a generated Bazel
+repository (@kernel) that `bazel build //:vmlinux_o` builds.
+
+Examples:
+  # the default: Debian's linux-source-6.1, x86_64 tinyconfig + ThinLTO
+  python3 -m tools.kthinlto.configure
+  # your own tree with defconfig plus a fragment
+  python3 -m tools.kthinlto.configure --source=$HOME/linux \\
+      --config=defconfig --fragment=my.config
+  # a full .config
+  python3 -m tools.kthinlto.configure --source=$HOME/linux --config_file=.config
+"""
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+
+from absl import app
+from absl import flags as absl_flags
+
+from tools.kthinlto import deps, emit, graph, kbuild, records
+from tools.kthinlto.records import TranslationError
+
+DEFAULT_TARBALL = "/usr/src/linux-source-6.1.tar.xz"
+# Debian bookworm's linux-source-6.1 6.1.192-2.
+DEFAULT_SHA256 = "4d415b3d364834fd818270e88813e90323bbfce4f519a0e6bd4940ddcd7df693"
+POINTER = "kernel_tree.json"
+
+FLAGS = absl_flags.FLAGS
+absl_flags.DEFINE_string("source", DEFAULT_TARBALL,
+                         "Kernel source: a tree, or a .tar.xz of one.")
+absl_flags.DEFINE_string("sha256", None,
+                         "Expected sha256 of --source when it is a tarball "
+                         "(defaults to the pinned one for the default tarball).")
+absl_flags.DEFINE_string("config", "tinyconfig",
+                         "Config target, e.g. tinyconfig or defconfig.")
+absl_flags.DEFINE_string("config_file", "", "A full .config to use instead of --config.")
+absl_flags.DEFINE_multi_string("fragment", [], "Config fragment merged on top.")
+absl_flags.DEFINE_string("arch", "x86_64", "Kernel ARCH.")
+absl_flags.DEFINE_integer("jobs", os.cpu_count() or 2, "Parallel jobs for Kbuild.")
+absl_flags.DEFINE_string("workspace", os.path.dirname(os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__)))), "The kthinlto workspace.")
+absl_flags.DEFINE_string("cache_dir", os.environ.get("KTHINLTO_CACHE") or
+                         os.path.expanduser("~/.cache/kthinlto"),
+                         "Where extracted sources and object trees live.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    source: str
+    sha256: str | None
+    spec: kbuild.ConfigSpec
+    arch: str
+    jobs: int
+    workspace: str
+    cache_dir: str
+
+
+def sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_kernel_tree(path: str, arch: str) -> None:
+    for needed in ("Makefile", "Kbuild", "scripts/Makefile.build",
+                   "scripts/generate_initcall_order.pl", f"arch/{_srcarch(arch)}"):
+        if not os.path.exists(os.path.join(path, needed)):
+            raise TranslationError(
+                f"{path} is not a Linux kernel source tree with LTO support "
+                f"({needed} missing); pass --source=<kernel tree or tarball>")
+    if os.path.exists(os.path.join(path, ".config")):
+        raise TranslationError(
+            f"{path} has been configured in place (.config); run "
+            f"`make -C {path} mrproper` first: kthinlto builds out of tree")
+
+
+def _srcarch(arch: str) -> str:
+    return "x86" if arch in ("x86_64", "i386", "x86") else arch
+
+
+def unpack(tarball: str, expected: str | None, cache_dir: str) -> str:
+    """Extracts a verified tarball once; returns the tree inside it."""
+    if not os.path.isfile(tarball):
+        raise TranslationError(f"{tarball}: no such file; pass --source")
+    digest = sha256_file(tarball)
+    if expected and digest != expected:
+        raise TranslationError(
+            f"{tarball}: sha256 {digest} is not the expected {expected}; "
+            "pass --sha256 for another tarball")
+    dest = os.path.join(cache_dir, "src", digest[:16])
+    if not os.path.isdir(dest):
+        logging.info("extracting %s", tarball)
+        tmp = dest + f".tmp{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        with tarfile.open(tarball) as tar:
+            tar.extractall(tmp, filter="fully_trusted")
+        os.rename(tmp, dest)
+    entries = [e for e in os.listdir(dest) if not e.startswith(".")]
+    return os.path.join(dest, entries[0]) if len(entries) == 1 else dest
+
+
+def resolve_source(req: Request) -> str:
+    src = os.path.abspath(req.source)
+    if os.path.isfile(src):
+        expected = req.sha256 or (DEFAULT_SHA256 if src == DEFAULT_TARBALL else None)
+        src = unpack(src, expected, req.cache_dir)
+    elif not os.path.isdir(src):
+        raise TranslationError(f"{req.source}: no such kernel tree or tarball")
+    check_kernel_tree(src, req.arch)
+    return src
+
+
+def translate(req: Request) -> str:
+    """Runs the whole translation; returns the generated repository dir."""
+    tc = kbuild.Toolchain()
+    kbuild.check_tools(tc)
+    srctree = resolve_source(req)
+    for path in [req.spec.config_file, *req.spec.fragments]:
+        if path and not os.path.isfile(path):
+            raise TranslationError(f"{path}: no such config file")
+    trees = os.path.join(req.cache_dir, "trees")
+    os.makedirs(trees, exist_ok=True)
+    work = os.path.join(trees, time.strftime("%Y%m%d-%H%M%S-") + str(os.getpid()))
+    objtree = os.path.join(work, "obj")
+    os.makedirs(objtree)
+    log_path = os.path.join(work, "kbuild.log")
+    start = time.monotonic()
+    try:
+        kbuild.configure(srctree, objtree, req.arch, tc, req.spec, log_path)
+        rec_dir = kbuild.recorded_build(srctree, objtree, req.arch, tc, work,
+                                        req.jobs, log_path)
+        recs = records.read_records(rec_dir)
+        link = graph.link_from_records(
+            recs, lambda a: kbuild.archive_members(a, objtree, tc))
+        with open(os.path.join(objtree, ".vmlinux.o.cmd")) as f:
+            objtool_args = graph.parse_objtool(f.readline())
+        link = dataclasses.replace(link, objtool_args=objtool_args)
+        compiles = records.compiles(recs, objtree)
+        linked = [compiles[p] for p in link.whole + link.lazy if p in compiles]
+        inputs = deps.scan(linked, tc.clang, tc.scan_deps, objtree, srctree,
+                           work, req.jobs)
+        objs = graph.build_objects(link, compiles, inputs, srctree, objtree)
+        leaks = graph.host_paths(objs, link, srctree, objtree)
+        if leaks:
+            raise TranslationError("host path left in flags: " + leaks[0])
+        config = {"source": srctree, "arch": req.arch, "target": req.spec.target,
+                  "config_file": req.spec.config_file,
+                  "fragments": list(req.spec.fragments)}
+        data = emit.kernel_data(objs, link, config)
+        gen = os.path.join(work, "gen")
+        emit.write(gen, srctree, objtree, data)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True) if not _keep() else None
+        raise
+    nbit = sum(o.bitcode for o in objs)
+    logging.info("translated %d objects (%d bitcode, %d native, %d lazy) in %.1f s",
+                 len(objs), nbit, len(objs) - nbit, sum(o.lazy for o in objs),
+                 time.monotonic() - start)
+    publish(req.workspace, gen)
+    return gen
+
+
+def _keep() -> bool:
+    return bool(os.environ.get("KTHINLTO_KEEP_FAILED"))
+
+
+def publish(workspace: str, gen: str) -> None:
+    """Points the workspace at gen atomically (rename of the pointer file)."""
+    pointer = os.path.join(workspace, POINTER)
+    tmp = pointer + f".tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump({"gen": gen}, f)
+        f.write("\n")
+    os.replace(tmp, pointer)
+    logging.info("%s -> %s", pointer, gen)
+
+
+def main(argv: list[str]) -> int:
+    del argv
+    kbuild.log_to_stderr()
+    spec = kbuild.ConfigSpec(target="" if FLAGS.config_file else FLAGS.config,
+                             config_file=os.path.abspath(FLAGS.config_file)
+                             if FLAGS.config_file else "",
+                             fragments=tuple(os.path.abspath(f) for f in FLAGS.fragment))
+    req = Request(source=FLAGS.source, sha256=FLAGS.sha256, spec=spec,
+                  arch=FLAGS.arch, jobs=FLAGS.jobs, workspace=FLAGS.workspace,
+                  cache_dir=FLAGS.cache_dir)
+    try:
+        translate(req)
+    except TranslationError as e:
+        print(f"kthinlto: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,82 @@
+"""Exact header inputs of every compile, from clang-scan-deps.
+
+clang-scan-deps preprocesses each recorded command line (minimized sources,
+shared file cache, all cores) and prints make-style dependencies: exactly the
+files the compiler opens, which become the declared inputs of the FE action.
+"""
+
+import json
+import logging
+import os
+import subprocess
+
+from tools.kthinlto import flags
+from tools.kthinlto.records import Compile, TranslationError
+
+
+def compilation_database(objs: list[Compile], compiler: str, objtree: str) -> list[dict]:
+    db = []
+    for c in objs:
+        argv = [a for a in c.argv if not a.startswith(("-Wp,-MMD,", "-Wp,-MD,"))]
+        db.append({"directory": objtree, "arguments": [compiler] + argv,
+                   "file": c.source, "output": c.output})
+    return db
+
+
+def parse_make_deps(text: str) -> list[tuple[str, list[str]]]:
+    """`target: dep dep \\` blocks -> [(target, deps)] in printed order."""
+    result = []
+    joined = text.replace("\\\n", " ")
+    for line in joined.splitlines():
+        if ":" not in line:
+            continue
+        target, _, rest = line.partition(": ")
+        if not rest and line.endswith(":"):
+            target, rest = line[:-1], ""
+        words = rest.replace("\\ ", "\0").split()
+        result.append((target.strip(),
+                       [w.replace("\0", " ") for w in words]))
+    return result
+
+
+def scan(objs: list[Compile], compiler: str, scan_deps: str, objtree: str,
+         srctree: str, work: str, jobs: int) -> dict[str, list[str]]:
+    """Relocated input files (`%{src}/...`, `%{obj}/...`) per object output."""
+    db_path = os.path.join(work, "compile_commands.json")
+    with open(db_path, "w") as f:
+        json.dump(compilation_database(objs, compiler, objtree), f)
+    logging.info("scanning headers of %d objects with %s", len(objs), scan_deps)
+    proc = subprocess.run(
+        [scan_deps, "-compilation-database", db_path, "-format=make",
+         "-j", str(jobs)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.splitlines()[-10:])
+        raise TranslationError(f"{scan_deps} failed on {db_path}:\n{tail}")
+    # Blocks come in completion order.  A .S file is preprocessed into a
+    # temporary .s first, which becomes the target: those are matched by their
+    # first dependency, the source itself.
+    by_key = {}
+    for target, found in parse_make_deps(proc.stdout):
+        key = target
+        if target.endswith(".s") and found:
+            key = os.path.normpath(os.path.join(objtree, found[0]))
+        by_key[key] = found
+    result = {}
+    for c in objs:
+        found = by_key.get(c.output)
+        if found is None:
+            found = by_key.get(os.path.normpath(os.path.join(objtree, c.source)))
+        if found is None:
+            raise TranslationError(
+                f"{scan_deps} printed no dependencies for {c.output} "
+                f"(commands in {db_path})")
+        files = []
+        for path in found:
+            rel = flags.relocate_path(path, srctree, objtree)
+            if not rel.startswith((flags.SRC + "/", flags.OBJ + "/")):
+                raise TranslationError(
+                    f"{c.output} includes {path}, outside the kernel source and "
+                    "object trees; such a header cannot be a declared input")
+            files.append(rel)
+        result[c.output] = sorted(set(files))
+    return result

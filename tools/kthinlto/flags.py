@@ -1,0 +1,117 @@
+"""Rewrites Kbuild's command lines into host-independent Bazel flags.
+
+Kbuild (with O=) names source files by absolute path and generated files
+relative to the object tree.  Bazel actions must name neither host path, so
+every path becomes `%{src}/...` or `%{obj}/...`; the rules replace those with
+the kernel repository's execroot-relative directories.
+"""
+
+import os
+
+SRC = "%{src}"
+OBJ = "%{obj}"
+
+# Options whose value is a path, as separate argument or joined.
+_PATH_OPTIONS = ("-include", "-imacros", "-isystem", "-iquote", "-idirafter",
+                 "-I")
+
+
+def relocate_path(path: str, srctree: str, cwd: str) -> str:
+    """A path as Kbuild passed it -> `%{src}/rel` or `%{obj}/rel`."""
+    absolute = os.path.normpath(os.path.join(cwd, path))
+    for root, token in ((srctree, SRC), (cwd, OBJ)):
+        root = os.path.normpath(root)
+        if absolute == root:
+            return token
+        if absolute.startswith(root + os.sep):
+            return token + "/" + absolute[len(root) + 1:]
+    return path
+
+
+def _relocate_prefix_map(arg: str, srctree: str) -> str:
+    # -fmacro-prefix-map=OLD=NEW: OLD is the source tree with a slash.
+    flag, _, value = arg.partition("=")
+    old, sep, new = value.partition("=")
+    if old.rstrip("/") == os.path.normpath(srctree):
+        return f"{flag}={SRC}/{sep}{new}"
+    return arg
+
+
+def frontend_flags(argv: tuple[str, ...], srctree: str, objtree: str) -> list[str]:
+    """Kbuild's compile arguments minus output, source, -c and dep files.
+
+    Everything else stays as Kbuild computed it, with paths relocated.
+    """
+    source = source_index(argv)
+    out = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "-o":
+            i += 2
+            continue
+        if i == source or a == "-c" or a.startswith(("-Wp,-MMD,", "-Wp,-MD,")):
+            i += 1
+            continue
+        if a in _PATH_OPTIONS and i + 1 < len(argv):
+            out += [a, relocate_path(argv[i + 1], srctree, objtree)]
+            i += 2
+            continue
+        joined = next((o for o in _PATH_OPTIONS if a.startswith(o)), None)
+        if joined:
+            out.append(joined + relocate_path(a[len(joined):], srctree, objtree))
+        elif a.startswith(("-fmacro-prefix-map=", "-ffile-prefix-map=",
+                           "-fdebug-prefix-map=")):
+            out.append(_relocate_prefix_map(a, srctree))
+        else:
+            out.append(a)
+        i += 1
+    return out
+
+
+def source_index(argv: tuple[str, ...]) -> int:
+    """Index of the last non-option argument naming a C or assembly source."""
+    idx = -1
+    skip = False
+    for i, a in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        if a in TAKES_VALUE:
+            skip = True
+            continue
+        if not a.startswith("-") and a.endswith((".c", ".S", ".s")):
+            idx = i
+    return idx
+
+
+# Options whose value is the next argument (the ones Kbuild uses).
+TAKES_VALUE = frozenset([
+    "-o", "-I", "-include", "-imacros", "-isystem", "-iquote", "-idirafter",
+    "-x", "-MF", "-MT", "-MQ", "-Xclang", "-mllvm", "-T", "-target",
+])
+
+
+# Preprocessor options: meaningless for a backend compile of IR, dropped the
+# way mainline's CONFIG_LTO_CLANG_THIN_DIST drops them (-Wp%, -D%, includes).
+_PREPROCESSOR_WITH_VALUE = frozenset(["-I", "-include", "-imacros", "-isystem",
+                                      "-iquote", "-idirafter", "-D", "-U"])
+_PREPROCESSOR_PREFIXES = ("-I", "-D", "-U", "-Wp,", "-isystem", "-iquote",
+                          "-idirafter", "-imacros", "-include")
+
+
+def backend_flags(fe_flags: list[str]) -> list[str]:
+    """Frontend flags minus preprocessor options and -flto=thin."""
+    out = []
+    i = 0
+    while i < len(fe_flags):
+        a = fe_flags[i]
+        if a in _PREPROCESSOR_WITH_VALUE:
+            i += 2
+            continue
+        if a.startswith(_PREPROCESSOR_PREFIXES) or a in ("-nostdinc", "-flto=thin", "-flto"):
+            i += 1
+            continue
+        out.append(a)
+        i += 1
+    return out

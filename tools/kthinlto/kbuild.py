@@ -1,0 +1,170 @@
+"""Runs Kbuild itself: configuration and the recorded (stubbed) build.
+
+Nothing here re-implements Kbuild: the kernel's own Makefiles decide objects,
+flags and link order; the shims (shim.sh) record their decisions.
+"""
+
+import dataclasses
+import logging
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+from tools.kthinlto.records import TranslationError
+
+SHIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "shim.sh")
+
+
+@dataclasses.dataclass(frozen=True)
+class Toolchain:
+    """Host names of the LLVM tools Kbuild is told to use (LLVM=-19)."""
+    suffix: str = "-19"
+
+    @property
+    def clang(self) -> str:
+        return "clang" + self.suffix
+
+    @property
+    def ld(self) -> str:
+        return "ld.lld" + self.suffix
+
+    @property
+    def ar(self) -> str:
+        return "llvm-ar" + self.suffix
+
+    @property
+    def scan_deps(self) -> str:
+        return "clang-scan-deps" + self.suffix
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfigSpec:
+    """What configures the kernel: a make target, a .config, or both.
+
+    target: a config target such as tinyconfig or defconfig (may be empty
+      when `config_file` is given); fragments: files merged on top;
+      config_file: a full .config used as is.
+    """
+    target: str = "tinyconfig"
+    config_file: str = ""
+    fragments: tuple[str, ...] = ()
+
+
+def make_args(srctree: str, objtree: str, arch: str, tc: Toolchain) -> list[str]:
+    return ["make", "-C", srctree, f"O={objtree}", f"ARCH={arch}",
+            f"LLVM={tc.suffix}"]
+
+
+def run(cmd: list[str], log_path: str, what: str, env: dict | None = None,
+        cwd: str | None = None) -> None:
+    """Runs a Kbuild step, its output to log_path; a failure names the step."""
+    logging.info("%s ...", what)
+    start = time.monotonic()
+    with open(log_path, "ab") as log:
+        log.write(("$ " + shlex.join(cmd) + "\n").encode())
+        log.flush()
+        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT,
+                              env=env, cwd=cwd)
+    if proc.returncode != 0:
+        with open(log_path, "rb") as log:
+            tail = log.read().decode(errors="replace").splitlines()[-15:]
+        raise TranslationError(
+            f"Kbuild step failed: {what}\n  command: {shlex.join(cmd)}\n"
+            f"  log: {log_path}\n  last lines:\n    " + "\n    ".join(tail))
+    logging.info("%s done in %.1f s", what, time.monotonic() - start)
+
+
+def read_config(path: str) -> dict[str, str]:
+    values = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("CONFIG_") and "=" in line:
+                k, _, v = line.partition("=")
+                values[k] = v
+    return values
+
+
+def configure(srctree: str, objtree: str, arch: str, tc: Toolchain,
+              spec: ConfigSpec, log_path: str) -> None:
+    """Writes objtree/.config: the spec plus Clang ThinLTO, via Kbuild."""
+    base = make_args(srctree, objtree, arch, tc)
+    config = os.path.join(objtree, ".config")
+    if spec.config_file:
+        with open(spec.config_file) as src, open(config, "w") as dst:
+            dst.write(src.read())
+        run(base + ["olddefconfig"], log_path, "make olddefconfig")
+    else:
+        run(base + [spec.target], log_path, f"make {spec.target}")
+    if spec.fragments:
+        run([os.path.join(srctree, "scripts/kconfig/merge_config.sh"), "-m",
+             "-O", objtree, config, *spec.fragments], log_path,
+            "merge config fragments", cwd=srctree)
+    run([os.path.join(srctree, "scripts/config"), "--file", config,
+         "-d", "LTO_NONE", "-d", "LTO_CLANG_FULL", "-e", "LTO_CLANG_THIN"],
+        log_path, "enable CONFIG_LTO_CLANG_THIN")
+    run(base + ["olddefconfig"], log_path, "make olddefconfig")
+    if read_config(config).get("CONFIG_LTO_CLANG_THIN") != "y":
+        raise TranslationError(
+            f"{config}: this configuration cannot enable CONFIG_LTO_CLANG_THIN "
+            f"(ARCH={arch} needs ARCH_SUPPORTS_LTO_CLANG_THIN and a clang that "
+            "supports it); choose an architecture and config with Clang ThinLTO")
+
+
+def write_shims(shim_dir: str, tc: Toolchain) -> dict[str, str]:
+    """Wrapper executables named like the tools they stand in for."""
+    os.makedirs(shim_dir, exist_ok=True)
+    paths = {}
+    for role, real, var in (("cc", tc.clang, "CC"), ("ld", tc.ld, "LD"),
+                            ("perl", "perl", "PERL")):
+        path = os.path.join(shim_dir, real)
+        with open(path, "w") as f:
+            f.write(f'#!/bin/sh\nexec {shlex.quote(SHIM)} {role} {real} "$@"\n')
+        os.chmod(path, 0o755)
+        paths[var] = path
+    return paths
+
+
+def recorded_build(srctree: str, objtree: str, arch: str, tc: Toolchain,
+                   work: str, jobs: int, log_path: str) -> str:
+    """Runs `make vmlinux_o` with the shims; returns the record directory."""
+    log_dir = os.path.join(work, "records")
+    os.makedirs(log_dir, exist_ok=True)
+    stub = os.path.join(work, "stub.o")
+    subprocess.run([tc.clang, "-c", "-x", "c", "/dev/null", "-o", stub],
+                   check=True)
+    shims = write_shims(os.path.join(work, "shims"), tc)
+    env = dict(os.environ, KTHINLTO_SHIM_LOG=log_dir, KTHINLTO_SHIM_STUB=stub)
+    # Flags from the environment would silently change what Kbuild records.
+    for var in ("KCFLAGS", "KAFLAGS", "KCPPFLAGS", "CFLAGS", "LDFLAGS"):
+        env.pop(var, None)
+    cmd = make_args(srctree, objtree, arch, tc) + [
+        f"-j{jobs}", "vmlinux_o"] + [f"{k}={v}" for k, v in shims.items()]
+    run(cmd, log_path, "Kbuild: record objects and flags (make vmlinux_o)",
+        env=env)
+    return log_dir
+
+
+def archive_members(archive: str, objtree: str, tc: Toolchain) -> list[str]:
+    proc = subprocess.run([tc.ar, "t", archive], cwd=objtree,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise TranslationError(f"{os.path.join(objtree, archive)}: "
+                               f"{tc.ar} t failed: {proc.stderr.strip()}")
+    return [os.path.normpath(m) for m in proc.stdout.split()]
+
+
+def check_tools(tc: Toolchain) -> None:
+    import shutil
+    for tool in (tc.clang, tc.ld, tc.ar, tc.scan_deps, "make", "perl"):
+        if shutil.which(tool) is None:
+            raise TranslationError(
+                f"{tool} not found on PATH; install it (./kthin setup installs "
+                "clang-19, lld-19, llvm-19 and clang-tools-19 from Debian)")
+
+
+def log_to_stderr() -> None:
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+                        format="kthinlto: %(message)s")
