@@ -23,12 +23,11 @@ def link_inputs(args, objects, files):
     args.add_all(whole)
     args.add("--no-whole-archive")
     if lazy:
-        # lib.a members: a lazy group, as Kbuild's --start-group lib.a does.
-        args.add("--start-group")
+        # lib.a members stay lazy, as in Kbuild's --start-group lib.a; lld
+        # resolves lazy objects in any order, so no group is needed.
         args.add("--start-lib")
         args.add_all(lazy)
         args.add("--end-lib")
-        args.add("--end-group")
 
 def _dir_of(file, path):
     """The directory prefix of `file` under which it is named `path`."""

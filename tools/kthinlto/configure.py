@@ -153,6 +153,9 @@ def translate(req: Request) -> str:
         linked = [compiles[p] for p in link.whole + link.lazy if p in compiles]
         inputs = deps.scan(linked, tc.clang, tc.scan_deps, objtree, srctree,
                            work, req.jobs)
+        for path, extra in deps.scan_incbin(linked, tc.clang, objtree,
+                                            srctree).items():
+            inputs[path] = sorted(set(inputs[path] + extra))
         objs = graph.build_objects(link, compiles, inputs, srctree, objtree)
         leaks = graph.host_paths(objs, link, srctree, objtree)
         if leaks:

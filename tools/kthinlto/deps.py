@@ -6,6 +6,7 @@ files the compiler opens, which become the declared inputs of the FE action.
 """
 
 import json
+import re
 import logging
 import os
 import subprocess
@@ -79,4 +80,43 @@ def scan(objs: list[Compile], compiler: str, scan_deps: str, objtree: str,
                     "object trees; such a header cannot be a declared input")
             files.append(rel)
         result[c.output] = sorted(set(files))
+    return result
+
+
+_INCBIN = re.compile(r'\.incbin\s+"([^"]+)"')
+
+
+def incbin_files(preprocessed: str) -> list[str]:
+    """Paths named by `.incbin "path"` directives in preprocessed assembly."""
+    return sorted(set(_INCBIN.findall(preprocessed)))
+
+
+def scan_incbin(objs: list[Compile], compiler: str, objtree: str,
+                srctree: str) -> dict[str, list[str]]:
+    """Files that native assembly objects pull in with .incbin.
+
+    The assembler opens them relative to Kbuild's working directory (the
+    object tree), which no dependency scanner reports; the preprocessed
+    source names them.  Returns relocated paths per object.
+    """
+    result = {}
+    for c in objs:
+        if c.bitcode or not c.source.endswith(".S"):
+            continue
+        argv = flags.preprocess_only(c.argv)
+        proc = subprocess.run([compiler] + argv, cwd=objtree,
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise TranslationError(
+                f"preprocessing {c.source} for .incbin failed: "
+                + proc.stderr.strip().splitlines()[-1])
+        found = []
+        for path in incbin_files(proc.stdout):
+            full = os.path.join(objtree, path)
+            if not os.path.isfile(full):
+                raise TranslationError(
+                    f"{c.output}: .incbin \"{path}\" is not a file under {objtree}")
+            found.append(flags.relocate_path(path, srctree, objtree))
+        if found:
+            result[c.output] = found
     return result

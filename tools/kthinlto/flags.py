@@ -115,3 +115,26 @@ def backend_flags(fe_flags: list[str]) -> list[str]:
         out.append(a)
         i += 1
     return out
+
+
+def preprocess_only(argv: tuple[str, ...]) -> list[str]:
+    """A compile command turned into `-E -o -` (stdout), without dep files."""
+    out = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "-o":
+            i += 2
+            continue
+        if a == "-c" or a.startswith(("-Wp,-MMD,", "-Wp,-MD,")):
+            i += 1
+            continue
+        out.append(a)
+        i += 1
+    return out + ["-E", "-o", "-"]
+
+
+# Kbuild runs the assembler in the object tree, so `.incbin "rel/path"` is
+# found relative to it; Bazel runs in the execroot, so the object tree becomes
+# an assembler include directory instead.
+ASSEMBLER_OBJTREE = "-Wa,-I" + OBJ

@@ -110,10 +110,13 @@ def build_objects(link: Link, compiles: dict[str, Compile],
                     f"{os.path.join(objtree, path)} is linked into vmlinux.o "
                     "but Kbuild did not compile it with $(CC); objects made "
                     "another way are not supported yet")
+            fe_flags = flags.frontend_flags(c.argv, srctree, objtree)
+            if not c.bitcode:
+                fe_flags.append(flags.ASSEMBLER_OBJTREE)
             result.append(Object(
                 path=path, bitcode=c.bitcode,
                 source=flags.relocate_path(c.source, srctree, objtree),
-                flags=tuple(flags.frontend_flags(c.argv, srctree, objtree)),
+                flags=tuple(fe_flags),
                 inputs=tuple(inputs[path]), lazy=lazy))
     return result
 
