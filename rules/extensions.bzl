@@ -2,8 +2,8 @@
 
 load("//rules/private:repositories.bzl", "kernel_repository", "llvm_repository")
 
-def _kthinlto_impl(module_ctx):
-    del module_ctx  # No tags: one kernel, one LLVM.
+def _kthinlto_impl(
+        module_ctx):  # @unused: no tags; one kernel, one LLVM.
     llvm_repository(name = "kthinlto_llvm", version = "19")
     kernel_repository(name = "kernel")
 

@@ -4,7 +4,7 @@ As mainline Kbuild's CONFIG_LTO_CLANG_THIN_DIST does: the object's own Kbuild
 flags minus the preprocessor ones, `-x ir -fthinlto-index=...`.
 """
 
-load(":common.bzl", "expand", "kernel_root", "llvm_toolchain", "TOOLCHAIN_TYPE")
+load(":common.bzl", "TOOLCHAIN_TYPE", "expand", "kernel_root", "llvm_toolchain")
 load(":providers.bzl", "KernelObjectsInfo", "ThinLtoIndexInfo")
 
 def backend_action(ctx, tc, flags, bitcode, index, imported, out):

@@ -3,7 +3,14 @@
 TOOLCHAIN_TYPE = "//toolchains:toolchain_type"
 
 def llvm_toolchain(ctx):
-    """The LlvmToolchainInfo of the resolved toolchain."""
+    """The LlvmToolchainInfo of the resolved toolchain.
+
+    Args:
+      ctx: the rule context.
+
+    Returns:
+      LlvmToolchainInfo.
+    """
     return ctx.toolchains[TOOLCHAIN_TYPE].llvm
 
 def expand(flag, root):
@@ -19,7 +26,14 @@ def expand(flag, root):
     return flag.replace("%{src}", root + "/src").replace("%{obj}", root + "/obj")
 
 def kernel_root(ctx):
-    """Execroot-relative directory of the kernel repository (or package)."""
+    """Execroot-relative directory of the kernel repository (or package).
+
+    Args:
+      ctx: the rule context of a rule instantiated in the kernel package.
+
+    Returns:
+      A path like external/kernel, where src/ and obj/ live.
+    """
     root = ctx.label.workspace_root
     if ctx.label.package:
         root = (root + "/" if root else "") + ctx.label.package

@@ -4,7 +4,7 @@ Also the initcall-ordering script, which Kbuild generates from the bitcode
 (scripts/generate_initcall_order.pl) and both links use.
 """
 
-load(":common.bzl", "llvm_toolchain", "TOOLCHAIN_TYPE")
+load(":common.bzl", "TOOLCHAIN_TYPE", "llvm_toolchain")
 load(":providers.bzl", "InitcallOrderInfo", "KernelObjectsInfo")
 load(":thin_link.bzl", "link_inputs")
 
@@ -38,7 +38,7 @@ kernel_initcall_order = rule(
     attrs = {
         "objects": attr.label(providers = [KernelObjectsInfo], mandatory = True),
         "script": attr.label(allow_single_file = True, doc = "scripts/generate_initcall_order.pl, or None for no ordering."),
-        "_stdout_to": attr.label(default = "//rules/private:stdout_to", executable = True, cfg = "exec"),
+        "_stdout_to": attr.label(default = "//rules/private:stdout_to.sh", allow_single_file = True, executable = True, cfg = "exec"),
     },
     toolchains = [TOOLCHAIN_TYPE],
 )
@@ -88,7 +88,7 @@ kernel_final_link = rule(
         "objtool": attr.bool(doc = "Whether Kbuild runs objtool on vmlinux.o."),
         "objtool_args": attr.string_list(doc = "objtool's arguments before vmlinux.o."),
         "out": attr.string(default = "vmlinux.o"),
-        "_link_vmlinux": attr.label(default = "//rules/private:link_vmlinux", executable = True, cfg = "exec"),
+        "_link_vmlinux": attr.label(default = "//rules/private:link_vmlinux.sh", allow_single_file = True, executable = True, cfg = "exec"),
     },
     toolchains = [TOOLCHAIN_TYPE],
 )

@@ -5,7 +5,7 @@ so an undeclared header is missing from the sandbox instead of read from the
 host.
 """
 
-load(":common.bzl", "expand", "kernel_root", "llvm_toolchain", "TOOLCHAIN_TYPE")
+load(":common.bzl", "TOOLCHAIN_TYPE", "expand", "kernel_root", "llvm_toolchain")
 load(":providers.bzl", "KernelObjectsInfo")
 
 def frontend_action(ctx, tc, flags, source, inputs, out, bitcode):

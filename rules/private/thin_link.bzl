@@ -6,7 +6,7 @@ decides imports and internalization, and writes per bitcode object an index
 (.thinlto.bc) and the list of modules it imports (.imports).
 """
 
-load(":common.bzl", "llvm_toolchain", "TOOLCHAIN_TYPE")
+load(":common.bzl", "TOOLCHAIN_TYPE", "llvm_toolchain")
 load(":providers.bzl", "InitcallOrderInfo", "KernelObjectsInfo", "ThinLtoIndexInfo")
 
 def link_inputs(args, objects, files):
@@ -55,6 +55,7 @@ def _kernel_thin_link_impl(ctx):
     args.add_all(ctx.attr.ldflags)
     args.add_all(["-r", "--thinlto-index-only", "--thinlto-emit-imports-files"])
     args.add("--thinlto-prefix-replace=%s;%s" % (fe_dir, out_dir))
+
     # With --thinlto-index-only lld writes no object; -o only names one.
     args.add("-o", out_dir + "thin-link.o")
     inputs = [o.bitcode or o.native for o in objects]
