@@ -107,9 +107,10 @@ def scan_incbin(objs: list[Compile], compiler: str, objtree: str,
         proc = subprocess.run([compiler] + argv, cwd=objtree,
                               capture_output=True, text=True)
         if proc.returncode != 0:
+            lines = proc.stderr.strip().splitlines()
             raise TranslationError(
                 f"preprocessing {c.source} for .incbin failed: "
-                + proc.stderr.strip().splitlines()[-1])
+                + (lines[-1] if lines else f"exit status {proc.returncode}"))
         found = []
         for path in incbin_files(proc.stdout):
             full = os.path.join(objtree, path)

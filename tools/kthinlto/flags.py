@@ -19,8 +19,9 @@ _PATH_OPTIONS = ("-include", "-imacros", "-isystem", "-iquote", "-idirafter",
 def relocate_path(path: str, srctree: str, cwd: str) -> str:
     """A path as Kbuild passed it -> `%{src}/rel` or `%{obj}/rel`."""
     absolute = os.path.normpath(os.path.join(cwd, path))
-    for root, token in ((srctree, SRC), (cwd, OBJ)):
-        root = os.path.normpath(root)
+    roots = sorted(((os.path.normpath(srctree), SRC), (os.path.normpath(cwd), OBJ)),
+                   key=lambda r: -len(r[0]))  # an objtree inside the srctree
+    for root, token in roots:
         if absolute == root:
             return token
         if absolute.startswith(root + os.sep):

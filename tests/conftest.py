@@ -1,0 +1,9 @@
+"""Puts the repository root on sys.path so tests import `tools.kthinlto.*`
+however pytest is started (`python3 -m pytest` or plain `pytest`)."""
+
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)

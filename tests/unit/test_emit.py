@@ -1,0 +1,163 @@
+"""tools/kthinlto/emit.py: the generated @kernel repository."""
+
+import json
+import os
+
+import pytest
+
+from tools.kthinlto import emit
+from tools.kthinlto.graph import Link, Object
+
+FE = ("-I%{src}/include", "-D__KERNEL__", "-Os", "-flto=thin", "-fsplit-lto-unit")
+NATIVE = ("-D__ASSEMBLY__", "-I%{src}/include", "-Wa,-I%{obj}")
+CONFIG = {"source": "/k/src", "arch": "x86_64", "target": "tinyconfig",
+          "config_file": "", "fragments": []}
+
+
+def objects():
+    return [
+        Object("kernel/umh.o", True, "%{src}/kernel/umh.c", FE,
+               ("%{src}/kernel/umh.c", "%{src}/include/linux/kconfig.h",
+                "%{obj}/include/generated/autoconf.h"), False),
+        Object("arch/x86/entry/entry_64.o", False, "%{src}/arch/x86/entry/entry_64.S",
+               NATIVE, ("%{src}/include/linux/kconfig.h",), False),
+        Object("lib/sort.o", True, "%{src}/lib/sort.c", FE,
+               ("%{src}/lib/sort.c",), True),
+    ]
+
+
+def link(objtool_args=("--link",), initcalls=True):
+    return Link(("-m", "elf_x86_64"), ("kernel/umh.o", "arch/x86/entry/entry_64.o"),
+                ("lib/sort.o",), objtool_args, initcalls)
+
+
+def data(**link_kw):
+    return emit.kernel_data(objects(), link(**link_kw), CONFIG)
+
+
+def read_kernel_bzl(gen):
+    with open(os.path.join(gen, "kernel.bzl")) as f:
+        text = f.read()
+    [payload] = [line for line in text.splitlines() if line.startswith("KERNEL = ")]
+    return json.loads(payload[len("KERNEL = "):])
+
+
+# package_path
+
+def test_package_path_maps_src_token_to_src_dir():
+    assert emit.package_path("%{src}/include/linux/kconfig.h") == "src/include/linux/kconfig.h"
+
+
+def test_package_path_maps_obj_token_to_obj_dir():
+    assert emit.package_path("%{obj}/include/generated/autoconf.h") == (
+        "obj/include/generated/autoconf.h")
+
+
+def test_package_path_rejects_unrelocated_path():
+    with pytest.raises(ValueError, match="/usr/include/stdio.h"):
+        emit.package_path("/usr/include/stdio.h")
+
+
+# kernel_data
+
+def test_kernel_data_lists_each_file_once_as_package_path():
+    assert data()["files"] == [
+        "src/kernel/umh.c", "src/include/linux/kconfig.h",
+        "obj/include/generated/autoconf.h", "src/arch/x86/entry/entry_64.S",
+        "src/lib/sort.c"]
+
+
+def test_kernel_data_objects_in_order_with_bitcode_lazy_and_source_index():
+    d = data()
+    files = d["files"]
+    assert [(o["path"], o["bitcode"], o["lazy"], files[o["source"]])
+            for o in d["objects"]] == [
+        ("kernel/umh.o", 1, 0, "src/kernel/umh.c"),
+        ("arch/x86/entry/entry_64.o", 0, 0, "src/arch/x86/entry/entry_64.S"),
+        ("lib/sort.o", 1, 1, "src/lib/sort.c")]
+
+
+def test_kernel_data_inputs_are_sorted_indices_including_the_source():
+    d = data()
+    files = d["files"]
+    inputs = {o["path"]: o["inputs"] for o in d["objects"]}
+    assert all(i == sorted(set(i)) for i in inputs.values())
+    assert [files[i] for i in inputs["arch/x86/entry/entry_64.o"]] == [
+        "src/include/linux/kconfig.h", "src/arch/x86/entry/entry_64.S"]
+    assert [files[i] for i in inputs["kernel/umh.o"]] == [
+        "src/kernel/umh.c", "src/include/linux/kconfig.h",
+        "obj/include/generated/autoconf.h"]
+
+
+def test_kernel_data_shares_identical_flag_sets():
+    d = data()
+    umh, entry, sort = d["objects"]
+    assert umh["flags"] == sort["flags"]
+    assert umh["be_flags"] == sort["be_flags"]
+    assert entry["flags"] != umh["flags"]
+    assert d["flagsets"][umh["flags"]] == list(FE)
+    assert d["flagsets"][entry["flags"]] == list(NATIVE)
+
+
+def test_kernel_data_backend_flag_set_has_no_preprocessor_options_or_flto():
+    d = data()
+    umh = d["objects"][0]
+    assert d["flagsets"][umh["be_flags"]] == ["-Os", "-fsplit-lto-unit"]
+
+
+def test_kernel_data_link_fields_and_config():
+    d = data()
+    assert d["ldflags"] == ["-m", "elf_x86_64"]
+    assert d["objtool_args"] == ["--link"]
+    assert d["objtool"] == 1
+    assert d["initcalls"] == 1
+    assert d["config"] == CONFIG
+
+
+def test_kernel_data_without_objtool_or_initcalls():
+    d = data(objtool_args=None, initcalls=False)
+    assert (d["objtool"], d["objtool_args"], d["initcalls"]) == (0, [], 0)
+
+
+def test_kernel_data_is_json_serializable():
+    d = data()
+    assert json.loads(json.dumps(d)) == d
+
+
+# write
+
+def test_write_creates_src_and_obj_symlinks(tmp_path):
+    gen = tmp_path / "gen"
+    emit.write(str(gen), "/k/src", "/k/obj", data())
+    assert os.readlink(gen / "src") == "/k/src"
+    assert os.readlink(gen / "obj") == "/k/obj"
+
+
+def test_write_kernel_bzl_payload_is_the_data_as_json(tmp_path):
+    gen = tmp_path / "gen"
+    d = data()
+    emit.write(str(gen), "/k/src", "/k/obj", d)
+    assert read_kernel_bzl(gen) == d
+
+
+def test_write_build_file_loads_kernel_and_names_objtool(tmp_path):
+    gen = tmp_path / "gen"
+    emit.write(str(gen), "/k/src", "/k/obj", data())
+    build = (gen / "BUILD.bazel").read_text()
+    assert 'load(":kernel.bzl", "KERNEL")' in build
+    assert 'srcs = ["obj/tools/objtool/objtool"],' in build
+    assert "kernel = KERNEL," in build
+
+
+def test_write_build_file_without_objtool_has_empty_filegroup(tmp_path):
+    gen = tmp_path / "gen"
+    emit.write(str(gen), "/k/src", "/k/obj", data(objtool_args=None))
+    build = (gen / "BUILD.bazel").read_text()
+    assert "srcs = []," in build
+    assert "objtool/objtool" not in build
+
+
+def test_write_creates_workspace_file(tmp_path):
+    gen = tmp_path / "gen"
+    emit.write(str(gen), "/k/src", "/k/obj", data())
+    assert (gen / "WORKSPACE").is_file()

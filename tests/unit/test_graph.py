@@ -1,0 +1,181 @@
+"""tools/kthinlto/graph.py: the vmlinux.o link and its objects."""
+
+import pytest
+
+from tools.kthinlto import flags, graph
+from tools.kthinlto.graph import Link, Object
+from tools.kthinlto.records import Compile, Record, TranslationError
+
+SRC = "/k/src"
+OBJ = "/k/obj"
+
+LINK_ARGV = (
+    "-m", "elf_x86_64", "-mllvm", "-import-instr-limit=5", "-z", "noexecstack",
+    "-r", "-o", "vmlinux.o", "-T", ".tmp_initcalls.lds",
+    "--whole-archive", "vmlinux.a", "--no-whole-archive",
+    "--start-group", "lib/lib.a", "arch/x86/lib/lib.a", "--end-group",
+)
+
+ARCHIVES = {
+    "vmlinux.a": ["init/main.o", "kernel/umh.o", "arch/x86/entry/entry_64.o"],
+    "lib/lib.a": ["lib/sort.o", "lib/ctype.o"],
+    "arch/x86/lib/lib.a": ["arch/x86/lib/memcpy_64.o"],
+}
+
+
+def members(archive):
+    return list(ARCHIVES[archive])
+
+
+def link_of(whole=(), lazy=(), ldflags=(), objtool_args=None, initcalls=False):
+    return Link(tuple(ldflags), tuple(whole), tuple(lazy), objtool_args, initcalls)
+
+
+def bitcode_compile(path, source):
+    argv = (f"-Wp,-MMD,{path}.d", "-I./include", "-I/k/src/include", "-Os",
+            "-flto=thin", "-c", "-o", path, source)
+    return Compile(output=path, source=source, argv=argv, bitcode=True)
+
+
+def native_compile(path, source):
+    argv = ("-D__ASSEMBLY__", "-I/k/src/include", "-c", "-o", path, source)
+    return Compile(output=path, source=source, argv=argv, bitcode=False)
+
+
+# parse_link
+
+def test_parse_link_keeps_kbuild_ldflags_in_order():
+    link = graph.parse_link(LINK_ARGV, members)
+    assert link.ldflags == ("-m", "elf_x86_64", "-mllvm", "-import-instr-limit=5",
+                            "-z", "noexecstack")
+
+
+def test_parse_link_whole_archive_members_in_link_order():
+    assert graph.parse_link(LINK_ARGV, members).whole == (
+        "init/main.o", "kernel/umh.o", "arch/x86/entry/entry_64.o")
+
+
+def test_parse_link_lib_members_are_lazy_in_link_order():
+    assert graph.parse_link(LINK_ARGV, members).lazy == (
+        "lib/sort.o", "lib/ctype.o", "arch/x86/lib/memcpy_64.o")
+
+
+def test_parse_link_detects_initcall_ordering_script():
+    assert graph.parse_link(LINK_ARGV, members).initcalls is True
+
+
+def test_parse_link_without_linker_script_has_no_initcalls():
+    argv = ("-r", "-o", "vmlinux.o", "--whole-archive", "vmlinux.a",
+            "--no-whole-archive")
+    link = graph.parse_link(argv, members)
+    assert link.initcalls is False
+    assert link.lazy == ()
+
+
+def test_parse_link_leaves_objtool_args_unset():
+    assert graph.parse_link(LINK_ARGV, members).objtool_args is None
+
+
+def test_parse_link_adds_loose_object_normalized_to_current_mode():
+    argv = ("-r", "-o", "vmlinux.o", "--whole-archive", "./arch/x86/head.o",
+            "--no-whole-archive", "lib/extra.o")
+    link = graph.parse_link(argv, members)
+    assert link.whole == ("arch/x86/head.o",)
+    assert link.lazy == ("lib/extra.o",)
+
+
+def test_parse_link_rejects_unknown_linker_script():
+    argv = LINK_ARGV[:9] + ("-T", "arch/x86/custom.lds") + LINK_ARGV[11:]
+    with pytest.raises(TranslationError, match="arch/x86/custom.lds"):
+        graph.parse_link(argv, members)
+
+
+def test_link_from_records_parses_the_single_link_record():
+    recs = [Record("bitcode", OBJ, ("-c", "-o", "a.o", "a.c")),
+            Record("link", OBJ, LINK_ARGV)]
+    assert graph.link_from_records(recs, members) == graph.parse_link(LINK_ARGV, members)
+
+
+# parse_objtool
+
+def test_parse_objtool_returns_arguments_between_tool_and_vmlinux_o():
+    cmd = ("cmd_vmlinux.o := ld.lld-19 -m elf_x86_64 -r -o vmlinux.o "
+           "--whole-archive vmlinux.a  ; ./tools/objtool/objtool "
+           "--hacks=jump_label --static-call --uaccess --link vmlinux.o")
+    assert graph.parse_objtool(cmd) == ("--hacks=jump_label", "--static-call",
+                                        "--uaccess", "--link")
+
+
+def test_parse_objtool_accepts_savedcmd_line_with_newline():
+    cmd = ("savedcmd_vmlinux.o := ld.lld-19 -r -o vmlinux.o vmlinux.a; "
+           "./tools/objtool/objtool --noinstr --link vmlinux.o\n")
+    assert graph.parse_objtool(cmd) == ("--noinstr", "--link")
+
+
+def test_parse_objtool_is_none_without_objtool():
+    cmd = "cmd_vmlinux.o := ld.lld-19 -m elf_x86_64 -r -o vmlinux.o --whole-archive vmlinux.a"
+    assert graph.parse_objtool(cmd) is None
+
+
+def test_parse_objtool_rejects_objtool_on_other_file():
+    cmd = "cmd_vmlinux.o := ld -r -o vmlinux.o x.a; ./tools/objtool/objtool --link other.o"
+    with pytest.raises(TranslationError, match="other.o"):
+        graph.parse_objtool(cmd)
+
+
+# build_objects
+
+def test_build_objects_in_link_order_with_relocated_source_flags_and_inputs():
+    link = link_of(whole=["kernel/umh.o"], lazy=["lib/sort.o"])
+    compiles = {"kernel/umh.o": bitcode_compile("kernel/umh.o", "/k/src/kernel/umh.c"),
+                "lib/sort.o": bitcode_compile("lib/sort.o", "/k/src/lib/sort.c")}
+    inputs = {"kernel/umh.o": ["%{src}/kernel/umh.c"],
+              "lib/sort.o": ["%{src}/lib/sort.c", "%{src}/include/x.h"]}
+    objs = graph.build_objects(link, compiles, inputs, SRC, OBJ)
+    fe = ("-I%{obj}/include", "-I%{src}/include", "-Os", "-flto=thin")
+    assert objs == [
+        Object("kernel/umh.o", True, "%{src}/kernel/umh.c", fe,
+               ("%{src}/kernel/umh.c",), False),
+        Object("lib/sort.o", True, "%{src}/lib/sort.c", fe,
+               ("%{src}/lib/sort.c", "%{src}/include/x.h"), True),
+    ]
+
+
+def test_build_objects_native_object_gets_objtree_assembler_include():
+    link = link_of(whole=["arch/x86/entry/entry_64.o"])
+    compiles = {"arch/x86/entry/entry_64.o": native_compile(
+        "arch/x86/entry/entry_64.o", "/k/src/arch/x86/entry/entry_64.S")}
+    inputs = {"arch/x86/entry/entry_64.o": ["%{src}/arch/x86/entry/entry_64.S"]}
+    [obj] = graph.build_objects(link, compiles, inputs, SRC, OBJ)
+    assert obj.bitcode is False
+    assert obj.flags == ("-D__ASSEMBLY__", "-I%{src}/include", flags.ASSEMBLER_OBJTREE)
+
+
+def test_build_objects_raises_naming_object_linked_but_not_compiled():
+    link = link_of(whole=["kernel/umh.o", "kernel/made_by_objcopy.o"])
+    compiles = {"kernel/umh.o": bitcode_compile("kernel/umh.o", "/k/src/kernel/umh.c")}
+    inputs = {"kernel/umh.o": ["%{src}/kernel/umh.c"]}
+    with pytest.raises(TranslationError, match="/k/obj/kernel/made_by_objcopy.o"):
+        graph.build_objects(link, compiles, inputs, SRC, OBJ)
+
+
+def test_build_objects_raises_on_object_linked_twice():
+    link = link_of(whole=["lib/sort.o"], lazy=["lib/sort.o"])
+    compiles = {"lib/sort.o": bitcode_compile("lib/sort.o", "/k/src/lib/sort.c")}
+    inputs = {"lib/sort.o": ["%{src}/lib/sort.c"]}
+    with pytest.raises(TranslationError, match="lib/sort.o is linked twice"):
+        graph.build_objects(link, compiles, inputs, SRC, OBJ)
+
+
+# host_paths
+
+def test_host_paths_reports_object_flags_and_ldflags_naming_host_trees():
+    obj = Object("a.o", True, "%{src}/a.c", ("-Os", "-I/k/obj/leak"), (), False)
+    link = link_of(ldflags=["--build-id", "-Map=/k/src/map"], objtool_args=("--link",))
+    assert graph.host_paths([obj], link, SRC, OBJ) == [
+        "a.o: -I/k/obj/leak", "vmlinux.o: -Map=/k/src/map"]
+
+
+def test_host_paths_is_empty_for_relocated_flags():
+    obj = Object("a.o", True, "%{src}/a.c", ("-I%{src}/include",), (), False)
+    assert graph.host_paths([obj], link_of(ldflags=["-r"]), SRC, OBJ) == []

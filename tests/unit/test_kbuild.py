@@ -1,0 +1,77 @@
+"""tools/kthinlto/kbuild.py: the pure parts of running Kbuild."""
+
+import os
+import shlex
+
+import pytest
+
+from tools.kthinlto import kbuild
+from tools.kthinlto.records import TranslationError
+
+
+# read_config
+
+def test_read_config_reads_set_options_and_skips_comments(tmp_path):
+    config = tmp_path / ".config"
+    config.write_text(
+        "#\n# Automatically generated file; DO NOT EDIT.\n#\n"
+        "CONFIG_CC_IS_CLANG=y\n"
+        "# CONFIG_LTO_NONE is not set\n"
+        "CONFIG_LTO_CLANG_THIN=y\n"
+        "CONFIG_CLANG_VERSION=190107\n"
+        'CONFIG_LOCALVERSION="-kthin=1"\n'
+        "\n")
+    assert kbuild.read_config(str(config)) == {
+        "CONFIG_CC_IS_CLANG": "y",
+        "CONFIG_LTO_CLANG_THIN": "y",
+        "CONFIG_CLANG_VERSION": "190107",
+        "CONFIG_LOCALVERSION": '"-kthin=1"',
+    }
+
+
+# Toolchain and make_args
+
+def test_toolchain_names_tools_with_suffix():
+    tc = kbuild.Toolchain("-18")
+    assert (tc.clang, tc.ld, tc.ar, tc.scan_deps) == (
+        "clang-18", "ld.lld-18", "llvm-ar-18", "clang-scan-deps-18")
+
+
+def test_make_args_build_out_of_tree_with_llvm_suffix():
+    assert kbuild.make_args("/k/src", "/k/obj", "x86_64", kbuild.Toolchain()) == [
+        "make", "-C", "/k/src", "O=/k/obj", "ARCH=x86_64", "LLVM=-19"]
+
+
+# write_shims
+
+def test_write_shims_creates_executables_named_like_the_tools(tmp_path):
+    paths = kbuild.write_shims(str(tmp_path / "shims"), kbuild.Toolchain())
+    assert paths == {"CC": str(tmp_path / "shims" / "clang-19"),
+                     "LD": str(tmp_path / "shims" / "ld.lld-19"),
+                     "PERL": str(tmp_path / "shims" / "perl")}
+    assert all(os.access(p, os.X_OK) for p in paths.values())
+
+
+def test_write_shims_pass_role_and_real_tool_to_shim(tmp_path):
+    paths = kbuild.write_shims(str(tmp_path), kbuild.Toolchain())
+    with open(paths["LD"]) as f:
+        assert f.read() == (
+            f'#!/bin/sh\nexec {shlex.quote(kbuild.SHIM)} ld ld.lld-19 "$@"\n')
+
+
+# run
+
+def test_run_appends_command_and_output_to_log(tmp_path):
+    log = tmp_path / "kbuild.log"
+    kbuild.run(["/bin/sh", "-c", "echo made"], str(log), "a step")
+    assert log.read_text() == "$ /bin/sh -c 'echo made'\nmade\n"
+
+
+def test_run_failure_names_step_and_shows_log_tail(tmp_path):
+    log = tmp_path / "kbuild.log"
+    with pytest.raises(TranslationError) as e:
+        kbuild.run(["/bin/sh", "-c", "echo 'No rule to make target'; exit 2"],
+                   str(log), "make tinyconfig")
+    assert "Kbuild step failed: make tinyconfig" in str(e.value)
+    assert "No rule to make target" in str(e.value)
+    assert str(log) in str(e.value)

@@ -1,0 +1,209 @@
+"""tools/kthinlto/shim.sh, run for real with /bin/sh.
+
+The records it writes are read back with records.read_records, so these
+tests also check that the shim and the Python reader agree on the format.
+"""
+
+import os
+import subprocess
+
+import pytest
+
+from tools.kthinlto import records
+from tools.kthinlto.records import Record
+
+SHIM = os.path.join(os.path.dirname(records.__file__), "shim.sh")
+STUB = b"\x7fELF placeholder object"
+
+
+class Env:
+    """A working directory, record directory, stub and fake tools in tmp_path."""
+
+    def __init__(self, tmp_path):
+        self.root = tmp_path
+        self.cwd = os.path.realpath(tmp_path / "work")
+        self.log = tmp_path / "records"
+        self.stub = tmp_path / "stub.o"
+        self.marker = tmp_path / "real-tool-called"
+        os.mkdir(self.cwd)
+        self.log.mkdir()
+        self.stub.write_bytes(STUB)
+        # The real tool must not run: exits with an error if it does.
+        self.failing_tool = self._script(
+            "failing-tool", "echo 'real tool called' >&2\nexit 97\n")
+        # The real tool may run: writes its arguments to the marker file.
+        self.marker_tool = self._script(
+            "marker-tool", f"printf '%s\\n' \"$@\" > '{self.marker}'\n")
+
+    def _script(self, name, body):
+        path = self.root / name
+        path.write_text("#!/bin/sh\n" + body)
+        path.chmod(0o755)
+        return str(path)
+
+    def run(self, role, real, *args, log=True):
+        env = dict(os.environ, KTHINLTO_SHIM_STUB=str(self.stub))
+        env.pop("KTHINLTO_SHIM_LOG", None)
+        if log:
+            env["KTHINLTO_SHIM_LOG"] = str(self.log)
+        return subprocess.run(["/bin/sh", SHIM, role, real, *args], cwd=self.cwd,
+                              env=env, capture_output=True, text=True)
+
+    def records(self):
+        return records.read_records(str(self.log))
+
+    def real_tool_args(self):
+        """Arguments the marker tool was called with (None if never called)."""
+        if not self.marker.exists():
+            return None
+        return self.marker.read_text().splitlines()
+
+    def path(self, name):
+        return os.path.join(self.cwd, name)
+
+
+@pytest.fixture
+def env(tmp_path):
+    return Env(tmp_path)
+
+
+LTO_COMPILE = ("-c", "-flto=thin", "-o", "out.o", "x.c", "-Wp,-MMD,dep.d")
+
+
+# cc: ThinLTO compiles are recorded and stubbed
+
+def test_cc_lto_compile_does_not_call_real_compiler(env):
+    proc = env.run("cc", env.failing_tool, *LTO_COMPILE)
+    assert proc.returncode == 0, proc.stderr
+    assert "real tool called" not in proc.stderr
+
+
+def test_cc_lto_compile_copies_stub_to_output(env):
+    env.run("cc", env.failing_tool, *LTO_COMPILE)
+    with open(env.path("out.o"), "rb") as f:
+        assert f.read() == STUB
+
+
+def test_cc_lto_compile_writes_dep_file_naming_source(env):
+    env.run("cc", env.failing_tool, *LTO_COMPILE)
+    with open(env.path("dep.d")) as f:
+        assert f.read() == "out.o: x.c\n"
+
+
+def test_cc_lto_compile_writes_one_bitcode_record_with_cwd_and_argv(env):
+    env.run("cc", env.failing_tool, *LTO_COMPILE)
+    assert env.records() == [Record("bitcode", env.cwd, LTO_COMPILE)]
+
+
+def test_cc_lto_compile_leaves_only_the_rec_file_in_log_dir(env):
+    env.run("cc", env.failing_tool, *LTO_COMPILE)
+    [name] = os.listdir(env.log)
+    assert name.endswith(".rec")
+
+
+def test_cc_flto_after_fno_lto_is_bitcode(env):
+    args = ("-fno-lto", "-flto=thin", "-c", "-o", "kernel/umh.o", "/k/src/kernel/umh.c")
+    os.mkdir(env.path("kernel"))
+    proc = env.run("cc", env.failing_tool, *args)
+    assert proc.returncode == 0, proc.stderr
+    assert [r.kind for r in env.records()] == ["bitcode"]
+
+
+# cc: native compiles run for real and are recorded
+
+def test_cc_native_compile_calls_real_compiler(env):
+    args = ("-c", "-o", "entry.o", "entry.S")
+    proc = env.run("cc", env.marker_tool, *args)
+    assert proc.returncode == 0, proc.stderr
+    assert env.real_tool_args() == list(args)
+
+
+def test_cc_native_compile_writes_native_record(env):
+    args = ("-D__ASSEMBLY__", "-c", "-o", "entry.o", "entry.S")
+    env.run("cc", env.marker_tool, *args)
+    assert env.records() == [Record("native", env.cwd, args)]
+
+
+def test_cc_fno_lto_after_flto_is_native(env):
+    args = ("-flto=thin", "-fno-lto", "-c", "-o", "a.o", "a.c")
+    env.run("cc", env.marker_tool, *args)
+    assert env.real_tool_args() == list(args)
+    assert [r.kind for r in env.records()] == ["native"]
+
+
+def test_cc_native_compile_returns_real_compiler_exit_status(env):
+    proc = env.run("cc", env.failing_tool, "-c", "-o", "a.o", "a.S")
+    assert proc.returncode == 97
+
+
+# cc: anything else just runs the real tool
+
+def test_cc_without_dash_c_execs_real_tool_and_records_nothing(env):
+    args = ("-flto=thin", "-E", "-o", "out.i", "x.c")
+    proc = env.run("cc", env.marker_tool, *args)
+    assert proc.returncode == 0, proc.stderr
+    assert env.real_tool_args() == list(args)
+    assert env.records() == []
+
+
+def test_cc_compile_to_non_object_output_execs_real_tool(env):
+    args = ("-c", "-flto=thin", "-o", "x.lst", "x.c")
+    env.run("cc", env.marker_tool, *args)
+    assert env.real_tool_args() == list(args)
+    assert env.records() == []
+
+
+def test_cc_without_log_dir_execs_real_tool(env):
+    proc = env.run("cc", env.marker_tool, *LTO_COMPILE, log=False)
+    assert proc.returncode == 0, proc.stderr
+    assert env.real_tool_args() == list(LTO_COMPILE)
+    assert not os.path.exists(env.path("out.o"))
+
+
+# ld
+
+VMLINUX_LINK = ("-m", "elf_x86_64", "-r", "-o", "vmlinux.o",
+                "--whole-archive", "vmlinux.a", "--no-whole-archive")
+
+
+def test_ld_vmlinux_o_link_is_recorded_as_link(env):
+    proc = env.run("ld", env.failing_tool, *VMLINUX_LINK)
+    assert proc.returncode == 0, proc.stderr
+    assert env.records() == [Record("link", env.cwd, VMLINUX_LINK)]
+
+
+def test_ld_vmlinux_o_link_writes_stub_as_vmlinux_o(env):
+    env.run("ld", env.failing_tool, *VMLINUX_LINK)
+    with open(env.path("vmlinux.o"), "rb") as f:
+        assert f.read() == STUB
+
+
+def test_ld_other_link_execs_real_linker_and_records_nothing(env):
+    args = ("-m", "elf_x86_64", "-o", "arch/x86/boot/setup.elf", "a.o")
+    proc = env.run("ld", env.marker_tool, *args)
+    assert proc.returncode == 0, proc.stderr
+    assert env.real_tool_args() == list(args)
+    assert env.records() == []
+
+
+# perl
+
+INITCALLS = ("/k/src/scripts/generate_initcall_order.pl", "vmlinux.a", "lib/lib.a")
+
+
+def test_perl_initcall_order_prints_sections_without_real_perl(env):
+    proc = env.run("perl", env.failing_tool, *INITCALLS)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("SECTIONS {")
+
+
+def test_perl_initcall_order_is_recorded_as_initcalls(env):
+    env.run("perl", env.failing_tool, *INITCALLS)
+    assert env.records() == [Record("initcalls", env.cwd, INITCALLS)]
+
+
+def test_perl_other_script_execs_real_perl_and_records_nothing(env):
+    args = ("/k/src/scripts/headers_check.pl", "include")
+    env.run("perl", env.marker_tool, *args)
+    assert env.real_tool_args() == list(args)
+    assert env.records() == []
