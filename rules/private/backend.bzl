@@ -22,6 +22,10 @@ def backend_action(ctx, tc, flags, bitcode, index, imported, out):
     args = ctx.actions.args()
     args.add_all(flags)
     args.add_all(["-Wno-unused-command-line-argument", "-fno-lto", "-x", "ir"])
+
+    # ld.lld always emits a section per function and per data object when it
+    # runs ThinLTO backends in-process; the same here gives the same sections.
+    args.add_all(["-ffunction-sections", "-fdata-sections"])
     args.add(index, format = "-fthinlto-index=%s")
     args.add("-c")
     args.add("-o", out)

@@ -1,0 +1,148 @@
+"""Real kernels for the end-to-end tests: translated, built by Bazel, and
+built by Kbuild's own in-process ThinLTO as the reference.
+
+Kernel builds are the cost of the suite, so each configuration is built once
+per session (see conftest.py) and Kbuild's reference build is kept in the
+cache folder (KTHINLTO_CACHE, default ~/.cache/kthinlto) keyed by the exact
+.config and source tree: a repeated run reuses it, a fresh machine builds it.
+"""
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# name -> configure flags.  "default" is what `./kthin build` builds.
+CONFIGS = {
+    "default": [],
+    "bootable": ["--fragment=" + os.path.join(REPO, "configs/bootable.config")],
+}
+
+
+def cache_dir() -> str:
+    return os.environ.get("KTHINLTO_CACHE") or os.path.expanduser("~/.cache/kthinlto")
+
+
+def log(msg: str) -> None:
+    print(f"[e2e] {msg}", file=sys.stderr, flush=True)
+
+
+def run(cmd: list[str], cwd: str | None = None, env: dict | None = None,
+        check: bool = True) -> subprocess.CompletedProcess:
+    log("$ " + " ".join(cmd))
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"command failed ({proc.returncode}): {' '.join(cmd)}\n"
+            f"--- stdout (tail)\n{proc.stdout[-4000:]}\n"
+            f"--- stderr (tail)\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def copy_checkout(dest: str) -> str:
+    """A copy of the tracked files: a second checkout at another path."""
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, check=True,
+                           capture_output=True).stdout.split(b"\0")
+    for f in files:
+        if not f:
+            continue
+        rel = f.decode()
+        src = os.path.join(REPO, rel)
+        if not os.path.exists(src):
+            continue
+        out = os.path.join(dest, rel)
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        shutil.copy2(src, out)
+    return dest
+
+
+@dataclasses.dataclass
+class Workspace:
+    """A checkout with its own Bazel output base."""
+    root: str
+    output_base: str
+
+    def bazel(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return run(["bazel", f"--output_base={self.output_base}",
+                    "--max_idle_secs=600", *args], cwd=self.root, check=check)
+
+    def configure(self, *flags: str, check: bool = True) -> subprocess.CompletedProcess:
+        return run([sys.executable, "-m", "tools.kthinlto.configure",
+                    f"--workspace={self.root}", f"--cache_dir={cache_dir()}",
+                    *flags], cwd=self.root, check=check)
+
+    def gen(self) -> str:
+        with open(os.path.join(self.root, "kernel_tree.json")) as f:
+            return json.load(f)["gen"]
+
+    def kernel_data(self) -> dict:
+        with open(os.path.join(self.gen(), "kernel.bzl")) as f:
+            text = f.read()
+        return json.loads(text[text.index("KERNEL = ") + len("KERNEL = "):])
+
+    def aquery(self, expr: str) -> dict:
+        out = self.bazel("aquery", expr, "--output=jsonproto").stdout
+        return json.loads(out) if out.strip() else {}
+
+    def shutdown(self) -> None:
+        self.bazel("shutdown", check=False)
+
+
+def new_workspace(base: str) -> Workspace:
+    root = copy_checkout(os.path.join(base, "checkout"))
+    return Workspace(root=root, output_base=os.path.join(base, "output_base"))
+
+
+@dataclasses.dataclass
+class BuiltKernel:
+    name: str
+    ws: Workspace
+    srctree: str
+    objtree: str
+    vmlinux_o: str       # Bazel's
+    reference: str       # Kbuild's in-process ThinLTO object tree
+    translate_seconds: float
+
+
+def kbuild_reference(srctree: str, config_path: str, jobs: int = 2) -> str:
+    """Kbuild's own `make LLVM=-19 vmlinux` (in-process ThinLTO), cached."""
+    with open(config_path, "rb") as f:
+        config = f.read()
+    key = hashlib.sha256(srctree.encode() + b"\0" + config).hexdigest()[:16]
+    ref = os.path.join(cache_dir(), "reference", key)
+    if os.path.exists(os.path.join(ref, "vmlinux.o")):
+        log(f"reusing Kbuild reference build {ref}")
+        return ref
+    tmp = ref + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    shutil.copyfile(config_path, os.path.join(tmp, ".config"))
+    base = ["make", "-C", srctree, f"O={tmp}", "ARCH=x86_64", "LLVM=-19"]
+    run(base + ["olddefconfig"])
+    start = time.monotonic()
+    run(base + [f"-j{jobs}", "vmlinux"])
+    log(f"Kbuild reference build took {time.monotonic() - start:.0f} s")
+    os.rename(tmp, ref)
+    return ref
+
+
+def build(name: str, base: str) -> BuiltKernel:
+    ws = new_workspace(base)
+    start = time.monotonic()
+    ws.configure(*CONFIGS[name])
+    seconds = time.monotonic() - start
+    gen = ws.gen()
+    srctree = os.path.realpath(os.path.join(gen, "src"))
+    objtree = os.path.realpath(os.path.join(gen, "obj"))
+    ws.bazel("build", "//:vmlinux_o")
+    out = ws.bazel("info", "bazel-bin").stdout.strip()
+    vmlinux_o = os.path.join(out, "external/kernel/vmlinux.o")
+    assert os.path.isfile(vmlinux_o), vmlinux_o
+    ref = kbuild_reference(srctree, os.path.join(objtree, ".config"))
+    return BuiltKernel(name, ws, srctree, objtree, vmlinux_o, ref, seconds)

@@ -1,0 +1,92 @@
+"""Bad input: one clear line naming the file or setting, nothing half-written."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.e2e import kernels
+
+
+@pytest.fixture
+def ws(tmp_path):
+    return kernels.new_workspace(str(tmp_path))
+
+
+def error_line(proc) -> str:
+    lines = [l for l in proc.stderr.splitlines() if l.startswith("kthinlto: error:")]
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert lines, proc.stderr[-2000:]
+    return lines[0]
+
+
+def test_not_a_kernel_tree_is_named(ws, tmp_path):
+    (tmp_path / "notakernel").mkdir()
+    proc = ws.configure(f"--source={tmp_path / 'notakernel'}", check=False)
+    line = error_line(proc)
+    assert str(tmp_path / "notakernel") in line and "--source" in line
+
+
+def test_missing_clang_is_named(ws):
+    env = dict(os.environ, PATH="/nonexistent")
+    proc = subprocess.run([sys.executable, "-m", "tools.kthinlto.configure",
+                           f"--workspace={ws.root}"], cwd=ws.root, env=env,
+                          capture_output=True, text=True)
+    assert "clang-19 not found" in error_line(proc)
+
+
+def test_architecture_without_thinlto_is_refused(ws):
+    # x86 selects ARCH_SUPPORTS_LTO_CLANG_THIN only for 64-bit.
+    proc = ws.configure("--arch=i386", check=False)
+    line = error_line(proc)
+    assert "CONFIG_LTO_CLANG_THIN" in line and ".config" in line
+
+
+def test_failing_kbuild_step_shows_command_and_output(ws):
+    proc = ws.configure("--config=nosuchconfig", check=False)
+    line = error_line(proc)
+    assert "make nosuchconfig" in line
+    assert "command: make -C" in proc.stderr and "last lines:" in proc.stderr
+    assert "No rule to make target" in proc.stderr
+
+
+def test_failed_translation_leaves_previous_output(ws):
+    pointer = os.path.join(ws.root, "kernel_tree.json")
+    with open(pointer, "w") as f:
+        json.dump({"gen": "/previous/translation"}, f)
+    trees = os.path.join(kernels.cache_dir(), "trees")
+    before = set(os.listdir(trees)) if os.path.isdir(trees) else set()
+    proc = ws.configure("--config=nosuchconfig", check=False)
+    assert proc.returncode == 1
+    with open(pointer) as f:
+        assert json.load(f) == {"gen": "/previous/translation"}
+    after = set(os.listdir(trees)) if os.path.isdir(trees) else set()
+    assert after == before, "a failed translation left files behind"
+
+
+def test_deleted_source_fails_build_naming_it(tmp_path):
+    """After translation, a deleted source makes the build fail naming it."""
+    default = os.path.join(kernels.cache_dir(), "src")
+    trees = [os.path.join(default, d) for d in os.listdir(default)] if os.path.isdir(default) else []
+    if not trees:
+        ws0 = kernels.new_workspace(str(tmp_path / "prime"))
+        ws0.configure("--config=tinyconfig")
+        trees = [os.path.join(default, d) for d in os.listdir(default)]
+    src = next(os.path.join(t, e) for t in trees for e in os.listdir(t))
+    # A hard-linked copy: deleting in it leaves the shared tree intact.
+    copy = tmp_path / "linux"
+    subprocess.run(["cp", "-al", src, str(copy)], check=True)
+    ws = kernels.new_workspace(str(tmp_path / "ws"))
+    ws.configure(f"--source={copy}")
+    victim = copy / "include/linux/compiler_types.h"
+    victim.unlink()
+    try:
+        proc = ws.bazel("build", "//:vmlinux_o", check=False)
+    finally:
+        ws.shutdown()
+    assert proc.returncode != 0
+    assert "src/include/linux/compiler_types.h" in proc.stderr
+    assert "missing input file" in proc.stderr

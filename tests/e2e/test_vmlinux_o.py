@@ -1,0 +1,114 @@
+"""`bazel build //:vmlinux_o` against Kbuild's own in-process ThinLTO build.
+
+Runs for every configuration in kernels.CONFIGS: the default (tinyconfig +
+ThinLTO) and "bootable" (tinyconfig + configs/bootable.config, larger).
+"""
+
+import collections
+import os
+import re
+import subprocess
+
+import pytest
+
+from tests.e2e import kernels
+
+# ThinLTO promotes module-local symbols to globals named NAME.llvm.<hash of
+# the module's bitcode>.  The bitcode names its source file, which Kbuild
+# passes by absolute path and Bazel by execroot-relative path, so the hash
+# differs while the symbol is the same one.
+_PROMOTED = re.compile(r"\.llvm\.[0-9]+")
+
+
+def defined_symbols(obj: str) -> collections.Counter:
+    out = subprocess.run(["llvm-nm-19", "--defined-only", obj], check=True,
+                         capture_output=True, text=True).stdout
+    syms = collections.Counter()
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            syms[(parts[1], _PROMOTED.sub("", parts[2]))] += 1
+    return syms
+
+
+def section_names(obj: str) -> list[str]:
+    out = subprocess.run(["llvm-readelf-19", "-S", "-W", obj], check=True,
+                         capture_output=True, text=True).stdout
+    names = re.findall(r"^\s*\[\s*\d+\]\s+(\S+)", out, re.M)
+    # With a section per symbol, promoted symbols name sections too.
+    return sorted(_PROMOTED.sub("", n) for n in names)
+
+
+@pytest.fixture(scope="session")
+def actions(kernel):
+    """Every action of //:vmlinux_o, from `bazel aquery`."""
+    return kernel.ws.aquery("deps(//:vmlinux_o)").get("actions", [])
+
+
+def test_defined_symbols_match_kbuild(kernel):
+    ours = defined_symbols(kernel.vmlinux_o)
+    theirs = defined_symbols(os.path.join(kernel.reference, "vmlinux.o"))
+    assert len(ours) > 1000
+    missing = sorted(theirs - ours)[:20]
+    extra = sorted(ours - theirs)[:20]
+    assert not missing and not extra, f"missing {missing}\nextra {extra}"
+
+
+def test_sections_match_kbuild(kernel):
+    # The BE emits a section per function and data object, as lld does
+    # in-process; objtool --link adds its own (.static_call_sites, ...).  The
+    # same list as Kbuild's shows both.
+    theirs = section_names(os.path.join(kernel.reference, "vmlinux.o"))
+    ours = section_names(kernel.vmlinux_o)
+    assert ours == theirs
+    assert ".static_call_sites" in ours
+
+
+def test_objtool_arguments_are_kbuilds(kernel):
+    data = kernel.ws.kernel_data()
+    with open(os.path.join(kernel.reference, ".vmlinux.o.cmd")) as f:
+        saved = f.readline()
+    objtool = saved.split(";", 1)[1].split()
+    assert objtool[0].endswith("objtool/objtool") and objtool[-1] == "vmlinux.o"
+    assert data["objtool"] == 1
+    assert data["objtool_args"] == objtool[1:-1]
+
+
+def test_one_action_per_object_and_phase(kernel, actions):
+    data = kernel.ws.kernel_data()
+    bitcode = sum(o["bitcode"] for o in data["objects"])
+    native = len(data["objects"]) - bitcode
+    counts = collections.Counter(a["mnemonic"] for a in actions)
+    assert bitcode > 300 and native > 5
+    assert counts["ThinLtoCompile"] == bitcode
+    assert counts["NativeCompile"] == native
+    assert counts["ThinLtoIndex"] == 1
+    assert counts["ThinLtoBackend"] == bitcode
+    assert counts["VmlinuxLink"] == 1
+    assert counts["InitcallOrder"] == 1
+
+
+def test_objects_and_order_are_kbuilds(kernel):
+    data = kernel.ws.kernel_data()
+    ref = kernel.reference
+    members = []
+    for archive in ["vmlinux.a", "lib/lib.a", "arch/x86/lib/lib.a"]:
+        if os.path.exists(os.path.join(ref, archive)):
+            out = subprocess.run(["llvm-ar-19", "t", archive], cwd=ref,
+                                 check=True, capture_output=True, text=True)
+            members += [os.path.normpath(m) for m in out.stdout.split()]
+    assert [o["path"] for o in data["objects"]] == members
+
+
+def test_no_host_path_in_any_action(kernel, actions):
+    forbidden = {kernel.ws.root, kernel.ws.output_base, kernels.cache_dir(),
+                 kernel.srctree, kernel.objtree, os.path.expanduser("~")}
+    bad = []
+    for a in actions:
+        words = list(a.get("arguments", []))
+        words += [e["value"] for e in a.get("environmentVariables", [])]
+        for w in words:
+            if w.startswith("/") or any(p in w for p in forbidden):
+                bad.append(f"{a['mnemonic']}: {w}")
+    assert len(actions) > 700
+    assert not bad, bad[:10]
