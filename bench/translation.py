@@ -1,0 +1,74 @@
+"""Times translation against Kbuild's own full build, side by side.
+
+Translation (`tools.kthinlto.configure`: config, recorded Kbuild run,
+clang-scan-deps) is timed against Kbuild's full in-process ThinLTO build of
+the same tree and config (`make olddefconfig` + `make LLVM=-19 vmlinux`, from
+an empty object tree), both on this machine in this run.
+
+  python3 -m bench.translation                   # default kernel (tinyconfig)
+  python3 -m bench.translation --config=defconfig
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+
+from tools.kthinlto import kbuild
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("config", "tinyconfig", "Config target.")
+flags.DEFINE_multi_string("fragment", [], "Config fragments.")
+flags.DEFINE_integer("jobs", os.cpu_count() or 2, "Parallel jobs for both.")
+
+
+def timed(cmd: list[str], **kw) -> float:
+    print("$ " + " ".join(cmd), file=sys.stderr, flush=True)
+    start = time.monotonic()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kw)
+    return time.monotonic() - start
+
+
+def main(argv):
+    del argv
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    work = tempfile.mkdtemp(prefix="kthinlto-bench-")
+    try:
+        ws = os.path.join(work, "ws")
+        os.makedirs(ws)
+        translate = timed([sys.executable, "-m", "tools.kthinlto.configure",
+                           f"--workspace={ws}", f"--config={FLAGS.config}",
+                           f"--jobs={FLAGS.jobs}"]
+                          + [f"--fragment={f}" for f in FLAGS.fragment], cwd=repo)
+        with open(os.path.join(ws, "kernel_tree.json")) as f:
+            gen = json.load(f)["gen"]
+        srctree = os.path.realpath(os.path.join(gen, "src"))
+        obj = os.path.join(work, "kbuild")
+        os.makedirs(obj)
+        # The same config steps as translation, then the build itself.
+        spec = kbuild.ConfigSpec(target=FLAGS.config, fragments=tuple(
+            os.path.abspath(f) for f in FLAGS.fragment))
+        start = time.monotonic()
+        kbuild.configure(srctree, obj, "x86_64", kbuild.Toolchain(), spec,
+                         os.path.join(work, "kbuild.log"))
+        kconfig = time.monotonic() - start
+        base = ["make", "-C", srctree, f"O={obj}", "ARCH=x86_64", "LLVM=-19"]
+        kbuild_s = timed(base + [f"-j{FLAGS.jobs}", "vmlinux"])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    label = FLAGS.config + "".join(f"+{os.path.basename(f)}" for f in FLAGS.fragment)
+    print(f"config: {label}  jobs: {FLAGS.jobs}")
+    print(f"translation (config + recorded Kbuild + clang-scan-deps): {translate:.1f} s")
+    total = kconfig + kbuild_s
+    print(f"Kbuild full build (config {kconfig:.1f} s + make vmlinux {kbuild_s:.1f} s): {total:.1f} s")
+    print(f"ratio translation / Kbuild full build: {translate / total:.3f}")
+
+
+if __name__ == "__main__":
+    app.run(main)
