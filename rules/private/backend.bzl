@@ -7,33 +7,39 @@ flags minus the preprocessor ones, `-x ir -fthinlto-index=...`.
 load(":common.bzl", "TOOLCHAIN_TYPE", "expand", "kernel_root", "llvm_toolchain")
 load(":providers.bzl", "KernelObjectsInfo", "ThinLtoIndexInfo")
 
-def backend_action(ctx, tc, flags, bitcode, index, imported, out):
-    """Emits one BE compile.
+def backend_action(ctx, tc, flags, bitcode, index, bundle, out):
+    """Emits one BE compile, run inside the object's import bundle.
 
     Args:
       ctx: the rule context.
       tc: LlvmToolchainInfo.
       flags: list of expanded BE flags.
-      bitcode: File, the object's bitcode (named as in the thin link).
+      bitcode: File, the object's FE bitcode; its path (as the thin link and
+        the index name it) is looked up inside `bundle`.
       index: File, its .thinlto.bc.
-      imported: depset of File, bitcode the index may import from.
+      bundle: directory File with the object's bitcode and what it imports.
       out: the native object File.
     """
+
+    # Paths from inside the bundle back to the execroot.
+    back = "../" * (bundle.path.count("/") + 1)
     args = ctx.actions.args()
+    args.add(bundle.path)
+    args.add(tc.clang, format = back + "%s")
     args.add_all(flags)
     args.add_all(["-Wno-unused-command-line-argument", "-fno-lto", "-x", "ir"])
 
     # ld.lld always emits a section per function and per data object when it
     # runs ThinLTO backends in-process; the same here gives the same sections.
     args.add_all(["-ffunction-sections", "-fdata-sections"])
-    args.add(index, format = "-fthinlto-index=%s")
+    args.add(index, format = "-fthinlto-index=" + back + "%s")
     args.add("-c")
-    args.add("-o", out)
-    args.add(bitcode)
+    args.add(out, format = "-o" + back + "%s")
+    args.add(bitcode.path)
     ctx.actions.run(
-        executable = tc.clang,
+        executable = ctx.executable._in_dir,
         arguments = [args],
-        inputs = depset([bitcode, index], transitive = [imported, tc.files]),
+        inputs = depset([bundle, index], transitive = [tc.files]),
         outputs = [out],
         mnemonic = "ThinLtoBackend",
         progress_message = "ThinLTO backend %s" % out.short_path,
@@ -56,7 +62,7 @@ def _kernel_backend_impl(ctx):
             flags = [expand(f, root) for f in o.be_flags],
             bitcode = o.bitcode,
             index = index.indexes[o.path],
-            imported = info.bitcode,
+            bundle = index.bundles[o.path],
             out = out,
         )
         objects.append(struct(
@@ -77,6 +83,12 @@ kernel_backend = rule(
     attrs = {
         "index": attr.label(providers = [ThinLtoIndexInfo], mandatory = True),
         "objects": attr.label(providers = [KernelObjectsInfo], mandatory = True),
+        "_in_dir": attr.label(
+            default = "//rules/private:in_dir.sh",
+            allow_single_file = True,
+            executable = True,
+            cfg = "exec",
+        ),
     },
     toolchains = [TOOLCHAIN_TYPE],
 )

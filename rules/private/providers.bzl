@@ -21,6 +21,10 @@ ThinLtoIndexInfo = provider(
         "indexes": "(dict of string to File) object path -> its .thinlto.bc index",
         "imports": "(dict of string to File) object path -> its .imports list " +
                    "(the bitcode files its index imports from)",
+        "bundles": "(dict of string to File) object path -> its import bundle, " +
+                   "a directory holding the object's own bitcode and exactly " +
+                   "the bitcode its .imports lists, each at the execroot-relative " +
+                   "path its index names",
     },
 )
 

@@ -4,6 +4,13 @@
 (and the symbols of the native ones, which keep what assembly references),
 decides imports and internalization, and writes per bitcode object an index
 (.thinlto.bc) and the list of modules it imports (.imports).
+
+Then the same action lays out, per bitcode object, an import bundle: a tree
+artifact with the object's bitcode and exactly the bitcode it imports, at
+the paths its index names.  The BE declares the bundle, so its cache key
+covers what it reads and nothing else: an edit re-runs only the backends
+whose index or imported bitcode changed (docs/backend-inputs.md says why
+this design and not another).
 """
 
 load(":common.bzl", "TOOLCHAIN_TYPE", "llvm_toolchain")
@@ -39,6 +46,7 @@ def _kernel_thin_link_impl(ctx):
     lds = ctx.attr.initcalls[InitcallOrderInfo].lds
     indexes = {}
     imports = {}
+    bundles = {}
     fe_dir = None
     out_dir = None
     for o in objects:
@@ -46,6 +54,7 @@ def _kernel_thin_link_impl(ctx):
             continue
         indexes[o.path] = ctx.actions.declare_file(ctx.attr.name + "/" + o.path + ".thinlto.bc")
         imports[o.path] = ctx.actions.declare_file(ctx.attr.name + "/" + o.path + ".imports")
+        bundles[o.path] = ctx.actions.declare_directory(ctx.attr.name + "_bundles/" + o.path)
         fe_dir = _dir_of(o.bitcode, o.path)
         out_dir = _dir_of(indexes[o.path], o.path + ".thinlto.bc")
 
@@ -63,17 +72,27 @@ def _kernel_thin_link_impl(ctx):
         args.add("-T", lds)
         inputs.append(lds)
     link_inputs(args, objects, [o.bitcode or o.native for o in objects])
+
+    manifest = ctx.actions.declare_file(ctx.attr.name + ".bundles")
+    ctx.actions.write(manifest, "".join([
+        "%s\t%s\t%s\n" % (o.bitcode.path, imports[o.path].path, bundles[o.path].path)
+        for o in objects
+        if o.bitcode
+    ]))
+    head = ctx.actions.args()
+    head.add(manifest)
+    head.add(tc.ld_lld)
     ctx.actions.run(
-        executable = tc.ld_lld,
-        arguments = [args],
-        inputs = depset(inputs, transitive = [tc.files]),
-        outputs = indexes.values() + imports.values(),
+        executable = ctx.executable._import_bundles,
+        arguments = [head, args],
+        inputs = depset(inputs + [manifest], transitive = [tc.files]),
+        outputs = indexes.values() + imports.values() + bundles.values(),
         mnemonic = "ThinLtoIndex",
         progress_message = "Thin-linking %d bitcode objects of %s" % (len(indexes), ctx.label),
     )
     return [
         DefaultInfo(files = depset(indexes.values() + imports.values())),
-        ThinLtoIndexInfo(indexes = indexes, imports = imports),
+        ThinLtoIndexInfo(indexes = indexes, imports = imports, bundles = bundles),
     ]
 
 kernel_thin_link = rule(
@@ -83,6 +102,12 @@ kernel_thin_link = rule(
         "initcalls": attr.label(providers = [InitcallOrderInfo], mandatory = True),
         "ldflags": attr.string_list(doc = "KBUILD_LDFLAGS of the vmlinux.o link."),
         "objects": attr.label(providers = [KernelObjectsInfo], mandatory = True),
+        "_import_bundles": attr.label(
+            default = "//rules/private:import_bundles.py",
+            allow_single_file = True,
+            executable = True,
+            cfg = "exec",
+        ),
     },
     toolchains = [TOOLCHAIN_TYPE],
 )
