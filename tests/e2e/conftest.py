@@ -4,9 +4,29 @@ import pytest
 
 from tests.e2e import kernels
 
+_BUILT: dict[str, kernels.BuiltKernel] = {}
+
+
+def _get(name: str, tmp_path_factory) -> kernels.BuiltKernel:
+    if name not in _BUILT:
+        _BUILT[name] = kernels.build(name, str(tmp_path_factory.mktemp(name)))
+    return _BUILT[name]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shutdown_bazel_servers():
+    yield
+    for built in _BUILT.values():
+        built.ws.shutdown()
+
 
 @pytest.fixture(scope="session", params=sorted(kernels.CONFIGS))
 def kernel(request, tmp_path_factory) -> kernels.BuiltKernel:
-    built = kernels.build(request.param, str(tmp_path_factory.mktemp(request.param)))
-    yield built
-    built.ws.shutdown()
+    """Every configuration in kernels.CONFIGS, built by Bazel and Kbuild."""
+    return _get(request.param, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def default_kernel(tmp_path_factory) -> kernels.BuiltKernel:
+    """The default kernel only (what `./kthin build` builds)."""
+    return _get("default", tmp_path_factory)

@@ -146,3 +146,29 @@ def build(name: str, base: str) -> BuiltKernel:
     assert os.path.isfile(vmlinux_o), vmlinux_o
     ref = kbuild_reference(srctree, os.path.join(objtree, ".config"))
     return BuiltKernel(name, ws, srctree, objtree, vmlinux_o, ref, seconds)
+
+
+def default_source() -> str:
+    """The extracted default tree in the cache (extracted if missing)."""
+    sys.path.insert(0, REPO)
+    from tools.kthinlto import configure
+    return configure.unpack(configure.DEFAULT_TARBALL, configure.DEFAULT_SHA256,
+                            cache_dir())
+
+
+def private_source(dest: str) -> str:
+    """A hard-linked copy of the default tree, safe to edit with edit()."""
+    run(["cp", "-al", default_source(), dest])
+    return dest
+
+
+def edit(tree: str, rel: str, old: str, new: str) -> None:
+    """Replaces one line in a copied tree without touching the shared inode."""
+    path = os.path.join(tree, rel)
+    with open(path) as f:
+        text = f.read()
+    assert text.count(old) == 1, f"{rel}: expected one {old!r}"
+    tmp = path + ".kthinlto-edit"
+    with open(tmp, "w") as f:
+        f.write(text.replace(old, new))
+    os.replace(tmp, path)

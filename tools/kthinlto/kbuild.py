@@ -14,6 +14,13 @@ import time
 
 from tools.kthinlto.records import TranslationError
 
+PINNED_BUILD_ENV = {
+    "KBUILD_BUILD_TIMESTAMP": "Thu Jan  1 00:00:00 UTC 1970",
+    "KBUILD_BUILD_USER": "kthinlto",
+    "KBUILD_BUILD_HOST": "kthinlto",
+    "KBUILD_BUILD_VERSION": "1",
+}
+
 SHIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "shim.sh")
 
 
@@ -140,6 +147,10 @@ def recorded_build(srctree: str, objtree: str, arch: str, tc: Toolchain,
     # Flags from the environment would silently change what Kbuild records.
     for var in ("KCFLAGS", "KAFLAGS", "KCPPFLAGS", "CFLAGS", "LDFLAGS"):
         env.pop(var, None)
+    # Pinned the way Kbuild documents (Documentation/kbuild/reproducible-
+    # builds.rst): generated headers then do not depend on who translates
+    # where and when, so neither do the cache keys of the graph.
+    env.update(PINNED_BUILD_ENV)
     cmd = make_args(srctree, objtree, arch, tc) + [
         f"-j{jobs}", "vmlinux_o"] + [f"{k}={v}" for k, v in shims.items()]
     run(cmd, log_path, "Kbuild: record objects and flags (make vmlinux_o)",

@@ -1,0 +1,154 @@
+"""kthinlto against Kbuild's in-process ThinLTO, side by side, one run.
+
+Same tree (a private hard-linked copy of the source), same config, same
+machine, same -j.  Measures, for each side:
+  cold     full build to vmlinux.o from an empty object tree / output base
+           (Kbuild: config + `make vmlinux_o`; kthinlto: `bazel build`,
+           translation reported separately);
+  edit     rebuild after the same one-line code change in kernel/sys.c;
+  null     rebuild with nothing changed.
+Prints each figure and the ratio kthinlto / Kbuild, and the backend figures
+from Bazel's execution log.
+
+  python3 -m bench.compare                      # default kernel (tinyconfig)
+  python3 -m bench.compare --config=defconfig
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+
+from tools.kthinlto import configure, execlog, kbuild
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("config", "tinyconfig", "Config target.")
+flags.DEFINE_multi_string("fragment", [], "Config fragments.")
+flags.DEFINE_integer("jobs", os.cpu_count() or 2, "Parallel jobs for both sides.")
+flags.DEFINE_bool("keep", False, "Keep the work directory.")
+
+EDIT_FILE = "kernel/sys.c"
+EDIT_OLD = "\treturn task_tgid_vnr(current);\n}"
+EDIT_NEW = "\treturn task_tgid_vnr(current) + 1;\n}"
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def say(msg: str) -> None:
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def timed(cmd: list[str], cwd: str | None = None) -> float:
+    say("$ " + " ".join(cmd))
+    start = time.monotonic()
+    subprocess.run(cmd, check=True, cwd=cwd, stdout=subprocess.DEVNULL)
+    return time.monotonic() - start
+
+
+def edit(tree: str) -> None:
+    path = os.path.join(tree, EDIT_FILE)
+    with open(path) as f:
+        text = f.read()
+    if text.count(EDIT_OLD) != 1:
+        raise SystemExit(f"{path}: the benchmark's edit does not apply")
+    with open(path + ".new", "w") as f:
+        f.write(text.replace(EDIT_OLD, EDIT_NEW))
+    os.replace(path + ".new", path)  # a new inode: the shared tree is untouched
+
+
+def copy_checkout(dest: str) -> None:
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, check=True,
+                           capture_output=True).stdout.split(b"\0")
+    for f in filter(None, files):
+        rel = f.decode()
+        os.makedirs(os.path.dirname(os.path.join(dest, rel)), exist_ok=True)
+        shutil.copy2(os.path.join(REPO, rel), os.path.join(dest, rel))
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.3f}" if b else "n/a"
+
+
+def main(argv):
+    del argv
+    work = tempfile.mkdtemp(prefix="kthinlto-bench-")
+    say(f"work directory {work}")
+    try:
+        src = os.path.join(work, "linux")
+        pristine = configure.unpack(configure.DEFAULT_TARBALL,
+                                    configure.DEFAULT_SHA256,
+                                    os.path.expanduser("~/.cache/kthinlto"))
+        subprocess.run(["cp", "-al", pristine, src], check=True)
+        spec = kbuild.ConfigSpec(target=FLAGS.config, fragments=tuple(
+            os.path.abspath(f) for f in FLAGS.fragment))
+
+        # Kbuild, cold.
+        kobj = os.path.join(work, "kbuild")
+        os.makedirs(kobj)
+        start = time.monotonic()
+        kbuild.configure(src, kobj, "x86_64", kbuild.Toolchain(), spec,
+                         os.path.join(work, "kbuild.log"))
+        kconfig = time.monotonic() - start
+        make = ["make", "-C", src, f"O={kobj}", "ARCH=x86_64", "LLVM=-19",
+                f"-j{FLAGS.jobs}", "vmlinux_o"]
+        k_cold = kconfig + timed(make)
+
+        # kthinlto, cold: translation, then bazel build in a new output base.
+        ws = os.path.join(work, "ws")
+        copy_checkout(ws)
+        bazel = ["bazel", f"--output_base={os.path.join(work, 'ob')}"]
+        translate = timed([sys.executable, "-m", "tools.kthinlto.configure",
+                           f"--workspace={ws}", f"--source={src}",
+                           f"--config={FLAGS.config}", f"--jobs={FLAGS.jobs}"]
+                          + [f"--fragment={f}" for f in FLAGS.fragment], cwd=REPO)
+        cold_log = os.path.join(work, "cold.json")
+        b_cold = timed(bazel + ["build", f"--jobs={FLAGS.jobs}", "//:vmlinux_o",
+                                f"--execution_log_json_file={cold_log}"], cwd=ws)
+
+        # The same one-line edit for both, then null builds.
+        edit(src)
+        k_edit = timed(make)
+        edit_log = os.path.join(work, "edit.json")
+        b_edit = timed(bazel + ["build", f"--jobs={FLAGS.jobs}", "//:vmlinux_o",
+                                f"--execution_log_json_file={edit_log}"], cwd=ws)
+        k_null = timed(make)
+        b_null = timed(bazel + ["build", f"--jobs={FLAGS.jobs}", "//:vmlinux_o"], cwd=ws)
+        subprocess.run(bazel + ["shutdown"], cwd=ws, check=False)
+
+        cold = execlog.read(cold_log)
+        backends = [e for e in cold if e["mnemonic"] == "ThinLtoBackend"]
+        bitcode_inputs = [
+            sum(1 for p in execlog.input_paths(e) if "_bundles/" in p) for e in backends]
+        mean_inputs = sum(bitcode_inputs) / max(1, len(backends))
+        rerun = execlog.executed(execlog.read(edit_log), "ThinLtoBackend")
+    finally:
+        if not FLAGS.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+    label = FLAGS.config + "".join(f"+{os.path.basename(f)}" for f in FLAGS.fragment)
+    rows = [("cold build to vmlinux.o", b_cold, k_cold),
+            (f"after a one-line edit of {EDIT_FILE}", b_edit, k_edit),
+            ("null build", b_null, k_null)]
+    print(f"config: {label} (x86_64, ThinLTO), -j{FLAGS.jobs}, {os.cpu_count()} cores")
+    print(f"translation: {translate:.1f} s (once per tree and config; not in cold)")
+    print(f"{'':40} {'kthinlto':>10} {'Kbuild':>10} {'ratio':>7}")
+    for name, ours, theirs in rows:
+        print(f"{name:40} {ours:9.1f}s {theirs:9.1f}s {ratio(ours, theirs):>7}")
+    print(f"BE actions: {len(backends)}; mean declared bitcode inputs per BE: "
+          f"{mean_inputs:.2f} (= 1 + {mean_inputs - 1:.2f} imports; "
+          f"declaring all would be {len(backends)})")
+    print(f"BE actions re-run after the edit: {len(rerun)} of {len(backends)}")
+    print(json.dumps({"config": label, "translate": translate,
+                      "cold": [b_cold, k_cold], "edit": [b_edit, k_edit],
+                      "null": [b_null, k_null], "be": len(backends),
+                      "mean_bitcode_inputs": mean_inputs, "be_rerun": len(rerun)}))
+
+
+if __name__ == "__main__":
+    app.run(main)

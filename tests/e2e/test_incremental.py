@@ -1,0 +1,153 @@
+"""Precise BE inputs: an edit re-runs only the backends it affects.
+
+Checked from Bazel's execution log, with the local action cache and across
+two output bases (other checkout, other source copy) that share only a
+--disk_cache, which keys like a remote cache.
+"""
+
+import dataclasses
+import hashlib
+import os
+
+import pytest
+
+from tests.e2e import kernels
+from tools.kthinlto import execlog
+
+EDIT_FILE = "kernel/sys.c"
+EDIT_OLD = "\treturn task_tgid_vnr(current);\n}"
+# Two different one-line code changes of getpid().
+EDIT_A = "\treturn task_tgid_vnr(current) + 1;\n}"
+EDIT_B = "\treturn task_tgid_vnr(current) + 2;\n}"
+TOOL_PREFIXES = ("external/kthinlto_llvm/", "rules/private/")
+
+
+def digest_tree(path: str) -> str:
+    h = hashlib.sha256()
+    for root, _, files in sorted(os.walk(path)):
+        for name in sorted(files):
+            full = os.path.join(root, name)
+            h.update(os.path.relpath(full, path).encode() + b"\0")
+            with open(full, "rb") as f:
+                h.update(hashlib.sha256(f.read()).digest())
+    return h.hexdigest()
+
+
+def be_state(ws: kernels.Workspace, objects: list[str]) -> dict[str, tuple[str, str]]:
+    """object -> (digest of its index, digest of its import bundle)."""
+    bin_dir = ws.bazel("info", "bazel-bin").stdout.strip()
+    idx = os.path.join(bin_dir, "external/kernel/vmlinux_o_thin_link")
+    bundles = os.path.join(bin_dir, "external/kernel/vmlinux_o_thin_link_bundles")
+    state = {}
+    for o in objects:
+        with open(os.path.join(idx, o + ".thinlto.bc"), "rb") as f:
+            index = hashlib.sha256(f.read()).hexdigest()
+        state[o] = (index, digest_tree(os.path.join(bundles, o)))
+    return state
+
+
+def be_object(entry: dict) -> str:
+    out = execlog.outputs(entry)[0]
+    return out.split("/vmlinux_o_be/", 1)[1]
+
+
+@dataclasses.dataclass
+class Setup:
+    base: str
+    disk_cache: str
+    ws: kernels.Workspace
+    source: str
+    bitcode: list[str]
+    cold_log: list[dict]
+    original: dict
+
+
+@pytest.fixture(scope="session")
+def setup(tmp_path_factory):
+    base = str(tmp_path_factory.mktemp("incremental"))
+    disk = os.path.join(base, "disk_cache")
+    source = kernels.private_source(os.path.join(base, "linux-a"))
+    ws = kernels.new_workspace(os.path.join(base, "a"))
+    ws.configure(f"--source={source}")
+    log = os.path.join(base, "cold.json")
+    ws.bazel("build", "//:vmlinux_o", f"--disk_cache={disk}",
+             f"--execution_log_json_file={log}")
+    bitcode = [o["path"] for o in ws.kernel_data()["objects"] if o["bitcode"]]
+    s = Setup(base, disk, ws, source, bitcode, execlog.read(log),
+              be_state(ws, bitcode))
+    yield s
+    ws.shutdown()
+
+
+def test_backend_declares_own_bitcode_index_and_imports_only(setup):
+    bin_dir = setup.ws.bazel("info", "bazel-bin").stdout.strip()
+    fe = "bazel-out/k8-fastbuild/bin/external/kernel/vmlinux_o_fe/"
+    backends = [e for e in setup.cold_log if e["mnemonic"] == "ThinLtoBackend"]
+    assert len(backends) == len(setup.bitcode)
+    bitcode_inputs = []
+    for e in backends:
+        obj = be_object(e)
+        with open(os.path.join(bin_dir, "external/kernel/vmlinux_o_thin_link",
+                               obj + ".imports")) as f:
+            imports = [l.strip() for l in f if l.strip()]
+        bundle = ("bazel-out/k8-fastbuild/bin/external/kernel/"
+                  "vmlinux_o_thin_link_bundles/" + obj + "/")
+        expected = {bundle + fe + obj} | {bundle + p for p in imports}
+        expected.add("bazel-out/k8-fastbuild/bin/external/kernel/"
+                     "vmlinux_o_thin_link/" + obj + ".thinlto.bc")
+        declared = {p for p in execlog.input_paths(e)
+                    if not p.startswith(TOOL_PREFIXES)}
+        assert declared == expected, obj
+        bitcode_inputs.append(len(declared) - 1)
+    mean = sum(bitcode_inputs) / len(bitcode_inputs)
+    print(f"mean declared bitcode inputs per BE action: {mean:.2f} "
+          f"(all bitcode objects: {len(setup.bitcode)})")
+    assert mean < 10
+
+
+def test_edit_reruns_only_affected_backends_with_local_cache(setup, tmp_path):
+    kernels.edit(setup.source, EDIT_FILE, EDIT_OLD, EDIT_A)
+    try:
+        log = str(tmp_path / "edit.json")
+        setup.ws.bazel("build", "//:vmlinux_o", f"--disk_cache={setup.disk_cache}",
+                       f"--execution_log_json_file={log}")
+        entries = execlog.read(log)
+        after = be_state(setup.ws, setup.bitcode)
+    finally:
+        kernels.edit(setup.source, EDIT_FILE, EDIT_A, EDIT_OLD)
+    fe = execlog.executed(entries, "ThinLtoCompile")
+    assert [execlog.outputs(e)[0].split("/vmlinux_o_fe/", 1)[1] for e in fe] == ["kernel/sys.o"]
+    assert len(execlog.executed(entries, "ThinLtoIndex")) == 1
+    changed = {o for o in setup.bitcode if after[o] != setup.original[o]}
+    rerun = {be_object(e) for e in execlog.executed(entries, "ThinLtoBackend")}
+    print(f"one-line edit of {EDIT_FILE}: {len(rerun)} of {len(setup.bitcode)} "
+          f"backends re-ran: {sorted(rerun)}")
+    assert "kernel/sys.o" in changed
+    assert rerun == changed
+    assert len(rerun) < len(setup.bitcode) // 10
+
+
+def test_edit_in_second_output_base_hits_shared_disk_cache(setup, tmp_path):
+    source = kernels.private_source(str(tmp_path / "linux-b"))
+    kernels.edit(source, EDIT_FILE, EDIT_OLD, EDIT_B)
+    ws = kernels.new_workspace(str(tmp_path / "b"))
+    ws.configure(f"--source={source}")
+    log = str(tmp_path / "b.json")
+    try:
+        ws.bazel("build", "//:vmlinux_o", f"--disk_cache={setup.disk_cache}",
+                 f"--execution_log_json_file={log}")
+        after = be_state(ws, setup.bitcode)
+    finally:
+        ws.shutdown()
+    entries = execlog.read(log)
+    fe = execlog.executed(entries, "ThinLtoCompile")
+    assert [execlog.outputs(e)[0].split("/vmlinux_o_fe/", 1)[1] for e in fe] == ["kernel/sys.o"]
+    hits = [e for e in entries if e["mnemonic"] == "ThinLtoCompile" and e["remoteCacheHit"]]
+    assert len(hits) == len(setup.bitcode) - 1
+    assert len(execlog.executed(entries, "ThinLtoIndex")) == 1
+    changed = {o for o in setup.bitcode if after[o] != setup.original[o]}
+    rerun = {be_object(e) for e in execlog.executed(entries, "ThinLtoBackend")}
+    be_hits = [e for e in entries if e["mnemonic"] == "ThinLtoBackend" and e["remoteCacheHit"]]
+    print(f"second output base: {len(rerun)} backends ran, {len(be_hits)} disk-cache hits")
+    assert rerun == changed
+    assert len(be_hits) == len(setup.bitcode) - len(changed)

@@ -1,0 +1,53 @@
+"""Reads Bazel's execution log (--execution_log_json_file) into figures.
+
+The JSON log is a stream of SpawnExec messages, one per spawn Bazel ran or
+found in a remote/disk cache; actions found in the local action cache do not
+appear at all.
+"""
+
+import collections
+import json
+
+
+def read(path: str) -> list[dict]:
+    """All SpawnExec entries of a JSON execution log."""
+    with open(path) as f:
+        text = f.read()
+    decoder = json.JSONDecoder()
+    entries = []
+    i = 0
+    while True:
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i >= len(text):
+            return entries
+        entry, i = decoder.raw_decode(text, i)
+        entries.append(entry)
+
+
+def outcome(entry: dict) -> str:
+    """`cache hit` (remote or disk cache) or `executed` (and where)."""
+    if entry.get("remoteCacheHit"):
+        return "cache hit"
+    return "executed " + entry.get("runner", "?")
+
+
+def by_phase(entries: list[dict]) -> dict[str, collections.Counter]:
+    """mnemonic -> Counter of outcomes."""
+    result: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for e in entries:
+        result[e.get("mnemonic", "?")][outcome(e)] += 1
+    return dict(result)
+
+
+def executed(entries: list[dict], mnemonic: str) -> list[dict]:
+    return [e for e in entries
+            if e.get("mnemonic") == mnemonic and not e.get("remoteCacheHit")]
+
+
+def outputs(entry: dict) -> list[str]:
+    return [o["path"] for o in entry.get("actualOutputs", [])]
+
+
+def input_paths(entry: dict) -> list[str]:
+    return [i["path"] for i in entry.get("inputs", [])]
