@@ -1,0 +1,33 @@
+"""tools/kthinlto/execlog.py on a hand-written JSON execution log."""
+
+from tools.kthinlto import execlog
+
+LOG = """{
+  "commandArgs": ["clang"], "mnemonic": "ThinLtoBackend", "runner": "linux-sandbox",
+  "remoteCacheHit": false,
+  "inputs": [{"path": "a.o", "digest": {"hash": "1", "sizeBytes": "1"}}],
+  "actualOutputs": [{"path": "out/a.o"}]
+}
+{
+  "mnemonic": "ThinLtoBackend", "remoteCacheHit": true, "runner": "remote cache hit",
+  "actualOutputs": [{"path": "out/b.o"}]
+}{"mnemonic": "ThinLtoIndex", "runner": "linux-sandbox"}
+"""
+
+
+def test_reads_concatenated_json_objects(tmp_path):
+    p = tmp_path / "log.json"
+    p.write_text(LOG)
+    entries = execlog.read(str(p))
+    assert [e["mnemonic"] for e in entries] == ["ThinLtoBackend", "ThinLtoBackend", "ThinLtoIndex"]
+
+
+def test_figures_per_phase_split_hits_from_executions(tmp_path):
+    p = tmp_path / "log.json"
+    p.write_text(LOG)
+    entries = execlog.read(str(p))
+    phases = execlog.by_phase(entries)
+    assert phases["ThinLtoBackend"] == {"executed linux-sandbox": 1, "cache hit": 1}
+    assert phases["ThinLtoIndex"] == {"executed linux-sandbox": 1}
+    assert [execlog.outputs(e) for e in execlog.executed(entries, "ThinLtoBackend")] == [["out/a.o"]]
+    assert execlog.input_paths(entries[0]) == ["a.o"]
