@@ -207,3 +207,50 @@ def test_perl_other_script_execs_real_perl_and_records_nothing(env):
     env.run("perl", env.marker_tool, *args)
     assert env.real_tool_args() == list(args)
     assert env.records() == []
+
+
+# Invoked through a link named like the tool: role and tool come from $0.
+
+def _link_named(env, name, target_body):
+    """A bin/ with the real tool NAME (a script) and a shim link of that name."""
+    real_dir = env.root / "real"
+    real_dir.mkdir(exist_ok=True)
+    tool = real_dir / name
+    tool.write_text("#!/bin/sh\n" + target_body)
+    tool.chmod(0o755)
+    shim_dir = env.root / "shims"
+    shim_dir.mkdir(exist_ok=True)
+    link = shim_dir / name
+    os.symlink(SHIM, link)
+    return str(link), str(real_dir)
+
+
+def test_link_named_like_clang_records_lto_compile_as_bitcode(env):
+    link, real_dir = _link_named(env, "clang-19", "exit 97\n")
+    environ = dict(os.environ, KTHINLTO_SHIM_STUB=str(env.stub),
+                   KTHINLTO_SHIM_LOG=str(env.log),
+                   PATH=real_dir + os.pathsep + os.environ["PATH"])
+    proc = subprocess.run([link, *LTO_COMPILE], cwd=env.cwd, env=environ,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert env.records() == [Record("bitcode", env.cwd, LTO_COMPILE)]
+
+
+def test_link_named_like_ld_runs_the_real_linker_for_other_links(env):
+    link, real_dir = _link_named(env, "ld.lld-19", f"echo linked > '{env.marker}'\n")
+    environ = dict(os.environ, KTHINLTO_SHIM_STUB=str(env.stub),
+                   KTHINLTO_SHIM_LOG=str(env.log),
+                   PATH=real_dir + os.pathsep + os.environ["PATH"])
+    proc = subprocess.run([link, "-o", "vdso.so", "a.o"], cwd=env.cwd,
+                          env=environ, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert env.marker.read_text() == "linked\n"
+    assert env.records() == []
+
+
+def test_records_do_not_overwrite_each_other(env):
+    # Many compiles from one process tree: every record survives.
+    for i in range(5):
+        env.run("cc", env.failing_tool, "-c", "-flto=thin", "-o", f"o{i}.o", f"s{i}.c")
+    outs = sorted(r.argv[3] for r in env.records())
+    assert outs == [f"o{i}.o" for i in range(5)]

@@ -121,15 +121,14 @@ def configure(srctree: str, objtree: str, arch: str, tc: Toolchain,
 
 
 def write_shims(shim_dir: str, tc: Toolchain) -> dict[str, str]:
-    """Wrapper executables named like the tools they stand in for."""
+    """Links to shim.sh named like the tools they stand in for."""
     os.makedirs(shim_dir, exist_ok=True)
     paths = {}
     for role, real, var in (("cc", tc.clang, "CC"), ("ld", tc.ld, "LD"),
                             ("perl", "perl", "PERL")):
+        # A link named like the tool: the shim takes role and tool from $0.
         path = os.path.join(shim_dir, real)
-        with open(path, "w") as f:
-            f.write(f'#!/bin/sh\nexec {shlex.quote(SHIM)} {role} {real} "$@"\n')
-        os.chmod(path, 0o755)
+        os.symlink(SHIM, path)
         paths[var] = path
     return paths
 

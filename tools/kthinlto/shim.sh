@@ -10,21 +10,41 @@
 # are recorded and answered with placeholders, because their real run needs
 # bitcode.  Everything else runs the real tool untouched.
 #
-# Usage (written by tools/kthinlto/kbuild.py, not by hand):
+# Usage (set up by tools/kthinlto/kbuild.py, not by hand), either
 #   KTHINLTO_SHIM_LOG=DIR KTHINLTO_SHIM_STUB=stub.o shim.sh cc|ld|perl REAL ARGS...
+# or through a link named like the real tool (clang-19, ld.lld-19, perl),
+# which saves a process per call.
 # Each record is a file in DIR: NUL-separated kind, cwd, then the argv.
-# POSIX sh on purpose: it runs once per compile, and sh starts in a millisecond.
-role=$1
-real=$2
-shift 2
+# POSIX sh on purpose, with builtins only where it can: it runs once per
+# compile, and sh starts in a millisecond.
+case ${0##*/} in
+shim.sh)
+	role=$1
+	real=$2
+	shift 2
+	;;
+*)
+	real=${0##*/}
+	case $real in
+	ld*) role=ld ;;
+	perl*) role=perl ;;
+	*) role=cc ;;
+	esac
+	;;
+esac
 log=${KTHINLTO_SHIM_LOG:-}
 [ -n "$log" ] || exec "$real" "$@"
 
 record() {
 	kind=$1
 	shift
-	f=$(mktemp "$log/XXXXXXXXXX") || exit 1
-	printf '%s\0' "$kind" "$PWD" "$@" >"$f.tmp" && mv "$f.tmp" "$f.rec" && rm -f "$f"
+	# The PID names the record; noclobber settles a reused PID.
+	n=$$
+	set -C
+	until { printf '%s\0' "$kind" "$PWD" "$@" >"$log/$n.rec"; } 2>/dev/null; do
+		n=$n+
+	done
+	set +C
 }
 
 case $role in
