@@ -1,6 +1,8 @@
 """Helpers shared by the phase rules."""
 
-TOOLCHAIN_TYPE = "//toolchains:toolchain_type"
+# The canonical name, so that it means this repository from any repository
+# that instantiates the rules (Bazel 4 wants a string in rule(toolchains)).
+TOOLCHAIN_TYPE = str(Label("//toolchains:toolchain_type"))
 
 def llvm_toolchain(ctx):
     """The LlvmToolchainInfo of the resolved toolchain.
