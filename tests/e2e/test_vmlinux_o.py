@@ -66,8 +66,8 @@ def test_sections_match_kbuild(kernel):
     # same list as Kbuild's shows both.
     theirs = section_names(os.path.join(kernel.reference, "vmlinux.o"))
     ours = section_names(kernel.vmlinux_o)
+    assert len(ours) > 1000
     assert ours == theirs
-    assert ".static_call_sites" in ours
 
 
 def test_objtool_arguments_are_kbuilds(kernel):
