@@ -25,7 +25,7 @@ import time
 from absl import app
 from absl import flags
 
-from tools.kthinlto import configure, execlog, kbuild
+from tools.kthinlto import execlog, kbuild, source
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("config", "tinyconfig", "Config target.")
@@ -81,8 +81,8 @@ def main(argv):
     say(f"work directory {work}")
     try:
         src = os.path.join(work, "linux")
-        pristine = configure.unpack(configure.DEFAULT_TARBALL,
-                                    configure.DEFAULT_SHA256,
+        pristine = source.unpack(source.DEFAULT_TARBALL,
+                                    source.DEFAULT_SHA256,
                                     os.path.expanduser("~/.cache/kthinlto"))
         subprocess.run(["cp", "-al", pristine, src], check=True)
         spec = kbuild.ConfigSpec(target=FLAGS.config, fragments=tuple(

@@ -1,11 +1,9 @@
 """rules/private/import_bundles.py: the thin link's bundle layout."""
 
-import importlib.util
 import os
 import subprocess
 import sys
 
-import pytest
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "..", "..", "rules/private/import_bundles.py")
 

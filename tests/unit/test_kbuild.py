@@ -1,7 +1,6 @@
 """tools/kthinlto/kbuild.py: the pure parts of running Kbuild."""
 
 import os
-import shlex
 
 import pytest
 
