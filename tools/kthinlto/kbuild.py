@@ -65,15 +65,25 @@ def make_args(srctree: str, objtree: str, arch: str, tc: Toolchain) -> list[str]
 
 
 def run(cmd: list[str], log_path: str, what: str, env: dict | None = None,
-        cwd: str | None = None) -> None:
-    """Runs a Kbuild step, its output to log_path; a failure names the step."""
+        cwd: str | None = None, progress=None) -> None:
+    """Runs a Kbuild step, its output to log_path; a failure names the step.
+
+    progress: optional function returning a short status, logged every 10 s.
+    """
     logging.info("%s ...", what)
     start = time.monotonic()
     with open(log_path, "ab") as log:
         log.write(("$ " + shlex.join(cmd) + "\n").encode())
         log.flush()
-        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT,
-                              env=env, cwd=cwd)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                env=env, cwd=cwd)
+        while True:
+            try:
+                proc.wait(timeout=10)
+                break
+            except subprocess.TimeoutExpired:
+                if progress:
+                    logging.info("  %s (%.0f s)", progress(), time.monotonic() - start)
     if proc.returncode != 0:
         with open(log_path, "rb") as log:
             tail = log.read().decode(errors="replace").splitlines()[-15:]
@@ -153,7 +163,7 @@ def recorded_build(srctree: str, objtree: str, arch: str, tc: Toolchain,
     cmd = make_args(srctree, objtree, arch, tc) + [
         f"-j{jobs}", "vmlinux_o"] + [f"{k}={v}" for k, v in shims.items()]
     run(cmd, log_path, "Kbuild: record objects and flags (make vmlinux_o)",
-        env=env)
+        env=env, progress=lambda: f"{len(os.listdir(log_dir))} compiles recorded")
     return log_dir
 
 
