@@ -25,6 +25,7 @@ import time
 from absl import app
 from absl import flags
 
+from bench.common import REPO, copy_checkout, timed
 from tools.kthinlto import execlog, kbuild, source
 
 FLAGS = flags.FLAGS
@@ -37,20 +38,6 @@ EDIT_FILE = "kernel/sys.c"
 EDIT_OLD = "\treturn task_tgid_vnr(current);\n}"
 EDIT_NEW = "\treturn task_tgid_vnr(current) + 1;\n}"
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def say(msg: str) -> None:
-    print(f"bench: {msg}", file=sys.stderr, flush=True)
-
-
-def timed(cmd: list[str], cwd: str | None = None) -> float:
-    say("$ " + " ".join(cmd))
-    start = time.monotonic()
-    subprocess.run(cmd, check=True, cwd=cwd, stdout=subprocess.DEVNULL)
-    return time.monotonic() - start
-
-
 def edit(tree: str) -> None:
     path = os.path.join(tree, EDIT_FILE)
     with open(path) as f:
@@ -62,15 +49,6 @@ def edit(tree: str) -> None:
     os.replace(path + ".new", path)  # a new inode: the shared tree is untouched
 
 
-def copy_checkout(dest: str) -> None:
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, check=True,
-                           capture_output=True).stdout.split(b"\0")
-    for f in filter(None, files):
-        rel = f.decode()
-        os.makedirs(os.path.dirname(os.path.join(dest, rel)), exist_ok=True)
-        shutil.copy2(os.path.join(REPO, rel), os.path.join(dest, rel))
-
-
 def ratio(a: float, b: float) -> str:
     return f"{a / b:.3f}" if b else "n/a"
 
@@ -78,7 +56,7 @@ def ratio(a: float, b: float) -> str:
 def main(argv):
     del argv
     work = tempfile.mkdtemp(prefix="kthinlto-bench-")
-    say(f"work directory {work}")
+    print(f"bench: work directory {work}", file=sys.stderr)
     try:
         src = os.path.join(work, "linux")
         pristine = source.unpack(source.DEFAULT_TARBALL,

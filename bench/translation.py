@@ -12,7 +12,6 @@ an empty object tree), both on this machine in this run.
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,6 +19,7 @@ import time
 from absl import app
 from absl import flags
 
+from bench.common import REPO, timed
 from tools.kthinlto import kbuild
 
 FLAGS = flags.FLAGS
@@ -28,16 +28,8 @@ flags.DEFINE_multi_string("fragment", [], "Config fragments.")
 flags.DEFINE_integer("jobs", os.cpu_count() or 2, "Parallel jobs for both.")
 
 
-def timed(cmd: list[str], **kw) -> float:
-    print("$ " + " ".join(cmd), file=sys.stderr, flush=True)
-    start = time.monotonic()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kw)
-    return time.monotonic() - start
-
-
 def main(argv):
     del argv
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     work = tempfile.mkdtemp(prefix="kthinlto-bench-")
     try:
         ws = os.path.join(work, "ws")
@@ -45,7 +37,7 @@ def main(argv):
         translate = timed([sys.executable, "-m", "tools.kthinlto.configure",
                            f"--workspace={ws}", f"--config={FLAGS.config}",
                            f"--jobs={FLAGS.jobs}"]
-                          + [f"--fragment={f}" for f in FLAGS.fragment], cwd=repo)
+                          + [f"--fragment={f}" for f in FLAGS.fragment], cwd=REPO)
         with open(os.path.join(ws, "kernel_tree.json")) as f:
             gen = json.load(f)["gen"]
         srctree = os.path.realpath(os.path.join(gen, "src"))

@@ -45,29 +45,38 @@ def frontend_flags(argv: tuple[str, ...], srctree: str, objtree: str) -> list[st
     """
     source = source_index(argv)
     out = []
-    i = 0
-    while i < len(argv):
+    path_value = False
+    for i in _compile_words(argv):
         a = argv[i]
-        if a == "-o":
-            i += 2
+        if path_value:
+            out.append(relocate_path(a, srctree, objtree))
+            path_value = False
+        elif i == source:
             continue
-        if i == source or a == "-c" or a.startswith(("-Wp,-MMD,", "-Wp,-MD,")):
-            i += 1
-            continue
-        if a in _PATH_OPTIONS and i + 1 < len(argv):
-            out += [a, relocate_path(argv[i + 1], srctree, objtree)]
-            i += 2
-            continue
-        joined = next((o for o in _PATH_OPTIONS if a.startswith(o)), None)
-        if joined:
+        elif a in _PATH_OPTIONS and i + 1 < len(argv):
+            out.append(a)
+            path_value = True
+        elif joined := next((o for o in _PATH_OPTIONS if a.startswith(o)), None):
             out.append(joined + relocate_path(a[len(joined):], srctree, objtree))
         elif a.startswith(("-fmacro-prefix-map=", "-ffile-prefix-map=",
                            "-fdebug-prefix-map=")):
             out.append(_relocate_prefix_map(a, srctree))
         else:
             out.append(a)
-        i += 1
     return out
+
+
+def _compile_words(argv: tuple[str, ...]):
+    """Indexes of argv without `-o X`, `-c` and Kbuild's dependency files."""
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "-o":
+            i += 2
+            continue
+        if a != "-c" and not a.startswith(("-Wp,-MMD,", "-Wp,-MD,")):
+            yield i
+        i += 1
 
 
 def source_index(argv: tuple[str, ...]) -> int:
@@ -120,19 +129,7 @@ def backend_flags(fe_flags: list[str]) -> list[str]:
 
 def preprocess_only(argv: tuple[str, ...]) -> list[str]:
     """A compile command turned into `-E -o -` (stdout), without dep files."""
-    out = []
-    i = 0
-    while i < len(argv):
-        a = argv[i]
-        if a == "-o":
-            i += 2
-            continue
-        if a == "-c" or a.startswith(("-Wp,-MMD,", "-Wp,-MD,")):
-            i += 1
-            continue
-        out.append(a)
-        i += 1
-    return out + ["-E", "-o", "-"]
+    return [argv[i] for i in _compile_words(argv)] + ["-E", "-o", "-"]
 
 
 # Kbuild runs the assembler in the object tree, so `.incbin "rel/path"` is
