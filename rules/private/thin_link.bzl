@@ -5,6 +5,11 @@
 decides imports and internalization, and writes per bitcode object an index
 (.thinlto.bc) and the list of modules it imports (.imports).
 
+Kbuild's initcall-ordering linker script is left out: it only orders input
+sections, so it cannot change a ThinLTO decision (the indexes are byte for
+byte the same with and without it), and without it the thin link does not
+wait for InitcallOrder, which reads every object.
+
 Then the same action lays out, per bitcode object, an import bundle: a tree
 artifact with the object's bitcode and exactly the bitcode it imports, at
 the paths its index names.  The BE declares the bundle, so its cache key
@@ -14,7 +19,7 @@ this design and not another).
 """
 
 load(":common.bzl", "TOOLCHAIN_TYPE", "llvm_toolchain")
-load(":providers.bzl", "InitcallOrderInfo", "KernelObjectsInfo", "ThinLtoIndexInfo")
+load(":providers.bzl", "KernelObjectsInfo", "ThinLtoIndexInfo")
 
 def link_inputs(args, objects, files):
     """Adds objects to a link in Kbuild's order: whole-archive, then lazy.
@@ -43,7 +48,6 @@ def _dir_of(file, path):
 def _kernel_thin_link_impl(ctx):
     tc = llvm_toolchain(ctx)
     objects = ctx.attr.objects[KernelObjectsInfo].objects
-    lds = ctx.attr.initcalls[InitcallOrderInfo].lds
     indexes = {}
     imports = {}
     bundles = {}
@@ -68,9 +72,6 @@ def _kernel_thin_link_impl(ctx):
     # With --thinlto-index-only lld writes no object; -o only names one.
     args.add("-o", out_dir + "thin-link.o")
     inputs = [o.bitcode or o.native for o in objects]
-    if lds:
-        args.add("-T", lds)
-        inputs.append(lds)
     link_inputs(args, objects, [o.bitcode or o.native for o in objects])
 
     manifest = ctx.actions.declare_file(ctx.attr.name + ".bundles")
@@ -99,7 +100,6 @@ kernel_thin_link = rule(
     implementation = _kernel_thin_link_impl,
     doc = "Runs the ThinLTO thin link over a kernel's FE outputs.",
     attrs = {
-        "initcalls": attr.label(providers = [InitcallOrderInfo], mandatory = True),
         "ldflags": attr.string_list(doc = "KBUILD_LDFLAGS of the vmlinux.o link."),
         "objects": attr.label(providers = [KernelObjectsInfo], mandatory = True),
         "_import_bundles": attr.label(

@@ -30,7 +30,6 @@ def kernel_vmlinux_o(name, kernel, visibility = None):
     kernel_thin_link(
         name = name + "_thin_link",
         objects = name + "_fe",
-        initcalls = name + "_initcalls",
         ldflags = kernel["ldflags"],
     )
     kernel_backend(
