@@ -9,7 +9,7 @@ import os
 import shlex
 
 from tools.kthinlto import flags
-from tools.kthinlto.records import Compile, Record, TranslationError, option_value
+from tools.kthinlto.records import Compile, Record, TranslationError, single
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,9 +135,4 @@ def host_paths(objs: list[Object], link: Link, srctree: str, objtree: str) -> li
 
 
 def link_from_records(records: list[Record], members) -> Link:
-    from tools.kthinlto.records import single
     return parse_link(single(records, "link").argv, members)
-
-
-__all__ = ["Object", "Link", "parse_link", "parse_objtool", "build_objects",
-           "host_paths", "option_value"]
