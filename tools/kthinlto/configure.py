@@ -117,7 +117,9 @@ def translate(req: Request) -> str:
         gen = os.path.join(work, "gen")
         emit.write(gen, srctree, objtree, data)
     except BaseException:
-        shutil.rmtree(work, ignore_errors=True) if not _keep() else None
+        # Nothing half-written: the workspace still points at the old tree.
+        if not os.environ.get("KTHINLTO_KEEP_FAILED"):
+            shutil.rmtree(work, ignore_errors=True)
         raise
     nbit = sum(o.bitcode for o in objs)
     logging.info("translated %d objects (%d bitcode, %d native, %d lazy) in %.1f s",
@@ -125,10 +127,6 @@ def translate(req: Request) -> str:
                  time.monotonic() - start)
     publish(req.workspace, gen)
     return gen
-
-
-def _keep() -> bool:
-    return bool(os.environ.get("KTHINLTO_KEEP_FAILED"))
 
 
 def publish(workspace: str, gen: str) -> None:
