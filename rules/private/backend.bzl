@@ -74,7 +74,7 @@ def _kernel_backend_impl(ctx):
         ))
     return [
         DefaultInfo(files = depset([o.native for o in objects])),
-        KernelObjectsInfo(objects = objects, bitcode = info.bitcode),
+        KernelObjectsInfo(objects = objects),
     ]
 
 kernel_backend = rule(

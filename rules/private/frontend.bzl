@@ -41,7 +41,6 @@ def _kernel_frontend_impl(ctx):
     flagsets = json.decode(ctx.attr.flagsets)
     expanded = {}
     objects = []
-    bitcode = []
     for o in json.decode(ctx.attr.objects):
         if o["flags"] not in expanded:
             expanded[o["flags"]] = [expand(f, root) for f in flagsets[o["flags"]]]
@@ -55,8 +54,6 @@ def _kernel_frontend_impl(ctx):
             out = out,
             bitcode = o["bitcode"] == 1,
         )
-        if o["bitcode"]:
-            bitcode.append(out)
         objects.append(struct(
             path = o["path"],
             bitcode = out if o["bitcode"] else None,
@@ -66,7 +63,7 @@ def _kernel_frontend_impl(ctx):
         ))
     return [
         DefaultInfo(files = depset([o.bitcode or o.native for o in objects])),
-        KernelObjectsInfo(objects = objects, bitcode = depset(bitcode)),
+        KernelObjectsInfo(objects = objects),
     ]
 
 kernel_frontend = rule(

@@ -11,7 +11,6 @@ KernelObjectsInfo = provider(
                    "lazy (bool: a lib.a member, linked only on demand), " +
                    "be_flags (list of string: Kbuild's flags minus the " +
                    "preprocessor ones, for the BE compile)",
-        "bitcode": "(depset of File) every bitcode object",
     },
 )
 
