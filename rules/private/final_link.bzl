@@ -1,32 +1,63 @@
 """Final link phase: vmlinux.o from native objects, then objtool.
 
-Also the initcall-ordering script, which Kbuild generates from the bitcode
-(scripts/generate_initcall_order.pl) and both links use.
+Also the initcall-ordering linker script, which Kbuild generates from the
+bitcode (scripts/generate_initcall_order.pl) and the final link uses: the
+objects' initcall symbols are listed by InitcallScan actions, a shard of
+objects each, and Kbuild's script orders them (InitcallOrder).  An edit
+re-scans one shard; the script re-runs only when an initcall changed.
 """
 
 load(":common.bzl", "TOOLCHAIN_TYPE", "llvm_toolchain")
 load(":providers.bzl", "InitcallOrderInfo", "KernelObjectsInfo")
 load(":thin_link.bzl", "link_inputs")
 
+# Objects per InitcallScan action: an edit re-scans one shard (about a
+# second of llvm-nm), a cold build pays the overhead of few actions.
+_SCAN_SHARD = 32
+
 def _kernel_initcall_order_impl(ctx):
     if not ctx.file.script:
         return [InitcallOrderInfo(lds = None)]
     tc = llvm_toolchain(ctx)
     objects = ctx.attr.objects[KernelObjectsInfo].objects
-    files = [o.bitcode or o.native for o in objects]
+    listings = []
+    for first in range(0, len(objects), _SCAN_SHARD):
+        shard = objects[first:first + _SCAN_SHARD]
+        args = ctx.actions.args()
+        args.add(tc.llvm_nm)
+        files = []
+        outs = []
+        for o in shard:
+            f = o.bitcode or o.native
+            out = ctx.actions.declare_file(ctx.attr.name + "/" + o.path + ".initcalls")
+            args.add(f)
+            args.add(out)
+            files.append(f)
+            outs.append(out)
+        ctx.actions.run(
+            executable = ctx.executable._initcall_scan,
+            arguments = [args],
+            inputs = depset(files, transitive = [tc.files]),
+            outputs = outs,
+            mnemonic = "InitcallScan",
+            progress_message = "Scanning %d objects for initcalls (%s ...)" % (len(shard), shard[0].path),
+        )
+        listings.extend(outs)
+
+    # Kbuild's own script orders the initcalls; it reads each listing through
+    # print_listing.sh, which stands in for $NM.
     out = ctx.actions.declare_file(ctx.attr.name + "/.tmp_initcalls.lds")
     args = ctx.actions.args()
     args.add(out)
     args.add("perl")
     args.add(ctx.file.script)
-    args.add_all(files)
+    args.add_all(listings)
     ctx.actions.run(
         executable = ctx.executable._stdout_to,
         arguments = [args],
-        inputs = depset(files + [ctx.file.script], transitive = [tc.files]),
+        inputs = depset(listings + [ctx.file.script, ctx.executable._print_listing]),
         outputs = [out],
-        # The script runs $NM on every object, relative to $objtree.
-        env = {"NM": tc.llvm_nm.path, "objtree": "."},
+        env = {"NM": ctx.executable._print_listing.path, "objtree": "."},
         mnemonic = "InitcallOrder",
         progress_message = "Ordering initcalls of %{label}",
     )
@@ -34,10 +65,12 @@ def _kernel_initcall_order_impl(ctx):
 
 kernel_initcall_order = rule(
     implementation = _kernel_initcall_order_impl,
-    doc = "Runs Kbuild's generate_initcall_order.pl over the FE objects.",
+    doc = "Runs Kbuild's generate_initcall_order.pl over the FE objects' initcall symbols.",
     attrs = {
         "objects": attr.label(providers = [KernelObjectsInfo], mandatory = True),
         "script": attr.label(allow_single_file = True, doc = "scripts/generate_initcall_order.pl, or None for no ordering."),
+        "_initcall_scan": attr.label(default = "//rules/private:initcall_scan.sh", allow_single_file = True, executable = True, cfg = "exec"),
+        "_print_listing": attr.label(default = "//rules/private:print_listing.sh", allow_single_file = True, executable = True, cfg = "exec"),
         "_stdout_to": attr.label(default = "//rules/private:stdout_to.sh", allow_single_file = True, executable = True, cfg = "exec"),
     },
     toolchains = [TOOLCHAIN_TYPE],

@@ -89,6 +89,11 @@ def _kernel_thin_link_impl(ctx):
         inputs = depset(inputs + [manifest], transitive = [tc.files]),
         outputs = indexes.values() + imports.values() + bundles.values(),
         mnemonic = "ThinLtoIndex",
+        # Unsandboxed: its ~2000 outputs (an index, an import list and a
+        # bundle per object) would be copied out of a tmpfs sandbox, and the
+        # bundles' hard links to the FE bitcode would become copies.  It
+        # reads only the files on its command line, all declared.
+        execution_requirements = {"no-sandbox": "1"},
         progress_message = "Thin-linking %d bitcode objects of %s" % (len(indexes), ctx.label),
     )
     return [

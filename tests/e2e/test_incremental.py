@@ -118,6 +118,12 @@ def test_edit_reruns_only_affected_backends_with_local_cache(setup, tmp_path):
     fe = execlog.executed(entries, "ThinLtoCompile")
     assert [execlog.outputs(e)[0].split("/vmlinux_o_fe/", 1)[1] for e in fe] == ["kernel/sys.o"]
     assert len(execlog.executed(entries, "ThinLtoIndex")) == 1
+    # Only the shard holding sys.o is re-scanned; its initcalls are the same,
+    # so Kbuild's ordering script does not run again.
+    scans = execlog.executed(entries, "InitcallScan")
+    assert len(scans) == 1
+    assert any(p.endswith("/kernel/sys.o.initcalls") for p in execlog.outputs(scans[0]))
+    assert execlog.executed(entries, "InitcallOrder") == []
     changed = {o for o in setup.bitcode if after[o] != setup.original[o]}
     rerun = {be_object(e) for e in execlog.executed(entries, "ThinLtoBackend")}
     print(f"one-line edit of {EDIT_FILE}: {len(rerun)} of {len(setup.bitcode)} "
