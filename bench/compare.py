@@ -71,7 +71,7 @@ def main(argv):
         os.makedirs(kobj)
         start = time.monotonic()
         kbuild.configure(src, kobj, "x86_64", kbuild.Toolchain(), spec,
-                         os.path.join(work, "kbuild.log"))
+                         os.path.join(work, "kbuild.log"), FLAGS.jobs)
         kconfig = time.monotonic() - start
         make = ["make", "-C", src, f"O={kobj}", "ARCH=x86_64", "LLVM=-19",
                 f"-j{FLAGS.jobs}", "vmlinux_o"]

@@ -48,7 +48,7 @@ def main(argv):
             os.path.abspath(f) for f in FLAGS.fragment))
         start = time.monotonic()
         kbuild.configure(srctree, obj, "x86_64", kbuild.Toolchain(), spec,
-                         os.path.join(work, "kbuild.log"))
+                         os.path.join(work, "kbuild.log"), FLAGS.jobs)
         kconfig = time.monotonic() - start
         base = ["make", "-C", srctree, f"O={obj}", "ARCH=x86_64", "LLVM=-19"]
         kbuild_s = timed(base + [f"-j{FLAGS.jobs}", "vmlinux"])

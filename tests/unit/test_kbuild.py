@@ -47,6 +47,7 @@ def test_write_shims_creates_executables_named_like_the_tools(tmp_path):
     paths = kbuild.write_shims(str(tmp_path / "shims"), kbuild.Toolchain())
     assert paths == {"CC": str(tmp_path / "shims" / "clang-19"),
                      "LD": str(tmp_path / "shims" / "ld.lld-19"),
+                     "NM": str(tmp_path / "shims" / "llvm-nm-19"),
                      "PERL": str(tmp_path / "shims" / "perl")}
     assert all(os.access(p, os.X_OK) for p in paths.values())
 

@@ -254,3 +254,119 @@ def test_records_do_not_overwrite_each_other(env):
         env.run("cc", env.failing_tool, "-c", "-flto=thin", "-o", f"o{i}.o", f"s{i}.c")
     outs = sorted(r.argv[3] for r in env.records())
     assert outs == [f"o{i}.o" for i in range(5)]
+
+
+# cc: compiler probes are memoized within a translation
+
+class Probes:
+    """A fake compiler that counts its calls, answers on both streams and
+    exits 3; the shim runs with a probe cache and no record directory."""
+
+    def __init__(self, env):
+        self.env = env
+        self.count = env.root / "calls"
+        self.cache = env.root / "probe-cache"
+        self.cache.mkdir()
+        self.tool = env._script(
+            "counting-cc",
+            f"echo x >> '{self.count}'\n"
+            "echo \"out:$*:$(cat)\"\necho err >&2\nexit 3\n")
+
+    def run(self, *args, stdin="", cache=True):
+        environ = dict(os.environ)
+        environ.pop("KTHINLTO_SHIM_LOG", None)
+        environ.pop("KTHINLTO_PROBE_CACHE", None)
+        if cache:
+            environ["KTHINLTO_PROBE_CACHE"] = str(self.cache)
+        return subprocess.run(["/bin/sh", SHIM, "cc", self.tool, *args],
+                              cwd=self.env.cwd, env=environ, input=stdin,
+                              capture_output=True, text=True)
+
+    def calls(self):
+        return len(self.count.read_text().splitlines()) if self.count.exists() else 0
+
+
+@pytest.fixture
+def probes(env):
+    return Probes(env)
+
+
+def test_repeated_probe_runs_the_compiler_once_with_same_answer(probes):
+    # Kconfig's cc-option: a scratch .tmp_<pid> directory differs per call.
+    first = probes.run("-Werror", "-mfoo", "-c", "-x", "c", "/dev/null", "-o", ".tmp_11/tmp.o")
+    second = probes.run("-Werror", "-mfoo", "-c", "-x", "c", "/dev/null", "-o", ".tmp_22/tmp.o")
+    assert probes.calls() == 1
+    assert first.returncode == second.returncode == 3
+    assert first.stdout == second.stdout and "out:" in first.stdout
+    assert first.stderr == second.stderr == "err\n"
+
+
+def test_probe_with_other_flags_or_stdin_is_asked_again(probes):
+    probes.run("-E", "-x", "c", "-", stdin="int a;")
+    probes.run("-E", "-x", "c", "-", stdin="int b;")
+    probes.run("-E", "-x", "c", "-", stdin="int a;")
+    probes.run("-E", "-x", "c", "-", "-Wall", stdin="int a;")
+    assert probes.calls() == 3
+
+
+def test_probe_reads_its_stdin_on_a_miss(probes):
+    proc = probes.run("-E", "-x", "c", "-", "-o", "-", stdin="int stdin_text;")
+    assert "int stdin_text;" in proc.stdout
+
+
+def test_compiles_of_real_files_are_never_memoized(probes):
+    for _ in range(2):
+        probes.run("-c", "-x", "c", "x.c", "-o", "/dev/null")
+        probes.run("-c", "/dev/null", "-o", "out.o")
+        probes.run("-Wp,-MMD,d.d", "-E", "-x", "c", "/dev/null")
+    assert probes.calls() == 6
+
+
+def test_without_probe_cache_every_probe_runs(probes):
+    for _ in range(2):
+        probes.run("--version", cache=False)
+    assert probes.calls() == 2
+
+
+# nm: placeholders answered without the real nm
+
+def test_nm_of_a_placeholder_prints_nothing_without_real_nm(env):
+    (env.root / "work" / "sys.o").write_bytes(STUB)
+    link, real_dir = _link_named(env, "llvm-nm-19", "echo 'real nm' >&2\nexit 97\n")
+    environ = dict(os.environ, KTHINLTO_SHIM_STUB=str(env.stub),
+                   KTHINLTO_SHIM_LOG=str(env.log),
+                   PATH=real_dir + os.pathsep + os.environ["PATH"])
+    proc = subprocess.run([link, "sys.o"], cwd=env.cwd, env=environ,
+                          capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+
+
+def test_nm_of_a_real_object_runs_the_real_nm(env):
+    (env.root / "work" / "real.o").write_bytes(b"\x7fELF real object")
+    link, real_dir = _link_named(env, "llvm-nm-19", "echo \"nm $*\"\n")
+    environ = dict(os.environ, KTHINLTO_SHIM_STUB=str(env.stub),
+                   KTHINLTO_SHIM_LOG=str(env.log),
+                   PATH=real_dir + os.pathsep + os.environ["PATH"])
+    for args in (["real.o"], ["--defined-only", "real.o"]):
+        proc = subprocess.run([link, *args], cwd=env.cwd, env=environ,
+                              capture_output=True, text=True)
+        assert proc.stdout == f"nm {' '.join(args)}\n"
+
+
+def test_nm_options_alone_go_to_the_real_nm(env):
+    # Kconfig asks `$(NM) --help` whether nm is LLVM's.
+    link, real_dir = _link_named(env, "llvm-nm-19", "echo 'LLVM nm help'\n")
+    environ = dict(os.environ, KTHINLTO_SHIM_STUB=str(env.stub),
+                   KTHINLTO_SHIM_LOG=str(env.log),
+                   PATH=real_dir + os.pathsep + os.environ["PATH"])
+    proc = subprocess.run([link, "--help"], cwd=env.cwd, env=environ,
+                          capture_output=True, text=True)
+    assert proc.stdout == "LLVM nm help\n"
+
+
+def test_probe_arguments_are_kept_apart_in_the_key(probes):
+    probes.run("-a", "b", "/dev/null")
+    probes.run("-ab", "/dev/null")
+    probes.run("-a", "b", "/dev/null", "-o", ".tmp_7/tmp.o")
+    probes.run("-a", "b", "/dev/null", "-o", ".tmp_8/tmp.o")
+    assert probes.calls() == 3

@@ -90,7 +90,9 @@ def translate(req: Request) -> str:
     log_path = os.path.join(work, "kbuild.log")
     start = time.monotonic()
     try:
-        kbuild.configure(srctree, objtree, req.arch, tc, req.spec, log_path)
+        probes = kbuild.probes_for(work, tc)
+        kbuild.configure(srctree, objtree, req.arch, tc, req.spec, log_path,
+                         req.jobs, probes)
         rec_dir = kbuild.recorded_build(srctree, objtree, req.arch, tc, work,
                                         req.jobs, log_path)
         recs = records.read_records(rec_dir)

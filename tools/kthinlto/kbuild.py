@@ -42,6 +42,10 @@ class Toolchain:
         return "llvm-ar" + self.suffix
 
     @property
+    def nm(self) -> str:
+        return "llvm-nm" + self.suffix
+
+    @property
     def scan_deps(self) -> str:
         return "clang-scan-deps" + self.suffix
 
@@ -104,17 +108,44 @@ def read_config(path: str) -> dict[str, str]:
     return values
 
 
+@dataclasses.dataclass(frozen=True)
+class Probes:
+    """Compiler probes answered from a cache for one translation.
+
+    cc: the shim named like the compiler (Kbuild's CC); cache: the directory
+    of memoized answers (KTHINLTO_PROBE_CACHE).
+    """
+    cc: str
+    cache: str
+
+    def make_vars(self) -> list[str]:
+        return [f"CC={self.cc}"]
+
+    def env(self) -> dict[str, str]:
+        return dict(os.environ, KTHINLTO_PROBE_CACHE=self.cache)
+
+
 def configure(srctree: str, objtree: str, arch: str, tc: Toolchain,
-              spec: ConfigSpec, log_path: str) -> None:
-    """Writes objtree/.config: the spec plus Clang ThinLTO, via Kbuild."""
-    base = make_args(srctree, objtree, arch, tc)
+              spec: ConfigSpec, log_path: str, jobs: int = 1,
+              probes: Probes | None = None) -> None:
+    """Writes objtree/.config: the spec plus Clang ThinLTO, via Kbuild.
+
+    jobs: make's -j (kconfig's own host programs build in parallel).
+    probes: when given, Kconfig's compiler probes go through the shim's
+    cache (plain Kbuild otherwise, as the benchmarks' Kbuild side runs).
+    """
+    base = make_args(srctree, objtree, arch, tc) + [f"-j{jobs}"]
+    env = None
+    if probes:
+        base += probes.make_vars()
+        env = probes.env()
     config = os.path.join(objtree, ".config")
     if spec.config_file:
         with open(spec.config_file) as src, open(config, "w") as dst:
             dst.write(src.read())
-        run(base + ["olddefconfig"], log_path, "make olddefconfig")
+        run(base + ["olddefconfig"], log_path, "make olddefconfig", env=env)
     else:
-        run(base + [spec.target], log_path, f"make {spec.target}")
+        run(base + [spec.target], log_path, f"make {spec.target}", env=env)
     if spec.fragments:
         run([os.path.join(srctree, "scripts/kconfig/merge_config.sh"), "-m",
              "-O", objtree, config, *spec.fragments], log_path,
@@ -122,7 +153,7 @@ def configure(srctree: str, objtree: str, arch: str, tc: Toolchain,
     run([os.path.join(srctree, "scripts/config"), "--file", config,
          "-d", "LTO_NONE", "-d", "LTO_CLANG_FULL", "-e", "LTO_CLANG_THIN"],
         log_path, "enable CONFIG_LTO_CLANG_THIN")
-    run(base + ["olddefconfig"], log_path, "make olddefconfig")
+    run(base + ["olddefconfig"], log_path, "make olddefconfig", env=env)
     if read_config(config).get("CONFIG_LTO_CLANG_THIN") != "y":
         raise TranslationError(
             f"{config}: this configuration cannot enable CONFIG_LTO_CLANG_THIN "
@@ -130,12 +161,16 @@ def configure(srctree: str, objtree: str, arch: str, tc: Toolchain,
             "supports it); choose an architecture and config with Clang ThinLTO")
 
 
+def shim_names(tc: Toolchain) -> list[tuple[str, str]]:
+    """(Kbuild's make variable, the tool's name) of each shim."""
+    return [("CC", tc.clang), ("LD", tc.ld), ("NM", tc.nm), ("PERL", "perl")]
+
+
 def write_shims(shim_dir: str, tc: Toolchain) -> dict[str, str]:
     """Links to shim.sh named like the tools they stand in for."""
     os.makedirs(shim_dir, exist_ok=True)
     paths = {}
-    for role, real, var in (("cc", tc.clang, "CC"), ("ld", tc.ld, "LD"),
-                            ("perl", "perl", "PERL")):
+    for var, real in shim_names(tc):
         # A link named like the tool: the shim takes role and tool from $0.
         path = os.path.join(shim_dir, real)
         os.symlink(SHIM, path)
@@ -143,16 +178,30 @@ def write_shims(shim_dir: str, tc: Toolchain) -> dict[str, str]:
     return paths
 
 
+def probes_for(work: str, tc: Toolchain) -> Probes:
+    """The shims of a translation's work directory, with an empty probe cache."""
+    shims = write_shims(os.path.join(work, "shims"), tc)
+    cache = os.path.join(work, "probes")
+    os.makedirs(cache, exist_ok=True)
+    return Probes(cc=shims["CC"], cache=cache)
+
+
 def recorded_build(srctree: str, objtree: str, arch: str, tc: Toolchain,
                    work: str, jobs: int, log_path: str) -> str:
-    """Runs `make vmlinux_o` with the shims; returns the record directory."""
+    """Runs `make vmlinux_o` with the shims; returns the record directory.
+
+    The shims are work/shims (probes_for made them, with the probe cache
+    that configure already filled).
+    """
     log_dir = os.path.join(work, "records")
     os.makedirs(log_dir, exist_ok=True)
     stub = os.path.join(work, "stub.o")
     subprocess.run([tc.clang, "-c", "-x", "c", "/dev/null", "-o", stub],
                    check=True)
-    shims = write_shims(os.path.join(work, "shims"), tc)
-    env = dict(os.environ, KTHINLTO_SHIM_LOG=log_dir, KTHINLTO_SHIM_STUB=stub)
+    shim_dir = os.path.join(work, "shims")
+    shims = {var: os.path.join(shim_dir, real) for var, real in shim_names(tc)}
+    env = dict(os.environ, KTHINLTO_SHIM_LOG=log_dir, KTHINLTO_SHIM_STUB=stub,
+               KTHINLTO_PROBE_CACHE=os.path.join(work, "probes"))
     # Flags from the environment would silently change what Kbuild records.
     for var in ("KCFLAGS", "KAFLAGS", "KCPPFLAGS", "CFLAGS", "LDFLAGS"):
         env.pop(var, None)

@@ -10,6 +10,10 @@
 # are recorded and answered with placeholders, because their real run needs
 # bitcode.  Everything else runs the real tool untouched.
 #
+# Compiler probes (cc-option and friends, which read /dev/null or stdin) are
+# answered from KTHINLTO_PROBE_CACHE when it is set: Kconfig and Kbuild ask
+# the same few hundred questions in every conf and make run of a translation.
+#
 # Usage (set up by tools/kthinlto/kbuild.py, not by hand), either
 #   KTHINLTO_SHIM_LOG=DIR KTHINLTO_SHIM_STUB=stub.o shim.sh cc|ld|perl REAL ARGS...
 # or through a link named like the real tool (clang-19, ld.lld-19, perl),
@@ -17,6 +21,10 @@
 # Each record is a file in DIR: NUL-separated kind, cwd, then the argv.
 # POSIX sh on purpose, with builtins only where it can: it runs once per
 # compile, and sh starts in a millisecond.
+#
+# As $(NM) (a link named llvm-nm-19), it answers for placeholder objects
+# (which have no symbols) without starting llvm-nm, and runs the real nm on
+# everything else.
 case ${0##*/} in
 shim.sh)
 	role=$1
@@ -28,12 +36,16 @@ shim.sh)
 	case $real in
 	ld*) role=ld ;;
 	perl*) role=perl ;;
+	*nm*) role=nm ;;
 	*) role=cc ;;
 	esac
 	;;
 esac
 log=${KTHINLTO_SHIM_LOG:-}
-[ -n "$log" ] || exec "$real" "$@"
+if [ -z "$log" ]; then
+	# Without a record directory only probes are answered (from the cache).
+	[ "$role" = cc ] && [ -n "${KTHINLTO_PROBE_CACHE:-}" ] || exec "$real" "$@"
+fi
 
 record() {
 	kind=$1
@@ -48,6 +60,18 @@ record() {
 }
 
 case $role in
+nm)
+	# Kbuild runs $(NM) on every object it compiles (check-local-export).
+	# A placeholder has no symbols, so the real nm would print nothing.
+	case $# in 1)
+		case $1 in -*) ;; *)
+			cmp -s -- "$1" "$KTHINLTO_SHIM_STUB" && exit 0
+			;;
+		esac
+		;;
+	esac
+	exec "$real" "$@"
+	;;
 ld)
 	out=
 	prev=
@@ -81,20 +105,81 @@ out=
 dep=
 src=
 prev=
+# A probe (Kconfig's and Kbuild's cc-option, as-instr, cc-version.sh, ...)
+# reads /dev/null or stdin, or nothing, and writes /dev/null or a scratch
+# .tmp_PID file: only its output streams and exit code matter.
+probe=
+stdin=
 for a in "$@"; do
-	case $prev in -o) out=$a ;; esac
+	case $prev in
+	-o)
+		out=$a
+		case $a in /dev/null | - | *.tmp_*) ;; *) probe=no ;; esac
+		;;
+	esac
 	case $a in
 	-c) compile=1 ;;
 	-flto | -flto=*) lto=1 ;;
 	-fno-lto) lto= ;;
-	-Wp,-MMD,* | -Wp,-MD,*) dep=${a#-Wp,-M*D,} ;;
+	-Wp,-MMD,* | -Wp,-MD,*)
+		dep=${a#-Wp,-M*D,}
+		probe=no
+		;;
+	/dev/null | --version | -print-*) [ -n "$probe" ] || probe=1 ;;
+	-)
+		[ -n "$probe" ] || probe=1
+		stdin=1
+		;;
 	-*) ;;
-	*.c | *.S) src=$a ;;
+	*.c | *.S)
+		src=$a
+		probe=no
+		;;
+	*.o | *.s | *.so | *.lds | *.a) [ "$prev" = -o ] || probe=no ;;
 	esac
 	prev=$a
 done
+if [ "$probe" = 1 ] && [ -n "${KTHINLTO_PROBE_CACHE:-}" ]; then
+	# Memoized for one translation: the same question gets the same answer
+	# from the same compiler, and Kbuild asks it in every conf and make run.
+	# Few processes on purpose: a hit must cost far less than a clang start.
+	cache=$KTHINLTO_PROBE_CACHE
+	in=/dev/null
+	if [ -n "$stdin" ]; then
+		in=$cache/stdin.$$
+		cat >"$in"
+	fi
+	# The key: compiler, directory, arguments (a scratch .tmp_<pid> made
+	# neutral) and standard input.
+	key=$({
+		printf '%s\0' "$real" "$PWD"
+		for a in "$@"; do
+			case $a in
+			*.tmp_[0-9]*)
+				rest=${a#*.tmp_}
+				a=${a%%.tmp_*}.tmp_${rest#"${rest%%[!0-9]*}"}
+				;;
+			esac
+			printf '%s\0' "$a"
+		done
+		[ "$in" = /dev/null ] || cat "$in"
+	} | md5sum)
+	key=$cache/${key%% *}
+	if [ ! -f "$key" ]; then
+		rc=0
+		"$real" "$@" <"$in" >"$key.out.$$" 2>"$key.err.$$" || rc=$?
+		# The answer is published by one rename: "exit code, writer's pid".
+		echo "$rc $$" >"$key.new.$$"
+		mv -f "$key.new.$$" "$key"
+	fi
+	[ "$in" = /dev/null ] || rm -f "$in"
+	read -r rc pid <"$key"
+	[ ! -s "$key.out.$pid" ] || cat "$key.out.$pid"
+	[ ! -s "$key.err.$pid" ] || cat "$key.err.$pid" >&2
+	exit "$rc"
+fi
 case $out in *.o) ;; *) compile= ;; esac
-[ -n "$compile" ] || exec "$real" "$@"
+[ -n "$compile" ] && [ -n "$log" ] || exec "$real" "$@"
 if [ -z "$lto" ]; then
 	set -- native "$@"
 	record "$@"
