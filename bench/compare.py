@@ -26,7 +26,7 @@ from absl import app
 from absl import flags
 
 from bench.common import REPO, copy_checkout, timed
-from tools.kthinlto import execlog, kbuild, source
+from tools.kthinlto import bundle, execlog, kbuild, source
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("config", "tinyconfig", "Config target.")
@@ -88,6 +88,16 @@ def main(argv):
         cold_log = os.path.join(work, "cold.json")
         b_cold = timed(bazel + ["build", f"--jobs={FLAGS.jobs}", "//:vmlinux_o",
                                 f"--execution_log_json_file={cold_log}"], cwd=ws)
+        # Declared bitcode inputs per BE: its own bitcode and its bundle's.
+        cold = execlog.read(cold_log)
+        backends = [e for e in cold if e["mnemonic"] == "ThinLtoBackend"]
+        root = subprocess.run(bazel + ["info", "execution_root"], cwd=ws, check=True,
+                              capture_output=True, text=True).stdout.strip()
+        bitcode_inputs = [1 + len(bundle.read(os.path.join(root, p), p.split(
+            "/vmlinux_o_thin_link/", 1)[1][:-len(".thinlto.tar")]).modules)
+            for e in backends for p in execlog.input_paths(e)
+            if p.endswith(".thinlto.tar")]
+        mean_inputs = sum(bitcode_inputs) / max(1, len(backends))
 
         # The same one-line edit for both, then null builds.
         edit(src)
@@ -99,11 +109,6 @@ def main(argv):
         b_null = timed(bazel + ["build", f"--jobs={FLAGS.jobs}", "//:vmlinux_o"], cwd=ws)
         subprocess.run(bazel + ["shutdown"], cwd=ws, check=False)
 
-        cold = execlog.read(cold_log)
-        backends = [e for e in cold if e["mnemonic"] == "ThinLtoBackend"]
-        bitcode_inputs = [
-            sum(1 for p in execlog.input_paths(e) if "_bundles/" in p) for e in backends]
-        mean_inputs = sum(bitcode_inputs) / max(1, len(backends))
         rerun = execlog.executed(execlog.read(edit_log), "ThinLtoBackend")
     finally:
         if not FLAGS.keep:

@@ -7,24 +7,29 @@ flags minus the preprocessor ones, `-x ir -fthinlto-index=...`.
 load(":common.bzl", "TOOLCHAIN_TYPE", "expand", "kernel_root", "llvm_toolchain")
 load(":providers.bzl", "KernelObjectsInfo", "ThinLtoIndexInfo")
 
-def backend_action(ctx, tc, flags, bitcode, index, bundle, out):
-    """Emits one BE compile, run inside the object's import bundle.
+def backend_action(ctx, tc, flags, module, bitcode, bundle, out):
+    """Emits one BE compile, run where its bundle is unpacked.
 
     Args:
       ctx: the rule context.
       tc: LlvmToolchainInfo.
       flags: list of expanded BE flags.
-      bitcode: File, the object's FE bitcode; its path (as the thin link and
-        the index name it) is looked up inside `bundle`.
-      index: File, its .thinlto.bc.
-      bundle: directory File with the object's bitcode and what it imports.
+      module: the object's module name (its objtree path, as the thin link
+        and the index name it).
+      bitcode: File, the object's own FE bitcode.
+      bundle: File, its import bundle (index, import list, imported bitcode).
       out: the native object File.
     """
 
-    # Paths from inside the bundle back to the execroot.
-    back = "../" * (bundle.path.count("/") + 1)
+    # The backend runs in a scratch directory next to its output, where the
+    # bundle is unpacked; paths from there back to the execroot.
+    work = out.path + ".bundle"
+    back = "../" * (work.count("/") + 1)
     args = ctx.actions.args()
-    args.add(bundle.path)
+    args.add(bundle)
+    args.add(bitcode)
+    args.add(module)
+    args.add(work)
     args.add(tc.clang, format = back + "%s")
     args.add_all(flags)
     args.add_all(["-Wno-unused-command-line-argument", "-fno-lto", "-x", "ir"])
@@ -32,15 +37,18 @@ def backend_action(ctx, tc, flags, bitcode, index, bundle, out):
     # ld.lld always emits a section per function and per data object when it
     # runs ThinLTO backends in-process; the same here gives the same sections.
     args.add_all(["-ffunction-sections", "-fdata-sections"])
-    args.add(index, format = "-fthinlto-index=" + back + "%s")
+    args.add("-fthinlto-index=%s.thinlto.bc" % module)
     args.add("-c")
     args.add(out, format = "-o" + back + "%s")
-    args.add(bitcode.path)
+    args.add(module)
     ctx.actions.run(
-        executable = ctx.executable._in_dir,
+        executable = ctx.executable._backend,
         arguments = [args],
-        inputs = depset([bundle, index], transitive = [tc.files]),
+        inputs = depset([bundle, bitcode], transitive = [tc.files]),
         outputs = [out],
+        env = tc.env,
+        # Remote-executable (no requirement): the fan-out after the thin link,
+        # each reading only its bundle, its bitcode and the toolchain.
         mnemonic = "ThinLtoBackend",
         progress_message = "ThinLTO backend %s" % out.short_path,
     )
@@ -60,8 +68,8 @@ def _kernel_backend_impl(ctx):
             ctx,
             tc,
             flags = [expand(f, root) for f in o.be_flags],
+            module = o.path,
             bitcode = o.bitcode,
-            index = index.indexes[o.path],
             bundle = index.bundles[o.path],
             out = out,
         )
@@ -83,8 +91,8 @@ kernel_backend = rule(
     attrs = {
         "index": attr.label(providers = [ThinLtoIndexInfo], mandatory = True),
         "objects": attr.label(providers = [KernelObjectsInfo], mandatory = True),
-        "_in_dir": attr.label(
-            default = "//rules/private:in_dir.sh",
+        "_backend": attr.label(
+            default = "//rules/private:backend.sh",
             allow_single_file = True,
             executable = True,
             cfg = "exec",

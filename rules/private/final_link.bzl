@@ -39,6 +39,8 @@ def _kernel_initcall_order_impl(ctx):
             arguments = [args],
             inputs = depset(files, transitive = [tc.files]),
             outputs = outs,
+            env = tc.env,
+            # Remote-executable (no requirement): independent shards.
             mnemonic = "InitcallScan",
             progress_message = "Scanning %d objects for initcalls (%s ...)" % (len(shard), shard[0].path),
         )
@@ -58,6 +60,9 @@ def _kernel_initcall_order_impl(ctx):
         inputs = depset(listings + [ctx.file.script, ctx.executable._print_listing]),
         outputs = [out],
         env = {"NM": ctx.executable._print_listing.path, "objtree": "."},
+        # Local but remotely cached: one short step that runs the host's
+        # perl, which is not an input.
+        execution_requirements = {"no-remote-exec": "1"},
         mnemonic = "InitcallOrder",
         progress_message = "Ordering initcalls of %{label}",
     )
@@ -106,6 +111,10 @@ def _kernel_final_link_impl(ctx):
         arguments = [head, args, tail],
         inputs = depset(inputs + ([tc.objtool] if ctx.attr.objtool else []), transitive = [tc.files]),
         outputs = [out],
+        env = tc.env,
+        # Local but remotely cached: one serial link reading every native
+        # object (objtool links the host's libelf, which is not an input).
+        execution_requirements = {"no-remote-exec": "1"},
         mnemonic = "VmlinuxLink",
         progress_message = "Linking %{output}" + (" and running objtool" if ctx.attr.objtool else ""),
     )

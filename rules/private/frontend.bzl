@@ -30,6 +30,9 @@ def frontend_action(ctx, tc, flags, source, inputs, out, bitcode):
         arguments = [args],
         inputs = depset(inputs, transitive = [tc.files]),
         outputs = [out],
+        env = tc.env,
+        # Remote-executable (no requirement): hundreds of independent
+        # compiles whose inputs, toolchain included, are all declared.
         mnemonic = "ThinLtoCompile" if bitcode else "NativeCompile",
         progress_message = ("Compiling %s to bitcode" if bitcode else "Compiling %s") % source.short_path,
     )

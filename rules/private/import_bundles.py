@@ -1,20 +1,29 @@
 #!/usr/bin/env python3
-"""Thin-link launcher: runs ld.lld, then lays out each object's import bundle.
+"""Thin-link launcher: runs ld.lld, then writes each object's import bundle.
 
-  import_bundles.py MANIFEST LD @PARAMS
+  import_bundles.py MANIFEST FE_DIR SCRATCH LD @PARAMS
 
-MANIFEST has one line per bitcode object: its bitcode path, its .imports
-path and its bundle directory (a tree artifact), tab-separated.  After the
-thin link, each bundle gets the object's own bitcode and exactly the bitcode
-its .imports file lists, at the same execroot-relative paths the index names,
-so the backend (run inside the bundle) finds them and declares nothing else.
-Hard links where possible, copies otherwise.  Stdlib only: an action tool.
+The thin link runs inside FE_DIR, the FE's output directory, so every module
+is named by its short objtree path (kernel/sys.o).  The linker writes an
+index (X.o.thinlto.bc) and an import list (X.o.imports) per bitcode object
+into SCRATCH (the params name it relative to FE_DIR).
+
+MANIFEST has one line per bitcode object: its module name and its bundle
+(both tab-separated; the bundle relative to the execroot).  Each bundle is
+one deterministic tar holding the object's index, its import list and
+exactly the bitcode the list names, under their module names: the backend
+declares the bundle and its own bitcode and nothing else.  One file per
+object keeps the thin link's outputs few (Bazel creates, digests and deletes
+each output file; a directory per object with a file per import cost
+seconds on every edit).  SCRATCH is removed afterwards.  Stdlib only: an
+action tool.
 """
 
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 
 
 def fail(msg: str) -> None:
@@ -22,7 +31,7 @@ def fail(msg: str) -> None:
     sys.exit(1)
 
 
-def read_manifest(path: str) -> list[tuple[str, str, str]]:
+def read_manifest(path: str) -> list[tuple[str, str]]:
     with open(path) as f:
         return [tuple(line.rstrip("\n").split("\t")) for line in f if line.strip()]
 
@@ -32,31 +41,58 @@ def imported_modules(imports_path: str) -> list[str]:
         return [line.strip() for line in f if line.strip()]
 
 
-def place(src: str, bundle: str) -> None:
-    dst = os.path.join(bundle, src)
-    os.makedirs(os.path.dirname(dst), exist_ok=True)
-    try:
-        os.link(os.path.realpath(src), dst)
-    except OSError:
-        shutil.copyfile(src, dst)
+def absolute(word: str) -> str:
+    """A tool path or @params file made absolute for another cwd."""
+    if word.startswith("@"):
+        return "@" + os.path.abspath(word[1:])
+    return os.path.abspath(word) if "/" in word else word
+
+
+def add(tar: tarfile.TarFile, path: str, name: str) -> None:
+    """Adds a file with fixed metadata: the same inputs give the same bytes."""
+    info = tarfile.TarInfo(name)
+    info.size = os.path.getsize(path)
+    info.mode = 0o644
+    with open(path, "rb") as f:
+        tar.addfile(info, f)
+
+
+def write_bundle(bundle: str, module: str, scratch: str, fe_dir: str,
+                 imports: list[str]) -> None:
+    os.makedirs(os.path.dirname(bundle) or ".", exist_ok=True)
+    with tarfile.open(bundle, "w", format=tarfile.GNU_FORMAT) as tar:
+        add(tar, os.path.join(scratch, module + ".thinlto.bc"), module + ".thinlto.bc")
+        add(tar, os.path.join(scratch, module + ".imports"), module + ".imports")
+        for imported in imports:
+            if imported != module:
+                add(tar, os.path.join(fe_dir, imported), imported)
 
 
 def main(argv: list[str]) -> int:
-    manifest, ld_cmd = argv[1], argv[2:]
-    proc = subprocess.run(ld_cmd)
-    if proc.returncode != 0:
-        return proc.returncode
-    entries = read_manifest(manifest)
-    known = {bitcode for bitcode, _, _ in entries}
-    for bitcode, imports, bundle in entries:
-        os.makedirs(bundle, exist_ok=True)
-        place(bitcode, bundle)
-        for module in imported_modules(imports):
-            if module not in known:
-                fail(f"{imports} names {module}, which is not a bitcode "
-                     f"object of this build (importer: {bitcode})")
-            if module != bitcode:
-                place(module, bundle)
+    manifest, fe_dir, scratch, ld, params = argv[1], argv[2], argv[3], argv[4], argv[5:]
+    shutil.rmtree(scratch, ignore_errors=True)
+    os.makedirs(scratch)
+    try:
+        env = dict(os.environ)
+        if env.get("LD_LIBRARY_PATH"):
+            # The toolchain's lib/ is named relative to the execroot.
+            env["LD_LIBRARY_PATH"] = ":".join(
+                os.path.abspath(d) for d in env["LD_LIBRARY_PATH"].split(":"))
+        proc = subprocess.run([absolute(ld)] + [absolute(p) for p in params],
+                              cwd=fe_dir, env=env)
+        if proc.returncode != 0:
+            return proc.returncode
+        entries = read_manifest(manifest)
+        known = {module for module, _ in entries}
+        for module, bundle in entries:
+            imports = imported_modules(os.path.join(scratch, module + ".imports"))
+            for imported in imports:
+                if imported not in known:
+                    fail(f"the index of {module} imports {imported}, which is "
+                         "not a bitcode object of this build")
+            write_bundle(bundle, module, scratch, fe_dir, sorted(imports))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return 0
 
 

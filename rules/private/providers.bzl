@@ -17,13 +17,11 @@ KernelObjectsInfo = provider(
 ThinLtoIndexInfo = provider(
     doc = "What the thin link wrote for each bitcode object.",
     fields = {
-        "indexes": "(dict of string to File) object path -> its .thinlto.bc index",
-        "imports": "(dict of string to File) object path -> its .imports list " +
-                   "(the bitcode files its index imports from)",
-        "bundles": "(dict of string to File) object path -> its import bundle, " +
-                   "a directory holding the object's own bitcode and exactly " +
-                   "the bitcode its .imports lists, each at the execroot-relative " +
-                   "path its index names",
+        "bundles": "(dict of string to File) object path -> its import " +
+                   "bundle, a tar holding PATH.thinlto.bc (its index), " +
+                   "PATH.imports (the modules the index imports from) and " +
+                   "the bitcode of exactly those modules, each under its " +
+                   "module name (its objtree path, e.g. lib/string.o)",
     },
 )
 
@@ -44,5 +42,9 @@ LlvmToolchainInfo = provider(
         "objtool": "(File or None) the kernel's objtool, built by Kbuild",
         "files": "(depset of File) every file the tools need at run time: " +
                  "the tools and the shared libraries they load",
+        "env": "(dict of string to string) the environment of every action " +
+               "that runs the tools: LD_LIBRARY_PATH, the execroot-relative " +
+               "directory of those libraries (the tools' RUNPATH " +
+               "$ORIGIN/../lib finds only their direct dependencies)",
     },
 )

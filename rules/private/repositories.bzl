@@ -19,13 +19,33 @@ _TOOLS = {
     "llvm-nm": "llvm-nm",
 }
 
+# glibc's own libraries stay the worker's: they must match its dynamic
+# loader.  libstdc++ and libgcc_s travel: a worker with an older GCC runtime
+# would lack the symbol versions these binaries were built against.
+_SYSTEM_LIBS = ["ld-linux", "linux-vdso", "libc.so", "libm.so", "libdl.so", "libpthread.so", "librt.so", "libresolv.so"]
+
+def _shared_libraries(rctx, binary):
+    """soname -> real path of every shared library `binary` loads."""
+    result = rctx.execute(["ldd", str(binary)])
+    if result.return_code != 0:
+        fail("kthinlto: `ldd %s` failed: %s" % (binary, result.stderr))
+    libs = {}
+    for line in result.stdout.splitlines():
+        soname, arrow, rest = line.strip().partition(" => ")
+        if not arrow or any([soname.startswith(s) for s in _SYSTEM_LIBS]):
+            continue
+        path = rest.rpartition(" (")[0]
+        if not path.startswith("/"):
+            fail("kthinlto: %s needs %s, which is not installed (%s)" % (binary, soname, line.strip()))
+        libs[soname] = rctx.path(path).realpath
+    return libs
+
 def _llvm_repository_impl(rctx):
     version = rctx.attr.version
     clang = rctx.which("clang-" + version)
     if not clang:
         fail("kthinlto: clang-%s not found on PATH; install clang-%s, lld-%s and llvm-%s (./kthin setup does)" % (version, version, version, version))
     bin_dir = clang.realpath.dirname
-    root = bin_dir.dirname
     for name, real in _TOOLS.items():
         path = bin_dir.get_child(real)
         if not path.exists:
@@ -34,12 +54,14 @@ def _llvm_repository_impl(rctx):
         # A link keeps the name: lld picks its flavour from argv[0] (ld.lld).
         rctx.symlink(path.realpath, "bin/" + name)
 
-    # The shared libraries the tools load through RUNPATH $ORIGIN/../lib, and
-    # the resource headers, so a remote worker runs the same binaries.
-    for lib in root.get_child("lib").readdir():
-        base = lib.basename
-        if base.startswith("libLLVM.so.") or base.startswith("libLLVM-") or base.startswith("libclang-cpp.so."):
-            rctx.symlink(lib.realpath, "lib/" + base)
+    # Every shared library the tools load, so a worker without this LLVM
+    # runs the same binaries from their inputs (rules set LD_LIBRARY_PATH to
+    # lib/: RUNPATH $ORIGIN/../lib finds only the tools' direct deps).
+    libs = {}
+    for name in _TOOLS:
+        libs.update(_shared_libraries(rctx, rctx.path("bin/" + name)))
+    for soname, path in libs.items():
+        rctx.symlink(path, "lib/" + soname)
     rctx.file("WORKSPACE", "")
     rctx.file("BUILD.bazel", _LLVM_BUILD.format(version = version))
 

@@ -10,15 +10,17 @@ sections, so it cannot change a ThinLTO decision (the indexes are byte for
 byte the same with and without it), and without it the thin link does not
 wait for InitcallOrder, which reads every object.
 
-Then the same action lays out, per bitcode object, an import bundle: a tree
-artifact with the object's bitcode and exactly the bitcode it imports, at
-the paths its index names.  The BE declares the bundle, so its cache key
-covers what it reads and nothing else: an edit re-runs only the backends
-whose index or imported bitcode changed (docs/backend-inputs.md says why
-this design and not another).
+Then the same action writes, per bitcode object, an import bundle: one tar
+with the object's index, its import list and exactly the bitcode it
+imports, under the module names the index uses.  The link runs inside the FE
+output directory, so those names are short objtree paths (kernel/sys.o).
+The BE declares its bundle and its own bitcode, so its cache key covers what
+it reads and nothing else: an edit re-runs only the backends whose index or
+imported bitcode changed (docs/backend-inputs.md says why this design and
+not another).
 """
 
-load(":common.bzl", "TOOLCHAIN_TYPE", "llvm_toolchain")
+load(":common.bzl", "TOOLCHAIN_TYPE", "kernel_root", "llvm_toolchain")
 load(":providers.bzl", "KernelObjectsInfo", "ThinLtoIndexInfo")
 
 def link_inputs(args, objects, files):
@@ -43,62 +45,85 @@ def link_inputs(args, objects, files):
 
 def _dir_of(file, path):
     """The directory prefix of `file` under which it is named `path`."""
+    if not file.path.endswith("/" + path):
+        fail("%s is not named %s under its target's directory" % (file.path, path))
     return file.path[:-len(path)]
+
+def _relative(dir, start):
+    """Path of directory `dir` from directory `start` (both end in /)."""
+    a = dir.rstrip("/").split("/")
+    b = start.rstrip("/").split("/")
+    common = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        common += 1
+    return "../" * (len(b) - common) + "".join([c + "/" for c in a[common:]])
 
 def _kernel_thin_link_impl(ctx):
     tc = llvm_toolchain(ctx)
     objects = ctx.attr.objects[KernelObjectsInfo].objects
-    indexes = {}
-    imports = {}
     bundles = {}
     fe_dir = None
-    out_dir = None
     for o in objects:
         if not o.bitcode:
             continue
-        indexes[o.path] = ctx.actions.declare_file(ctx.attr.name + "/" + o.path + ".thinlto.bc")
-        imports[o.path] = ctx.actions.declare_file(ctx.attr.name + "/" + o.path + ".imports")
-        bundles[o.path] = ctx.actions.declare_directory(ctx.attr.name + "_bundles/" + o.path)
+        bundles[o.path] = ctx.actions.declare_file(ctx.attr.name + "/" + o.path + ".thinlto.tar")
         fe_dir = _dir_of(o.bitcode, o.path)
-        out_dir = _dir_of(indexes[o.path], o.path + ".thinlto.bc")
+    for o in objects:
+        if _dir_of(o.bitcode or o.native, o.path) != fe_dir:
+            fail("%s: the thin link wants every FE output in %s" % (o.path, fe_dir))
+
+    # The link runs inside the FE directory, so modules are named by their
+    # objtree paths (kernel/sys.o) in indexes, imports and bundles.  lld
+    # writes indexes and import lists to a scratch directory; the launcher
+    # packs them into the bundles and removes it.
+    scratch = ctx.bin_dir.path + "/" + kernel_root(ctx) + "/" + ctx.attr.name + ".scratch/"
+    scratch_rel = _relative(scratch, fe_dir)
 
     args = ctx.actions.args()
     args.use_param_file("@%s", use_always = True)
     args.set_param_file_format("multiline")
     args.add_all(ctx.attr.ldflags)
     args.add_all(["-r", "--thinlto-index-only", "--thinlto-emit-imports-files"])
-    args.add("--thinlto-prefix-replace=%s;%s" % (fe_dir, out_dir))
+    args.add("--thinlto-prefix-replace=;" + scratch_rel)
 
     # With --thinlto-index-only lld writes no object; -o only names one.
-    args.add("-o", out_dir + "thin-link.o")
+    args.add("-o", scratch_rel + "thin-link.o")
     inputs = [o.bitcode or o.native for o in objects]
-    link_inputs(args, objects, [o.bitcode or o.native for o in objects])
+    link_inputs(args, objects, [o.path for o in objects])
 
     manifest = ctx.actions.declare_file(ctx.attr.name + ".bundles")
     ctx.actions.write(manifest, "".join([
-        "%s\t%s\t%s\n" % (o.bitcode.path, imports[o.path].path, bundles[o.path].path)
+        "%s\t%s\n" % (o.path, bundles[o.path].path)
         for o in objects
         if o.bitcode
     ]))
     head = ctx.actions.args()
     head.add(manifest)
+    head.add(fe_dir)
+    head.add(scratch)
     head.add(tc.ld_lld)
     ctx.actions.run(
         executable = ctx.executable._import_bundles,
         arguments = [head, args],
         inputs = depset(inputs + [manifest], transitive = [tc.files]),
-        outputs = indexes.values() + imports.values() + bundles.values(),
+        outputs = bundles.values(),
+        env = tc.env,
         mnemonic = "ThinLtoIndex",
-        # Unsandboxed: its ~2000 outputs (an index, an import list and a
-        # bundle per object) would be copied out of a tmpfs sandbox, and the
-        # bundles' hard links to the FE bitcode would become copies.  It
-        # reads only the files on its command line, all declared.
-        execution_requirements = {"no-sandbox": "1"},
-        progress_message = "Thin-linking %d bitcode objects of %s" % (len(indexes), ctx.label),
+        # Unsandboxed: its bundles (the bitcode of every import, several
+        # times the size of all bitcode) would be copied out of a tmpfs
+        # sandbox once more.  It reads only the files on its command line,
+        # all declared.
+        # Local but remotely cached (no-remote-exec): it reads every object
+        # and writes ~2000 outputs, one serial step that shipping both ways
+        # would only slow down; it also runs the host's python3.
+        execution_requirements = {"no-remote-exec": "1", "no-sandbox": "1"},
+        progress_message = "Thin-linking %d bitcode objects of %s" % (len(bundles), ctx.label),
     )
     return [
-        DefaultInfo(files = depset(indexes.values() + imports.values())),
-        ThinLtoIndexInfo(indexes = indexes, imports = imports, bundles = bundles),
+        DefaultInfo(files = depset(bundles.values())),
+        ThinLtoIndexInfo(bundles = bundles),
     ]
 
 kernel_thin_link = rule(

@@ -3,6 +3,7 @@
 load(":providers.bzl", "LlvmToolchainInfo")
 
 def _llvm_toolchain_impl(ctx):
+    lib_dirs = {f.dirname: None for f in ctx.files.runtime}.keys()
     info = LlvmToolchainInfo(
         clang = ctx.executable.clang,
         ld_lld = ctx.executable.ld_lld,
@@ -13,6 +14,8 @@ def _llvm_toolchain_impl(ctx):
             [ctx.executable.clang, ctx.executable.ld_lld, ctx.executable.llvm_ar, ctx.executable.llvm_nm],
             transitive = [depset(ctx.files.runtime)],
         ),
+        # Execroot-relative, so no host path reaches an action's env.
+        env = {"LD_LIBRARY_PATH": ":".join(sorted(lib_dirs))} if lib_dirs else {},
     )
     return [platform_common.ToolchainInfo(llvm = info)]
 

@@ -12,7 +12,7 @@ import os
 import pytest
 
 from tests.e2e import kernels
-from tools.kthinlto import execlog
+from tools.kthinlto import bundle, execlog
 
 EDIT_FILE = "kernel/sys.c"
 EDIT_OLD = "\treturn task_tgid_vnr(current);\n}"
@@ -22,28 +22,25 @@ EDIT_B = "\treturn task_tgid_vnr(current) + 2;\n}"
 TOOL_PREFIXES = ("external/kthinlto_llvm/", "rules/private/")
 
 
-def digest_tree(path: str) -> str:
-    h = hashlib.sha256()
-    for root, _, files in sorted(os.walk(path)):
-        for name in sorted(files):
-            full = os.path.join(root, name)
-            h.update(os.path.relpath(full, path).encode() + b"\0")
-            with open(full, "rb") as f:
-                h.update(hashlib.sha256(f.read()).digest())
-    return h.hexdigest()
+THIN_LINK = "bazel-out/k8-fastbuild/bin/external/kernel/vmlinux_o_thin_link/"
+FE = "bazel-out/k8-fastbuild/bin/external/kernel/vmlinux_o_fe/"
+
+
+def sha256(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
 
 
 def be_state(ws: kernels.Workspace, objects: list[str]) -> dict[str, tuple[str, str]]:
-    """object -> (digest of its index, digest of its import bundle)."""
-    bin_dir = ws.bazel("info", "bazel-bin").stdout.strip()
-    idx = os.path.join(bin_dir, "external/kernel/vmlinux_o_thin_link")
-    bundles = os.path.join(bin_dir, "external/kernel/vmlinux_o_thin_link_bundles")
-    state = {}
-    for o in objects:
-        with open(os.path.join(idx, o + ".thinlto.bc"), "rb") as f:
-            index = hashlib.sha256(f.read()).hexdigest()
-        state[o] = (index, digest_tree(os.path.join(bundles, o)))
-    return state
+    """object -> (digest of its own bitcode, digest of its import bundle).
+
+    The bundle holds the object's index, its import list and the bitcode it
+    imports: what, besides its own bitcode, decides its backend.
+    """
+    root = ws.bazel("info", "execution_root").stdout.strip()
+    return {o: (sha256(os.path.join(root, FE + o)),
+                sha256(os.path.join(root, THIN_LINK + o + ".thinlto.tar")))
+            for o in objects}
 
 
 def be_object(entry: dict) -> str:
@@ -80,25 +77,20 @@ def setup(tmp_path_factory):
 
 
 def test_backend_declares_own_bitcode_index_and_imports_only(setup):
-    bin_dir = setup.ws.bazel("info", "bazel-bin").stdout.strip()
-    fe = "bazel-out/k8-fastbuild/bin/external/kernel/vmlinux_o_fe/"
     backends = [e for e in setup.cold_log if e["mnemonic"] == "ThinLtoBackend"]
     assert len(backends) == len(setup.bitcode)
+    root = setup.ws.bazel("info", "execution_root").stdout.strip()
     bitcode_inputs = []
     for e in backends:
         obj = be_object(e)
-        with open(os.path.join(bin_dir, "external/kernel/vmlinux_o_thin_link",
-                               obj + ".imports")) as f:
-            imports = [l.strip() for l in f if l.strip()]
-        bundle = ("bazel-out/k8-fastbuild/bin/external/kernel/"
-                  "vmlinux_o_thin_link_bundles/" + obj + "/")
-        expected = {bundle + fe + obj} | {bundle + p for p in imports}
-        expected.add("bazel-out/k8-fastbuild/bin/external/kernel/"
-                     "vmlinux_o_thin_link/" + obj + ".thinlto.bc")
         declared = {p for p in execlog.input_paths(e)
                     if not p.startswith(TOOL_PREFIXES)}
-        assert declared == expected, obj
-        bitcode_inputs.append(len(declared) - 1)
+        # Its own bitcode and its bundle: nothing else of the other objects.
+        assert declared == {FE + obj, THIN_LINK + obj + ".thinlto.tar"}, obj
+        # The bundle: its index, its import list and exactly those modules.
+        b = bundle.read(os.path.join(root, THIN_LINK + obj + ".thinlto.tar"), obj)
+        assert b.modules == b.imports, obj
+        bitcode_inputs.append(1 + len(b.modules))
     mean = sum(bitcode_inputs) / len(bitcode_inputs)
     print(f"mean declared bitcode inputs per BE action: {mean:.2f} "
           f"(all bitcode objects: {len(setup.bitcode)})")

