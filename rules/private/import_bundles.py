@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Thin-link launcher: runs ld.lld, then writes each object's import bundle.
 
-  import_bundles.py MANIFEST FE_DIR SCRATCH LD @PARAMS
+  import_bundles.py MANIFEST FE_DIR SCRATCH NM LD @PARAMS
 
 The thin link runs inside FE_DIR, the FE's output directory, so every module
 is named by its short objtree path (kernel/sys.o).  The linker writes an
@@ -15,8 +15,11 @@ exactly the bitcode the list names, under their module names: the backend
 declares the bundle and its own bitcode and nothing else.  One file per
 object keeps the thin link's outputs few (Bazel creates, digests and deletes
 each output file; a directory per object with a file per import cost
-seconds on every edit).  SCRATCH is removed afterwards.  Stdlib only: an
-action tool.
+seconds on every edit).  SCRATCH is removed afterwards.
+
+When the link fails without naming an input (ld.lld reports some corrupt
+bitcode as just "Invalid abbrev number"), NM (llvm-nm) finds and names the
+module that cannot be read.  Stdlib only: an action tool.
 """
 
 import os
@@ -68,8 +71,20 @@ def write_bundle(bundle: str, module: str, scratch: str, fe_dir: str,
                 add(tar, os.path.join(fe_dir, imported), imported)
 
 
+def unreadable_module(nm: str, fe_dir: str, modules: list[str]) -> str | None:
+    """The first module llvm-nm cannot read, with its complaint."""
+    for module in modules:
+        proc = subprocess.run([nm, module], cwd=fe_dir, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, text=True)
+        if proc.returncode != 0:
+            why = proc.stderr.strip().splitlines()
+            return f"{module}: {why[-1] if why else 'unreadable'}"
+    return None
+
+
 def main(argv: list[str]) -> int:
-    manifest, fe_dir, scratch, ld, params = argv[1], argv[2], argv[3], argv[4], argv[5:]
+    manifest, fe_dir, scratch, nm, ld, params = (
+        argv[1], argv[2], argv[3], argv[4], argv[5], argv[6:])
     shutil.rmtree(scratch, ignore_errors=True)
     os.makedirs(scratch)
     try:
@@ -79,10 +94,17 @@ def main(argv: list[str]) -> int:
             env["LD_LIBRARY_PATH"] = ":".join(
                 os.path.abspath(d) for d in env["LD_LIBRARY_PATH"].split(":"))
         proc = subprocess.run([absolute(ld)] + [absolute(p) for p in params],
-                              cwd=fe_dir, env=env)
-        if proc.returncode != 0:
-            return proc.returncode
+                              cwd=fe_dir, env=env, stderr=subprocess.PIPE, text=True)
+        sys.stderr.write(proc.stderr)
         entries = read_manifest(manifest)
+        if proc.returncode != 0:
+            modules = [module for module, _ in entries]
+            if not any(m in proc.stderr for m in modules):
+                bad = unreadable_module(absolute(nm), fe_dir, modules)
+                if bad:
+                    fail(f"not valid bitcode: {bad} (in {fe_dir}); rebuild it "
+                         "from its source")
+            return proc.returncode
         known = {module for module, _ in entries}
         for module, bundle in entries:
             imports = imported_modules(os.path.join(scratch, module + ".imports"))

@@ -103,6 +103,7 @@ def _kernel_thin_link_impl(ctx):
     head.add(manifest)
     head.add(fe_dir)
     head.add(scratch)
+    head.add(tc.llvm_nm)
     head.add(tc.ld_lld)
     ctx.actions.run(
         executable = ctx.executable._import_bundles,

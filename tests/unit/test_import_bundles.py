@@ -20,13 +20,15 @@ def write(path, text=""):
         f.write(text)
 
 
-def fake_ld(imports: dict[str, str], status: int = 0) -> str:
+def fake_ld(imports: dict[str, str], status: int = 0, error: str = "") -> str:
     """A linker that writes MODULE.thinlto.bc and MODULE.imports to ../scratch."""
     body = ["#!/bin/sh", "pwd > ../ld.cwd"]
     for module, text in imports.items():
         body.append(f"mkdir -p ../scratch/{os.path.dirname(module) or '.'}")
         body.append(f"printf 'index of {module}' > ../scratch/{module}.thinlto.bc")
         body.append(f"printf '{text}' > ../scratch/{module}.imports")
+    if error:
+        body.append(f"echo '{error}' >&2")
     body.append(f"exit {status}")
     write("tools/ld", "\n".join(body) + "\n")
     os.chmod("tools/ld", 0o755)
@@ -35,7 +37,7 @@ def fake_ld(imports: dict[str, str], status: int = 0) -> str:
 
 def run(manifest_lines, ld):
     write("manifest", "".join(l + "\n" for l in manifest_lines))
-    return subprocess.run([sys.executable, SCRIPT, "manifest", "fe", "scratch", ld],
+    return subprocess.run([sys.executable, SCRIPT, "manifest", "fe", "scratch", "llvm-nm-19", ld],
                           capture_output=True, text=True)
 
 
@@ -90,8 +92,9 @@ def test_import_outside_the_build_is_an_error_naming_both(tmp_path, monkeypatch)
 def test_linker_failure_is_passed_on_without_bundles(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write("fe/a.o", "A")
-    proc = run(["a.o\tout/a.o.tar"], fake_ld({}, status=3))
+    proc = run(["a.o\tout/a.o.tar"], fake_ld({}, status=3, error="ld: error: a.o: bad"))
     assert proc.returncode == 3
+    assert "ld: error: a.o: bad" in proc.stderr
     assert not os.path.exists("out") and not os.path.exists("scratch")
 
 
@@ -106,6 +109,7 @@ def test_params_file_is_read_from_the_execroot(tmp_path, monkeypatch):
     write("ld.params", "-r\n")
     write("manifest", "a.o\tout/a.o.tar\n")
     proc = subprocess.run([sys.executable, SCRIPT, "manifest", "fe", "scratch",
-                           "tools/ld2", "@ld.params"], capture_output=True, text=True)
+                           "llvm-nm-19", "tools/ld2", "@ld.params"],
+                          capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert open("ld.args").read().split() == ["@" + str(tmp_path / "ld.params")]
