@@ -25,10 +25,13 @@ if [ -n "${LD_LIBRARY_PATH:-}" ]; then
 	unset IFS
 	export LD_LIBRARY_PATH="$dirs"
 fi
-rm -rf "$work"
-mkdir -p "$work"
+# Few processes: this runs once per bitcode object.
+[ ! -e "$work" ] || rm -rf "$work"
+case $module in
+*/*) mkdir -p "$work/${module%/*}" ;;
+*) mkdir -p "$work" ;;
+esac
 tar -xf "$bundle" -C "$work"
-case $module in */*) mkdir -p "$work/${module%/*}" ;; esac
 ln -s "$root/$own" "$work/$module"
 cd "$work"
 status=0
