@@ -9,8 +9,21 @@ _BUILT: dict[str, kernels.BuiltKernel] = {}
 
 def _get(name: str, tmp_path_factory) -> kernels.BuiltKernel:
     if name not in _BUILT:
-        _BUILT[name] = kernels.build(name, str(tmp_path_factory.mktemp(name)))
+        _BUILT[name] = kernels.build(name, str(tmp_path_factory.mktemp(name)),
+                                     _disk_cache(tmp_path_factory))
     return _BUILT[name]
+
+
+def _disk_cache(tmp_path_factory) -> str:
+    return str(tmp_path_factory.getbasetemp() / "disk_cache")
+
+
+@pytest.fixture(scope="session")
+def disk_cache(tmp_path_factory) -> str:
+    """One --disk_cache for the session: a build of the same kernel from
+    another checkout or source copy reuses what an earlier test built
+    (its keys hold no path), so kernels are compiled once per session."""
+    return _disk_cache(tmp_path_factory)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -132,7 +132,7 @@ def kbuild_reference(srctree: str, config_path: str, jobs: int = 2) -> str:
     return ref
 
 
-def build(name: str, base: str) -> BuiltKernel:
+def build(name: str, base: str, disk_cache: str) -> BuiltKernel:
     ws = new_workspace(base)
     start = time.monotonic()
     ws.configure(*CONFIGS[name])
@@ -140,7 +140,7 @@ def build(name: str, base: str) -> BuiltKernel:
     gen = ws.gen()
     srctree = os.path.realpath(os.path.join(gen, "src"))
     objtree = os.path.realpath(os.path.join(gen, "obj"))
-    ws.bazel("build", "//:vmlinux_o")
+    ws.bazel("build", "//:vmlinux_o", f"--disk_cache={disk_cache}")
     out = ws.bazel("info", "bazel-bin").stdout.strip()
     vmlinux_o = os.path.join(out, "external/kernel/vmlinux.o")
     assert os.path.isfile(vmlinux_o), vmlinux_o
