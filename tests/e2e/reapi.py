@@ -110,6 +110,7 @@ def figures(entries: list[dict]) -> str:
 def casd_cache(tmp: str) -> tuple[Server, str]:
     """A cache-only casd (CAS + action cache); returns it and its URL."""
     port = free_port()
+    os.makedirs(tmp, exist_ok=True)
     server = Server("casd-cache", [buildbox("buildbox-casd"), f"--bind=127.0.0.1:{port}",
                                    "--log-level=info", os.path.join(tmp, "cache")],
                     os.path.join(tmp, "casd-cache.log"))
@@ -199,6 +200,7 @@ class Cluster:
 
     def __init__(self, tmp: str, workers: int = 2, jobs: int = 2):
         self.tmp = tmp
+        os.makedirs(tmp, exist_ok=True)
         self.servers: list[Server] = []
         self.workers: list[Server] = []
         tag = f"kt{os.getpid() % 100000}x{int(time.time() * 1000) % 100000}"

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
 
@@ -148,11 +149,14 @@ def http_cache(default_kernel, tmp_path_factory):
 
 
 def _fresh_checkout(default_kernel, base: str) -> kernels.Workspace:
-    """Another checkout at another path, configured with the same translation."""
-    ws = kernels.new_workspace(base)
-    with open(os.path.join(ws.root, "kernel_tree.json"), "w") as f:
-        json.dump({"gen": default_kernel.ws.gen()}, f)
-    return ws
+    """A copy of checkout A at another path, with a new output base: a copy
+    of A, not of the repository, whose files may have changed since."""
+    root = os.path.join(base, "checkout")
+    shutil.copytree(default_kernel.ws.root, root, symlinks=True,
+                    ignore=shutil.ignore_patterns("bazel-*"))
+    with open(os.path.join(root, "kernel_tree.json")) as f:
+        assert json.load(f)["gen"] == default_kernel.ws.gen()
+    return kernels.Workspace(root, os.path.join(base, "output_base"))
 
 
 def test_cache_shared_by_a_fresh_checkout(default_kernel, http_cache, tmp_path):
