@@ -117,8 +117,8 @@ def _kernel_thin_link_impl(ctx):
         # sandbox once more.  It reads only the files on its command line,
         # all declared.
         # Local but remotely cached (no-remote-exec): it reads every object
-        # and writes ~2000 outputs, one serial step that shipping both ways
-        # would only slow down; it also runs the host's python3.
+        # and writes a bundle per object, one serial step that shipping both
+        # ways would only slow down; it also runs the host's python3.
         execution_requirements = {"no-remote-exec": "1", "no-sandbox": "1"},
         progress_message = "Thin-linking %d bitcode objects of %s" % (len(bundles), ctx.label),
     )
