@@ -108,6 +108,7 @@ class BuiltKernel:
     vmlinux_o: str       # Bazel's
     reference: str       # Kbuild's in-process ThinLTO object tree
     translate_seconds: float
+    exec_log: str        # the build's execution log (JSON)
 
 
 def kbuild_reference(srctree: str, config_path: str, jobs: int = 2) -> str:
@@ -140,12 +141,15 @@ def build(name: str, base: str, disk_cache: str) -> BuiltKernel:
     gen = ws.gen()
     srctree = os.path.realpath(os.path.join(gen, "src"))
     objtree = os.path.realpath(os.path.join(gen, "obj"))
-    ws.bazel("build", "//:vmlinux_o", f"--disk_cache={disk_cache}")
+    exec_log = os.path.join(base, "exec.json")
+    ws.bazel("build", "//:vmlinux_o", f"--disk_cache={disk_cache}",
+             f"--execution_log_json_file={exec_log}")
     out = ws.bazel("info", "bazel-bin").stdout.strip()
     vmlinux_o = os.path.join(out, "external/kernel/vmlinux.o")
     assert os.path.isfile(vmlinux_o), vmlinux_o
     ref = kbuild_reference(srctree, os.path.join(objtree, ".config"))
-    return BuiltKernel(name, ws, srctree, objtree, vmlinux_o, ref, seconds)
+    return BuiltKernel(name, ws, srctree, objtree, vmlinux_o, ref, seconds,
+                       exec_log)
 
 
 def default_source() -> str:

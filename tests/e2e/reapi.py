@@ -17,13 +17,13 @@ Popen and reaped; every namespace is deleted in `stop()`.
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import time
 
 from tests.e2e import kernels
-from tools.kthinlto import execlog
 
 # The sandbox every worker gives an action: the host's /usr (tools such as
 # /bin/sh, grep) and nothing else but the action's inputs.
@@ -94,19 +94,6 @@ def executions(server: Server, mnemonic: str) -> int:
                if "Execute request" in line and f'action_mnemonic="{mnemonic}"' in line)
 
 
-def figures(entries: list[dict]) -> str:
-    """An execution log as a table: per mnemonic, spawns run remotely, run
-    locally and found in the remote cache (execlog.outcome's wording)."""
-    phases = execlog.by_phase(entries)
-    rows = [f"{'mnemonic':<16} {'remote':>7} {'local':>7} {'cache hit':>9}"]
-    for mnemonic in sorted(phases):
-        counts = phases[mnemonic]
-        remote = counts["executed remote"]
-        hits = counts["cache hit"]
-        rows.append(f"{mnemonic:<16} {remote:>7} {sum(counts.values()) - remote - hits:>7} {hits:>9}")
-    return "\n".join(rows)
-
-
 def casd_cache(tmp: str) -> tuple[Server, str]:
     """A cache-only casd (CAS + action cache); returns it and its URL."""
     port = free_port()
@@ -156,6 +143,78 @@ def nginx_cache(tmp: str) -> tuple[Server, str]:
                     os.path.join(tmp, "nginx.log"))
     _wait_tcp("127.0.0.1", port, None, server)
     return server, f"http://127.0.0.1:{port}"
+
+
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, i
+
+
+def _fields(data: bytes):
+    """(field number, value) of a protobuf message; bytes for length-delimited."""
+    i = 0
+    while i < len(data):
+        key, i = _varint(data, i)
+        kind = key & 7
+        if kind == 0:
+            value, i = _varint(data, i)
+        elif kind == 2:
+            size, i = _varint(data, i)
+            value, i = data[i:i + size], i + size
+        elif kind in (1, 5):
+            size = 8 if kind == 1 else 4
+            value, i = data[i:i + size], i + size
+        else:
+            raise ValueError(f"protobuf wire type {kind}")
+        yield key >> 3, value
+
+
+def action_result_outputs(data: bytes) -> list[str]:
+    """Output file paths of a serialized REAPI ActionResult (field 2, each an
+    OutputFile whose field 1 is the path)."""
+    return [value.decode() for number, message in _fields(data) if number == 2
+            for number2, value in _fields(message) if number2 == 1]
+
+
+def _disk_cache_files(disk_cache: str):
+    """(kind, hash, path) of every entry of a Bazel disk cache (kind/xx/hash)."""
+    for kind in ("ac", "cas"):
+        for prefix in sorted(os.listdir(os.path.join(disk_cache, kind))):
+            for digest in sorted(os.listdir(os.path.join(disk_cache, kind, prefix))):
+                yield kind, digest, os.path.join(disk_cache, kind, prefix, digest)
+
+
+def copy_disk_cache(src: str, dest: str, drop=lambda outputs: False) -> int:
+    """Hard-links Bazel disk cache src into dest, without the action cache
+    entries for which drop(output paths) is true; returns how many dropped."""
+    dropped = 0
+    for kind, digest, path in _disk_cache_files(src):
+        if kind == "ac":
+            with open(path, "rb") as f:
+                if drop(action_result_outputs(f.read())):
+                    dropped += 1
+                    continue
+        out = os.path.join(dest, kind, digest[:2], digest)
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        os.link(path, out)
+    return dropped
+
+
+def fill_http_cache(disk_cache: str, root: str) -> int:
+    """Copies a Bazel disk cache into an HTTP cache's files (root/ac/HASH,
+    root/cas/HASH, the paths Bazel GETs); returns the number of entries."""
+    n = 0
+    for kind, digest, path in _disk_cache_files(disk_cache):
+        os.makedirs(os.path.join(root, kind), exist_ok=True)
+        shutil.copyfile(path, os.path.join(root, kind, digest))
+        n += 1
+    return n
 
 
 def _libraries(binaries: list[str]) -> set[str]:

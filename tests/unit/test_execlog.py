@@ -31,3 +31,12 @@ def test_figures_per_phase_split_hits_from_executions(tmp_path):
     assert phases["ThinLtoIndex"] == {"executed linux-sandbox": 1}
     assert [execlog.outputs(e) for e in execlog.executed(entries, "ThinLtoBackend")] == [["out/a.o"]]
     assert execlog.input_paths(entries[0]) == ["a.o"]
+
+
+def test_figures_table_counts_remote_local_and_hits(tmp_path):
+    p = tmp_path / "log.json"
+    p.write_text(LOG)
+    rows = execlog.figures(execlog.read(str(p))).splitlines()
+    assert rows[0].split() == ["mnemonic", "remote", "local", "cache", "hit"]
+    assert rows[1].split() == ["ThinLtoBackend", "0", "1", "1"]
+    assert rows[2].split() == ["ThinLtoIndex", "0", "1", "0"]

@@ -74,3 +74,24 @@ def test_run_failure_names_step_and_shows_log_tail(tmp_path):
     assert "Kbuild step failed: make tinyconfig" in str(e.value)
     assert "No rule to make target" in str(e.value)
     assert str(log) in str(e.value)
+
+
+# The translation's environment
+
+def test_kbuild_env_keeps_only_path_home_tmpdir_and_pins_the_build_stamp():
+    user = {"PATH": "/usr/bin:/bin", "HOME": "/home/u", "TMPDIR": "/tmp",
+            "KCFLAGS": "-O3", "CFLAGS": "-g", "LLVM": "/opt/llvm/", "CC": "gcc",
+            "KBUILD_BUILD_USER": "someone", "KBUILD_BUILD_TIMESTAMP": "now",
+            "CPATH": "/opt/include", "MAKEFLAGS": "-j64"}
+    env = kbuild.kbuild_env(user, KTHINLTO_PROBE_CACHE="/p")
+    assert env == {"PATH": "/usr/bin:/bin", "HOME": "/home/u", "TMPDIR": "/tmp",
+                   "LC_ALL": "C", **kbuild.PINNED_BUILD_ENV,
+                   "KTHINLTO_PROBE_CACHE": "/p"}
+    assert env["KBUILD_BUILD_USER"] == "kthinlto"
+
+
+def test_ignored_settings_names_what_kbuild_would_have_read():
+    user = {"PATH": "/bin", "KCFLAGS": "-O3", "LLVM": "1", "KBUILD_VERBOSE": "1",
+            "KCONFIG_CONFIG": "x", "CPATH": "/opt/include", "EDITOR": "vi"}
+    assert kbuild.ignored_settings(user) == ["KBUILD_VERBOSE", "KCFLAGS",
+                                             "KCONFIG_CONFIG", "LLVM"]

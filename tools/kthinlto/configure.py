@@ -44,6 +44,10 @@ absl_flags.DEFINE_string("config", "tinyconfig",
 absl_flags.DEFINE_string("config_file", "", "A full .config to use instead of --config.")
 absl_flags.DEFINE_multi_string("fragment", [], "Config fragment merged on top.")
 absl_flags.DEFINE_string("arch", "x86_64", "Kernel ARCH.")
+absl_flags.DEFINE_string("kcflags", "",
+                         "Extra C flags for every kernel compile (Kbuild's "
+                         "KCFLAGS); recorded in the graph.  KCFLAGS, CFLAGS, "
+                         "LLVM and the like in the environment are ignored.")
 absl_flags.DEFINE_integer("jobs", os.cpu_count() or 2, "Parallel jobs for Kbuild.")
 absl_flags.DEFINE_string("workspace", os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__)))), "The kthinlto workspace.")
@@ -59,6 +63,7 @@ class Request:
     spec: kbuild.ConfigSpec
     arch: str
     jobs: int
+    kcflags: str
     workspace: str
     cache_dir: str
 
@@ -78,6 +83,12 @@ def translate(req: Request) -> str:
     """Runs the whole translation; returns the generated repository dir."""
     tc = kbuild.Toolchain()
     kbuild.check_tools(tc)
+    ignored = kbuild.ignored_settings(os.environ)
+    if ignored:
+        logging.info("ignoring %s from the environment: the translation takes "
+                     "settings only from its flags (--kcflags, --config, ...)",
+                     ", ".join(ignored))
+    env = kbuild.kbuild_env(os.environ)
     srctree = resolve_source(req)
     for path in [req.spec.config_file, *req.spec.fragments]:
         if path and not os.path.isfile(path):
@@ -94,7 +105,7 @@ def translate(req: Request) -> str:
         kbuild.configure(srctree, objtree, req.arch, tc, req.spec, log_path,
                          req.jobs, probes)
         rec_dir = kbuild.recorded_build(srctree, objtree, req.arch, tc, work,
-                                        req.jobs, log_path)
+                                        req.jobs, log_path, req.kcflags)
         recs = records.read_records(rec_dir)
         link = graph.link_from_records(
             recs, lambda a: kbuild.archive_members(a, objtree, tc))
@@ -104,9 +115,9 @@ def translate(req: Request) -> str:
         compiles = records.compiles(recs, objtree)
         linked = [compiles[p] for p in link.whole + link.lazy if p in compiles]
         inputs = deps.scan(linked, tc.clang, tc.scan_deps, objtree, srctree,
-                           work, req.jobs)
+                           work, req.jobs, env)
         for path, extra in deps.scan_incbin(linked, tc.clang, objtree,
-                                            srctree).items():
+                                            srctree, env).items():
             inputs[path] = sorted(set(inputs[path] + extra))
         objs = graph.build_objects(link, compiles, inputs, srctree, objtree)
         leaks = graph.host_paths(objs, link, srctree, objtree)
@@ -114,7 +125,7 @@ def translate(req: Request) -> str:
             raise TranslationError("host path left in flags: " + leaks[0])
         config = {"source": srctree, "arch": req.arch, "target": req.spec.target,
                   "config_file": req.spec.config_file,
-                  "fragments": list(req.spec.fragments)}
+                  "fragments": list(req.spec.fragments), "kcflags": req.kcflags}
         data = emit.kernel_data(objs, link, config)
         gen = os.path.join(work, "gen")
         emit.write(gen, srctree, objtree, data)
@@ -150,7 +161,8 @@ def main(argv: list[str]) -> int:
                              if FLAGS.config_file else "",
                              fragments=tuple(os.path.abspath(f) for f in FLAGS.fragment))
     req = Request(source=FLAGS.source, sha256=FLAGS.sha256, spec=spec,
-                  arch=FLAGS.arch, jobs=FLAGS.jobs, workspace=FLAGS.workspace,
+                  arch=FLAGS.arch, jobs=FLAGS.jobs, kcflags=FLAGS.kcflags,
+                  workspace=FLAGS.workspace,
                   cache_dir=FLAGS.cache_dir)
     try:
         translate(req)

@@ -41,15 +41,20 @@ def parse_make_deps(text: str) -> list[tuple[str, list[str]]]:
 
 
 def scan(objs: list[Compile], compiler: str, scan_deps: str, objtree: str,
-         srctree: str, work: str, jobs: int) -> dict[str, list[str]]:
-    """Relocated input files (`%{src}/...`, `%{obj}/...`) per object output."""
+         srctree: str, work: str, jobs: int,
+         env: dict | None = None) -> dict[str, list[str]]:
+    """Relocated input files (`%{src}/...`, `%{obj}/...`) per object output.
+
+    env: the scanner's environment (the translation's, without CPATH and
+    other settings of the user's shell).
+    """
     db_path = os.path.join(work, "compile_commands.json")
     with open(db_path, "w") as f:
         json.dump(compilation_database(objs, compiler, objtree), f)
     logging.info("scanning headers of %d objects with %s", len(objs), scan_deps)
     proc = subprocess.run(
         [scan_deps, "-compilation-database", db_path, "-format=make",
-         "-j", str(jobs)], capture_output=True, text=True)
+         "-j", str(jobs)], capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.splitlines()[-10:])
         raise TranslationError(f"{scan_deps} failed on {db_path}:\n{tail}")
@@ -92,7 +97,7 @@ def incbin_files(preprocessed: str) -> list[str]:
 
 
 def scan_incbin(objs: list[Compile], compiler: str, objtree: str,
-                srctree: str) -> dict[str, list[str]]:
+                srctree: str, env: dict | None = None) -> dict[str, list[str]]:
     """Files that native assembly objects pull in with .incbin.
 
     The assembler opens them relative to Kbuild's working directory (the
@@ -105,7 +110,7 @@ def scan_incbin(objs: list[Compile], compiler: str, objtree: str,
             continue
         argv = flags.preprocess_only(c.argv)
         proc = subprocess.run([compiler] + argv, cwd=objtree,
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, env=env)
         if proc.returncode != 0:
             lines = proc.stderr.strip().splitlines()
             raise TranslationError(

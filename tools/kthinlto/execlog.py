@@ -40,6 +40,19 @@ def by_phase(entries: list[dict]) -> dict[str, collections.Counter]:
     return dict(result)
 
 
+def figures(entries: list[dict]) -> str:
+    """An execution log as a table: per mnemonic, spawns run remotely, run
+    locally and found in the remote cache (outcome's wording)."""
+    phases = by_phase(entries)
+    rows = [f"{'mnemonic':<16} {'remote':>7} {'local':>7} {'cache hit':>9}"]
+    for mnemonic in sorted(phases):
+        counts = phases[mnemonic]
+        remote = counts["executed remote"]
+        hits = counts["cache hit"]
+        rows.append(f"{mnemonic:<16} {remote:>7} {sum(counts.values()) - remote - hits:>7} {hits:>9}")
+    return "\n".join(rows)
+
+
 def executed(entries: list[dict], mnemonic: str) -> list[dict]:
     return [e for e in entries
             if e.get("mnemonic") == mnemonic and not e.get("remoteCacheHit")]

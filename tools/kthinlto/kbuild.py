@@ -21,6 +21,41 @@ PINNED_BUILD_ENV = {
     "KBUILD_BUILD_VERSION": "1",
 }
 
+# What a translation's Kbuild steps take from the user's environment: only
+# where to find programs and a home.  Everything else Kbuild or make would
+# read as a setting (KCFLAGS, CFLAGS, LLVM, CC, CROSS_COMPILE, KBUILD_*,
+# MAKEFLAGS, ...) is dropped: settings come from the translation command
+# (--kcflags), so they are recorded in the graph and in its cache keys.
+PASSED_ENV = ("PATH", "HOME", "TMPDIR")
+
+# Variables a user may expect Kbuild to honour; named when ignored.
+KBUILD_SETTINGS = ("ARCH", "CC", "CFLAGS", "CPPFLAGS", "CROSS_COMPILE", "HOSTCC",
+                   "HOSTCFLAGS", "KAFLAGS", "KCFLAGS", "KCPPFLAGS", "LD",
+                   "LDFLAGS", "LLVM", "LLVM_IAS", "MAKEFLAGS")
+
+
+def ignored_settings(environ) -> list[str]:
+    """Settings in environ that a translation ignores (sorted names)."""
+    return sorted(k for k in environ
+                  if k in KBUILD_SETTINGS or k.startswith(("KBUILD_", "KCONFIG_")))
+
+
+def kbuild_env(environ, **extra: str) -> dict[str, str]:
+    """The environment of every Kbuild step of a translation.
+
+    environ: the user's environment; only PASSED_ENV is taken from it.
+    extra: variables the translation sets itself.
+    """
+    env = {k: environ[k] for k in PASSED_ENV if k in environ}
+    env["LC_ALL"] = "C"
+    # Pinned the way Kbuild documents (Documentation/kbuild/reproducible-
+    # builds.rst): generated headers then do not depend on who translates
+    # where and when, so neither do the cache keys of the graph.
+    env.update(PINNED_BUILD_ENV)
+    env.update(extra)
+    return env
+
+
 SHIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "shim.sh")
 
 
@@ -122,7 +157,7 @@ class Probes:
         return [f"CC={self.cc}"]
 
     def env(self) -> dict[str, str]:
-        return dict(os.environ, KTHINLTO_PROBE_CACHE=self.cache)
+        return kbuild_env(os.environ, KTHINLTO_PROBE_CACHE=self.cache)
 
 
 def configure(srctree: str, objtree: str, arch: str, tc: Toolchain,
@@ -149,10 +184,10 @@ def configure(srctree: str, objtree: str, arch: str, tc: Toolchain,
     if spec.fragments:
         run([os.path.join(srctree, "scripts/kconfig/merge_config.sh"), "-m",
              "-O", objtree, config, *spec.fragments], log_path,
-            "merge config fragments", cwd=srctree)
+            "merge config fragments", env=env, cwd=srctree)
     run([os.path.join(srctree, "scripts/config"), "--file", config,
          "-d", "LTO_NONE", "-d", "LTO_CLANG_FULL", "-e", "LTO_CLANG_THIN"],
-        log_path, "enable CONFIG_LTO_CLANG_THIN")
+        log_path, "enable CONFIG_LTO_CLANG_THIN", env=env)
     run(base + ["olddefconfig"], log_path, "make olddefconfig", env=env)
     if read_config(config).get("CONFIG_LTO_CLANG_THIN") != "y":
         raise TranslationError(
@@ -187,11 +222,12 @@ def probes_for(work: str, tc: Toolchain) -> Probes:
 
 
 def recorded_build(srctree: str, objtree: str, arch: str, tc: Toolchain,
-                   work: str, jobs: int, log_path: str) -> str:
+                   work: str, jobs: int, log_path: str, kcflags: str = "") -> str:
     """Runs `make vmlinux_o` with the shims; returns the record directory.
 
     The shims are work/shims (probes_for made them, with the probe cache
-    that configure already filled).
+    that configure already filled).  kcflags: Kbuild's KCFLAGS, given on
+    make's command line (the environment's is ignored).
     """
     log_dir = os.path.join(work, "records")
     os.makedirs(log_dir, exist_ok=True)
@@ -200,17 +236,13 @@ def recorded_build(srctree: str, objtree: str, arch: str, tc: Toolchain,
                    check=True)
     shim_dir = os.path.join(work, "shims")
     shims = {var: os.path.join(shim_dir, real) for var, real in shim_names(tc)}
-    env = dict(os.environ, KTHINLTO_SHIM_LOG=log_dir, KTHINLTO_SHIM_STUB=stub,
-               KTHINLTO_PROBE_CACHE=os.path.join(work, "probes"))
-    # Flags from the environment would silently change what Kbuild records.
-    for var in ("KCFLAGS", "KAFLAGS", "KCPPFLAGS", "CFLAGS", "LDFLAGS"):
-        env.pop(var, None)
-    # Pinned the way Kbuild documents (Documentation/kbuild/reproducible-
-    # builds.rst): generated headers then do not depend on who translates
-    # where and when, so neither do the cache keys of the graph.
-    env.update(PINNED_BUILD_ENV)
+    env = kbuild_env(os.environ, KTHINLTO_SHIM_LOG=log_dir,
+                     KTHINLTO_SHIM_STUB=stub,
+                     KTHINLTO_PROBE_CACHE=os.path.join(work, "probes"))
     cmd = make_args(srctree, objtree, arch, tc) + [
         f"-j{jobs}", "vmlinux_o"] + [f"{k}={v}" for k, v in shims.items()]
+    if kcflags:
+        cmd.append(f"KCFLAGS={kcflags}")
     run(cmd, log_path, "Kbuild: record objects and flags (make vmlinux_o)",
         env=env, progress=lambda: f"{len(os.listdir(log_dir))} compiles recorded")
     return log_dir

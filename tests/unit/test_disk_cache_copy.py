@@ -1,0 +1,54 @@
+"""tests/e2e/reapi.py's disk cache helpers on a synthetic Bazel disk cache."""
+
+import hashlib
+import os
+
+from tests.e2e import reapi
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    assert len(payload) < 128
+    return bytes([number << 3 | 2, len(payload)]) + payload
+
+
+def _action_result(*paths: str) -> bytes:
+    # ActionResult{output_files (2): OutputFile{path (1), digest (2)}, exit_code (4)}
+    digest = _field(1, b"ab" * 32)
+    files = b"".join(_field(2, _field(1, p.encode()) + _field(2, digest)) for p in paths)
+    return files + bytes([4 << 3 | 0, 0])
+
+
+def _put(cache, kind: str, data: bytes) -> str:
+    digest = hashlib.sha256(data).hexdigest()
+    path = cache / kind / digest[:2] / digest
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return digest
+
+
+def test_action_result_outputs_reads_output_file_paths():
+    data = _action_result("bazel-out/be/kernel/sys.o", "bazel-out/be/lib/a.o")
+    assert reapi.action_result_outputs(data) == ["bazel-out/be/kernel/sys.o", "bazel-out/be/lib/a.o"]
+
+
+def test_copy_disk_cache_drops_chosen_action_results_only(tmp_path):
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    keep = _put(src, "ac", _action_result("out/fe/kernel/sys.o"))
+    drop = _put(src, "ac", _action_result("out/be/kernel/sys.o"))
+    blob = _put(src, "cas", b"object bytes")
+    n = reapi.copy_disk_cache(str(src), str(dest), lambda outs: any("/be/" in o for o in outs))
+    assert n == 1
+    assert (dest / "ac" / keep[:2] / keep).exists()
+    assert not (dest / "ac" / drop[:2] / drop).exists()
+    assert (dest / "cas" / blob[:2] / blob).read_bytes() == b"object bytes"
+
+
+def test_fill_http_cache_flattens_to_the_paths_bazel_gets(tmp_path):
+    src, root = tmp_path / "src", tmp_path / "http"
+    ac = _put(src, "ac", _action_result("out/a.o"))
+    blob = _put(src, "cas", b"object bytes")
+    assert reapi.fill_http_cache(str(src), str(root)) == 2
+    assert sorted(os.listdir(root / "ac")) == [ac]
+    assert (root / "cas" / blob).read_bytes() == b"object bytes"
+    # A copy: corrupting the HTTP cache leaves the disk cache intact.
+    assert os.stat(root / "cas" / blob).st_ino != os.stat(src / "cas" / blob[:2] / blob).st_ino
