@@ -33,8 +33,10 @@ def _tail(ctx, target, places, takes, what):
         arguments = [args],
         # The LLVM tools are inputs so that the cache key follows them;
         # make finds the same ones as clang-19 etc. on PATH, as Kbuild does.
-        inputs = depset(ctx.files.objtree + ctx.files.srcs + [f for _, f in places],
-                        transitive = [tc.files]),
+        inputs = depset(
+            ctx.files.objtree + ctx.files.srcs + [f for _, f in places],
+            transitive = [tc.files],
+        ),
         outputs = [f for _, f in takes],
         env = env,
         # Local (remotely cached): one serial step that runs the host's
