@@ -35,6 +35,7 @@ import tarfile
 import tempfile
 import time
 
+import absl
 import pytest
 
 from tests.e2e import kernels
@@ -92,7 +93,7 @@ cd {q(b.checkout)}
 id -un >{q(b.facts_dir)}/user
 hostname >{q(b.facts_dir)}/host
 faketime -f +{CLOCK_SHIFT_DAYS}d date +%s >{q(b.facts_dir)}/translation_clock
-faketime -f +{CLOCK_SHIFT_DAYS}d python3 -m tools.kthinlto.configure \\
+faketime -f +{CLOCK_SHIFT_DAYS}d /usr/bin/python3 -m tools.kthinlto.configure \\
     --workspace={q(b.checkout)} --cache_dir={q(b.cache)} --jobs={TRANSLATE_JOBS}
 {bazel} build //:vmlinux_o --jobs={BAZEL_JOBS} --execution_log_json_file={q(b.exec_log)}
 {bazel} info execution_root >{q(b.facts_dir)}/execroot
@@ -112,10 +113,14 @@ def second(default_kernel):
         kernels.copy_checkout(b.checkout)
         for d in (b.facts_dir, os.path.join(base, "home")):
             os.makedirs(d)
+        # The other user runs Debian's python3 (this one may live in a home
+        # it cannot read) with a copy of the one package translation needs.
+        shutil.copytree(os.path.dirname(absl.__file__), os.path.join(base, "pylib", "absl"))
         kernels.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", base])
         os.chmod(base, 0o755)
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.path.join(base, "home"),
-               "USER": OTHER_USER, "LOGNAME": OTHER_USER, **INJECTED}
+               "USER": OTHER_USER, "LOGNAME": OTHER_USER,
+               "PYTHONPATH": os.path.join(base, "pylib"), **INJECTED}
         cmd = ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', OTHER_HOST,
                "runuser", "-u", OTHER_USER, "--", "env", "-i",
                *[f"{k}={v}" for k, v in env.items()], "sh", "-c", _script(b)]
