@@ -13,8 +13,9 @@ from where and when it runs, each changed for real:
                   build runs minutes after A's
   jobs            one more translation job and five more Bazel jobs than
                   A (whose are the number of cores, the defaults)
-  caches          its own KTHINLTO_CACHE (the source is extracted and
-                  translated again) and no disk or remote cache
+  caches          its own KTHINLTO_CACHE (translated again, from a copy of
+                  the kernel source at another path) and no disk or remote
+                  cache
   environment     KCFLAGS, CFLAGS, LLVM and CC set to other values, which
                   the translation must ignore (`--kcflags` is the way)
 
@@ -67,6 +68,7 @@ class SecondBuild:
         self.base = base
         self.checkout = os.path.join(base, "elsewhere", "second-checkout")
         self.cache = os.path.join(base, "kthinlto-cache")
+        self.source = os.path.join(base, "source", "linux")
         self.output_base = os.path.join(base, "bazel-root", "ob")
         self.exec_log = os.path.join(base, "exec.json")
         self.facts_dir = os.path.join(base, "facts")
@@ -94,7 +96,8 @@ id -un >{q(b.facts_dir)}/user
 hostname >{q(b.facts_dir)}/host
 faketime -f +{CLOCK_SHIFT_DAYS}d date +%s >{q(b.facts_dir)}/translation_clock
 faketime -f +{CLOCK_SHIFT_DAYS}d /usr/bin/python3 -m tools.kthinlto.configure \\
-    --workspace={q(b.checkout)} --cache_dir={q(b.cache)} --jobs={TRANSLATE_JOBS}
+    --workspace={q(b.checkout)} --cache_dir={q(b.cache)} --source={q(b.source)} \\
+    --jobs={TRANSLATE_JOBS}
 {bazel} build //:vmlinux_o --jobs={BAZEL_JOBS} --execution_log_json_file={q(b.exec_log)}
 {bazel} info execution_root >{q(b.facts_dir)}/execroot
 {bazel} shutdown
@@ -111,13 +114,17 @@ def second(default_kernel):
     b = SecondBuild(base)
     try:
         kernels.copy_checkout(b.checkout)
-        for d in (b.facts_dir, os.path.join(base, "home")):
+        for d in (b.facts_dir, b.cache, os.path.join(base, "home")):
             os.makedirs(d)
         # The other user runs Debian's python3 (this one may live in a home
         # it cannot read) with a copy of the one package translation needs.
         shutil.copytree(os.path.dirname(absl.__file__), os.path.join(base, "pylib", "absl"))
         kernels.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", base])
         os.chmod(base, 0o755)
+        os.makedirs(os.path.dirname(b.source))
+        # The kernel source at another path: a hard-linked copy, read-only
+        # to the other user (never chown'ed: its files are the shared tree's).
+        kernels.private_source(b.source)
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.path.join(base, "home"),
                "USER": OTHER_USER, "LOGNAME": OTHER_USER,
                "PYTHONPATH": os.path.join(base, "pylib"), **INJECTED}
