@@ -168,7 +168,7 @@ def test_write_build_file_has_vmlinux_and_bzimage_for_x86(tmp_path):
     emit.write(str(gen), "/k/src", "/k/obj", data())
     build = (gen / "BUILD.bazel").read_text()
     assert 'name = "vmlinux",' in build and 'name = "bzImage",' in build
-    assert '"src/arch/x86/**"' in build and '"src/**/Kconfig*"' in build
+    assert '"src/arch/x86/**"' in build and 'srcs = KERNEL["kconfig_files"],' in build
     assert 'exclude = ["obj/source", "obj/source/**"]' in build
 
 

@@ -39,12 +39,21 @@ filegroup(
     srcs = glob({tail_srcs}),
 )
 
+# Every Kconfig file: include/config/auto.conf depends on them all.
+filegroup(
+    name = "kconfig",
+    srcs = KERNEL["kconfig_files"],
+)
+
 kernel_vmlinux(
     name = "vmlinux",
     arch = KERNEL["config"]["arch"],
     build_env = KERNEL["build_env"],
     objtree = [":objtree"],
-    srcs = [":tail_srcs"],
+    srcs = [
+        ":kconfig",
+        ":tail_srcs",
+    ],
     vmlinux_o = ":vmlinux_o",
 )
 
@@ -56,13 +65,12 @@ filegroup(
 {bzimage}'''
 
 # What Kbuild reads after vmlinux.o (link-vmlinux.sh, modpost, the boot
-# code and its host tools), over-declared by directory: the top Makefiles,
-# every Kconfig file (include/config/auto.conf depends on them all), and
-# the trees the boot code and init/version-timestamp.c include from.
+# code and its host tools), over-declared by directory: the top Makefiles
+# and the trees the boot code and init/version-timestamp.c include from
+# (the Kconfig files are listed exactly, from auto.conf.cmd).
 TAIL_SRCS = [
     "src/Makefile",
     "src/Kbuild",
-    "src/**/Kconfig*",
     "src/scripts/**",
     "src/include/**",
     "src/init/**",
@@ -79,7 +87,10 @@ kernel_bzimage(
     arch = KERNEL["config"]["arch"],
     build_env = KERNEL["build_env"],
     objtree = [":objtree"],
-    srcs = [":tail_srcs"],
+    srcs = [
+        ":kconfig",
+        ":tail_srcs",
+    ],
     vmlinux = ":vmlinux",
     vmlinux_o = ":vmlinux_o",
 )
@@ -95,7 +106,7 @@ def package_path(relocated: str) -> str:
 
 
 def kernel_data(objs: list[Object], link: Link, config: dict,
-                build_env: dict[str, str]) -> dict:
+                build_env: dict[str, str], kconfig_files: list[str] = ()) -> dict:
     """The JSON-compatible description that the rules read."""
     files: dict[str, int] = {}
     flagsets: dict[tuple[str, ...], int] = {}
@@ -123,6 +134,7 @@ def kernel_data(objs: list[Object], link: Link, config: dict,
         "initcalls": 1 if link.initcalls else 0,
         "config": config,
         "build_env": dict(build_env),
+        "kconfig_files": ["src/" + f for f in kconfig_files],
     }
 
 
