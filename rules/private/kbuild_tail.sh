@@ -20,7 +20,18 @@ mkdir -p "$work"
 # make compares modification times: the copy keeps the translation's, and
 # the placed files are newer than all of them.
 cp -RL --preserve=timestamps "$obj/." "$work/obj"
-assume=""
+# The configuration is the translation's: Kconfig would run again only
+# because the translation's CC and LD were its recording shims and its
+# source tree was elsewhere (auto.conf.cmd checks those three).
+sed -i '/^ifneq "\$(\(CC\|LD\|srctree\))"/,/^endif/d' "$work/obj/include/config/auto.conf.cmd"
+# Nothing before vmlinux.o is built again: the vmlinux linker script, whose
+# rule is Kbuild's descent into the whole tree (after its prepare steps),
+# is taken as built, like vmlinux.o.
+case $arch in
+x86_64 | i386) srcarch=x86 ;;
+*) srcarch=$arch ;;
+esac
+assume="-o arch/$srcarch/kernel/vmlinux.lds"
 for arg in "$@"; do
 	case $arg in
 	place:*)
