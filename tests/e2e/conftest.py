@@ -43,3 +43,9 @@ def kernel(request, tmp_path_factory) -> kernels.BuiltKernel:
 def default_kernel(tmp_path_factory) -> kernels.BuiltKernel:
     """The default kernel only (what `./kthin build` builds)."""
     return _get("default", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def bootable_kernel(tmp_path_factory) -> kernels.BuiltKernel:
+    """tinyconfig + configs/bootable.config (what the boot test boots)."""
+    return _get("bootable", tmp_path_factory)

@@ -32,7 +32,7 @@ def link(objtool_args=("--link",), initcalls=True):
 
 
 def data(**link_kw):
-    return emit.kernel_data(objects(), link(**link_kw), CONFIG)
+    return emit.kernel_data(objects(), link(**link_kw), CONFIG, {"KBUILD_BUILD_USER": "kthinlto"})
 
 
 def read_kernel_bzl(gen):
@@ -161,3 +161,26 @@ def test_write_creates_workspace_file(tmp_path):
     gen = tmp_path / "gen"
     emit.write(str(gen), "/k/src", "/k/obj", data())
     assert (gen / "WORKSPACE").is_file()
+
+
+def test_write_build_file_has_vmlinux_and_bzimage_for_x86(tmp_path):
+    gen = tmp_path / "gen"
+    emit.write(str(gen), "/k/src", "/k/obj", data())
+    build = (gen / "BUILD.bazel").read_text()
+    assert 'name = "vmlinux",' in build and "bzimage = True," in build
+    assert '"src/arch/x86/**"' in build and 'srcs = KERNEL["kconfig_files"],' in build
+    assert 'exclude = ["obj/source", "obj/source/**"]' in build
+
+
+def test_write_build_file_has_no_bzimage_for_arm64(tmp_path):
+    gen = tmp_path / "gen"
+    d = data()
+    d["config"] = dict(d["config"], arch="arm64")
+    emit.write(str(gen), "/k/src", "/k/obj", d)
+    build = (gen / "BUILD.bazel").read_text()
+    assert 'name = "vmlinux",' in build and "bzimage = False," in build
+    assert '"src/arch/arm64/**"' in build
+
+
+def test_kernel_data_carries_the_pinned_build_stamp():
+    assert data()["build_env"] == {"KBUILD_BUILD_USER": "kthinlto"}

@@ -96,3 +96,12 @@ def test_ignored_settings_names_what_kbuild_would_have_read():
     assert kbuild.ignored_settings(user) == ["KBUILD_VERBOSE", "KCFLAGS",
                                              "KCONFIG_CONFIG", "LLVM"]
 
+
+def test_kconfig_files_reads_deps_config_of_auto_conf_cmd(tmp_path):
+    conf = tmp_path / "include/config"
+    conf.mkdir(parents=True)
+    (conf / "auto.conf.cmd").write_text(
+        "deps_config := \\\n\tinit/Kconfig \\\n\tarch/x86/Kconfig \\\n\tKconfig \\\n\n"
+        "include/config/auto.conf: $(deps_config)\n\n"
+        'ifneq "$(ARCH)" "x86_64"\ninclude/config/auto.conf: FORCE\nendif\n')
+    assert kbuild.kconfig_files(str(tmp_path)) == ["Kconfig", "arch/x86/Kconfig", "init/Kconfig"]

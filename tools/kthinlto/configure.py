@@ -126,7 +126,8 @@ def translate(req: Request) -> str:
         config = {"source": srctree, "arch": req.arch, "target": req.spec.target,
                   "config_file": req.spec.config_file,
                   "fragments": list(req.spec.fragments), "kcflags": req.kcflags}
-        data = emit.kernel_data(objs, link, config)
+        data = emit.kernel_data(objs, link, config, kbuild.PINNED_BUILD_ENV,
+                                kbuild.kconfig_files(objtree))
         gen = os.path.join(work, "gen")
         emit.write(gen, srctree, objtree, data)
     except BaseException:

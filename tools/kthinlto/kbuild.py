@@ -248,6 +248,23 @@ def recorded_build(srctree: str, objtree: str, arch: str, tc: Toolchain,
     return log_dir
 
 
+def kconfig_files(objtree: str) -> list[str]:
+    """The Kconfig files of the configuration (srctree-relative), as Kbuild
+    listed them in include/config/auto.conf.cmd (deps_config)."""
+    files = []
+    with open(os.path.join(objtree, "include/config/auto.conf.cmd")) as f:
+        lines = iter(f)
+        for line in lines:
+            if line.startswith("deps_config :="):
+                break
+        for line in lines:
+            name = line.strip().rstrip("\\").strip()
+            if not name:
+                break
+            files.append(name)
+    return sorted(files)
+
+
 def archive_members(archive: str, objtree: str, tc: Toolchain) -> list[str]:
     proc = subprocess.run([tc.ar, "t", archive], cwd=objtree,
                           capture_output=True, text=True)

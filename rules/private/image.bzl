@@ -1,0 +1,137 @@
+"""Image phase: vmlinux and bzImage from the project's own vmlinux.o.
+
+What Kbuild does after vmlinux.o is short, serial and architecture-specific
+(scripts/link-vmlinux.sh: kallsyms passes, sorttable, System.map; then the
+decompressor, the setup code and the compressed image).  Each step is run by
+Kbuild's own rules, not re-implemented: one action per target runs `make`
+in a writable copy of the translated object tree, with the final link's
+vmlinux.o (and, for bzImage, the vmlinux action's vmlinux) placed in it and
+taken as built (`make -o`).  The actions declare the object tree and the
+source files Kbuild reads for these steps, run sandboxed and locally, and
+are cached like every other action.
+"""
+
+load(":common.bzl", "TOOLCHAIN_TYPE", "kernel_root", "llvm_toolchain")
+
+def _tail(ctx, target, places, takes, what):
+    tc = llvm_toolchain(ctx)
+    root = kernel_root(ctx)
+    args = ctx.actions.args()
+    args.add(root + "/src")
+    args.add(root + "/obj")
+    args.add(ctx.attr.arch)
+    args.add(target)
+    args.add(takes[0][1].path + ".work")
+    for rel, f in places:
+        args.add("place:%s=%s" % (rel, f.path))
+    for rel, f in takes:
+        args.add("take:%s=%s" % (rel, f.path))
+    env = {"PATH": "/bin:/usr/bin:/usr/local/bin", "LC_ALL": "C"}
+    env.update(ctx.attr.build_env)
+    ctx.actions.run(
+        executable = ctx.executable._kbuild_tail,
+        arguments = [args],
+        # The LLVM tools are inputs so that the cache key follows them;
+        # make finds the same ones as clang-19 etc. on PATH, as Kbuild does.
+        inputs = depset(
+            ctx.files.objtree + ctx.files.srcs + [f for _, f in places],
+            transitive = [tc.files],
+        ),
+        outputs = [f for _, f in takes],
+        env = env,
+        # Local (remotely cached): one serial step that runs the host's
+        # make, perl and compressors, which are not inputs.
+        execution_requirements = {"no-remote-exec": "1"},
+        mnemonic = "KbuildTail",
+        progress_message = what,
+    )
+
+def _kernel_vmlinux_impl(ctx):
+    vmlinux = ctx.actions.declare_file("image/vmlinux")
+    system_map = ctx.actions.declare_file("image/System.map")
+    utsversion = ctx.actions.declare_file("image/utsversion.h")
+    _tail(
+        ctx,
+        "vmlinux",
+        places = [("vmlinux.o", ctx.file.vmlinux_o)],
+        takes = [
+            ("vmlinux", vmlinux),
+            ("System.map", system_map),
+            # Written by link-vmlinux.sh, read by the image's setup code.
+            ("include/generated/utsversion.h", utsversion),
+        ],
+        what = "Linking vmlinux with Kbuild's link-vmlinux.sh",
+    )
+    return [
+        DefaultInfo(files = depset([vmlinux])),
+        OutputGroupInfo(
+            system_map = depset([system_map]),
+            utsversion = depset([utsversion]),
+        ),
+    ]
+
+_COMMON_ATTRS = {
+    "arch": attr.string(default = "x86_64", doc = "Kernel ARCH."),
+    "build_env": attr.string_dict(doc = "KBUILD_BUILD_* as the translation pinned them."),
+    "objtree": attr.label_list(allow_files = True, doc = "The translated object tree."),
+    "srcs": attr.label_list(allow_files = True, doc = "Source files Kbuild reads for these steps."),
+    "vmlinux_o": attr.label(allow_single_file = True, mandatory = True, doc = "The final link's vmlinux.o."),
+    "_kbuild_tail": attr.label(default = "//rules/private:kbuild_tail.sh", allow_single_file = True, executable = True, cfg = "exec"),
+}
+
+kernel_vmlinux = rule(
+    implementation = _kernel_vmlinux_impl,
+    doc = "vmlinux (and System.map, output group system_map) from vmlinux.o, by Kbuild's link-vmlinux.sh.",
+    attrs = _COMMON_ATTRS,
+    toolchains = [TOOLCHAIN_TYPE],
+)
+
+def _kernel_bzimage_impl(ctx):
+    bzimage = ctx.actions.declare_file("image/bzImage")
+    _tail(
+        ctx,
+        "bzImage",
+        places = [
+            ("vmlinux.o", ctx.file.vmlinux_o),
+            ("vmlinux", ctx.file.vmlinux),
+            ("include/generated/utsversion.h", ctx.attr.vmlinux[OutputGroupInfo].utsversion.to_list()[0]),
+        ],
+        takes = [("arch/x86/boot/bzImage", bzimage)],
+        what = "Building bzImage with Kbuild's arch/x86/boot",
+    )
+    return [DefaultInfo(files = depset([bzimage]))]
+
+kernel_bzimage = rule(
+    implementation = _kernel_bzimage_impl,
+    doc = "The x86 bzImage from vmlinux, by Kbuild's arch/x86/boot rules.",
+    attrs = dict(_COMMON_ATTRS, vmlinux = attr.label(allow_single_file = True, mandatory = True)),
+    toolchains = [TOOLCHAIN_TYPE],
+)
+
+def kernel_images(name, kernel, vmlinux_o, objtree, srcs, bzimage):
+    """The targets after vmlinux.o: NAME (vmlinux), System.map and bzImage.
+
+    Args:
+      name: the vmlinux target.
+      kernel: the KERNEL dict of the generated kernel.bzl (its arch and
+        pinned build stamp).
+      vmlinux_o: the final link's vmlinux.o.
+      objtree: the translated object tree (labels).
+      srcs: the source files Kbuild reads for these steps (labels).
+      bzimage: whether to add bzImage (x86 only).
+    """
+    common = {
+        "arch": kernel["config"]["arch"],
+        "build_env": kernel["build_env"],
+        "objtree": objtree,
+        "srcs": srcs,
+        "vmlinux_o": vmlinux_o,
+    }
+    kernel_vmlinux(name = name, **common)
+    native.filegroup(
+        name = "System.map",
+        srcs = [":" + name],
+        output_group = "system_map",
+    )
+    if bzimage:
+        kernel_bzimage(name = "bzImage", vmlinux = ":" + name, **common)

@@ -1,0 +1,67 @@
+#!/bin/sh
+# kbuild_tail.sh SRC OBJ ARCH TARGET WORK [place:REL=FILE ...] [take:REL=FILE ...]
+#
+# Runs Kbuild's own rules after vmlinux.o (`make TARGET`, e.g. vmlinux or
+# bzImage) in a writable copy of the translated object tree OBJ, on source
+# tree SRC.  Each place:REL=FILE copies FILE to REL in that tree and tells
+# make to take it as built (-o REL): vmlinux.o from the final link, vmlinux
+# for the image.  Each take:REL=FILE copies a result out.  WORK is scratch,
+# removed on success; on failure the last lines of make's log are printed.
+# An action executable, so that no shell path appears on the command line.
+set -eu
+src=$1
+obj=$2
+arch=$3
+target=$4
+work=$5
+shift 5
+rm -rf "$work"
+mkdir -p "$work"
+# make compares modification times: the copy keeps the translation's, and
+# the placed files are newer than all of them.
+cp -RL --preserve=timestamps "$obj/." "$work/obj"
+# The configuration is the translation's: Kconfig would run again only
+# because the translation's CC and LD were its recording shims and its
+# source tree was elsewhere (auto.conf.cmd checks those three).
+sed -i '/^ifneq "\$(\(CC\|LD\|srctree\))"/,/^endif/d' "$work/obj/include/config/auto.conf.cmd"
+# Nothing before vmlinux.o is built again: the vmlinux linker script, whose
+# rule is Kbuild's descent into the whole tree (after its prepare steps),
+# is taken as built, like vmlinux.o.  make is run the way Kbuild's own
+# out-of-tree sub-make runs (in the object tree, sub_make_done=1), because
+# make does not pass -o on to a sub-make.
+case $arch in
+x86_64 | i386) srcarch=x86 ;;
+*) srcarch=$arch ;;
+esac
+assume="-o arch/$srcarch/kernel/vmlinux.lds"
+for arg in "$@"; do
+	case $arg in
+	place:*)
+		rel=${arg#place:}
+		rel=${rel%%=*}
+		cp "${arg#*=}" "$work/obj/$rel"
+		touch "$work/obj/$rel"
+		assume="$assume -o $rel"
+		;;
+	esac
+done
+abs_src=$(cd "$src" && pwd)
+abs_obj=$(cd "$work/obj" && pwd)
+# shellcheck disable=SC2086 # $assume is a list of options
+if ! make -C "$abs_obj" -f "$abs_src/Makefile" -I "$abs_src" sub_make_done=1 \
+	abs_srctree="$abs_src" abs_objtree="$abs_obj" ARCH="$arch" LLVM=-19 \
+	$assume "$target" >"$work/make.log" 2>&1; then
+	echo "kthinlto: Kbuild's make $target failed; last lines of its log:" >&2
+	tail -n 40 "$work/make.log" >&2
+	exit 1
+fi
+for arg in "$@"; do
+	case $arg in
+	take:*)
+		rel=${arg#take:}
+		rel=${rel%%=*}
+		cp "$work/obj/$rel" "${arg#*=}"
+		;;
+	esac
+done
+rm -rf "$work"
