@@ -1,6 +1,7 @@
 """tools/kthinlto/kbuild.py: the pure parts of running Kbuild."""
 
 import os
+import subprocess
 
 import pytest
 
@@ -105,3 +106,25 @@ def test_kconfig_files_reads_deps_config_of_auto_conf_cmd(tmp_path):
         "include/config/auto.conf: $(deps_config)\n\n"
         'ifneq "$(ARCH)" "x86_64"\ninclude/config/auto.conf: FORCE\nendif\n')
     assert kbuild.kconfig_files(str(tmp_path)) == ["Kconfig", "arch/x86/Kconfig", "init/Kconfig"]
+
+
+def test_normalize_objtool_drops_debug_paths_and_build_id(tmp_path):
+    # Two builds of one program that differ only in the path they were built at.
+    outs = []
+    for where in ("a/somewhere", "b/elsewhere/else"):
+        d = tmp_path / where
+        d.mkdir(parents=True)
+        (d / "tool.c").write_text("int main(void) { return 0; }\n")
+        objtool = tmp_path / where / "obj/tools/objtool/objtool"
+        objtool.parent.mkdir(parents=True)
+        subprocess.run(["clang-19", "-g", "-fuse-ld=lld", "-Wl,--build-id=sha1", "tool.c",
+                        "-o", str(objtool)], cwd=d, check=True)
+        assert str(d).encode() in objtool.read_bytes()
+        kbuild.normalize_objtool(str(tmp_path / where / "obj"), kbuild.Toolchain())
+        outs.append(objtool.read_bytes())
+    assert outs[0] == outs[1]
+    assert str(tmp_path).encode() not in outs[0]
+
+
+def test_normalize_objtool_without_objtool_does_nothing(tmp_path):
+    kbuild.normalize_objtool(str(tmp_path), kbuild.Toolchain())

@@ -106,6 +106,7 @@ def translate(req: Request) -> str:
                          req.jobs, probes)
         rec_dir = kbuild.recorded_build(srctree, objtree, req.arch, tc, work,
                                         req.jobs, log_path, req.kcflags)
+        kbuild.normalize_objtool(objtree, tc)
         recs = records.read_records(rec_dir)
         link = graph.link_from_records(
             recs, lambda a: kbuild.archive_members(a, objtree, tc))

@@ -81,6 +81,10 @@ class Toolchain:
         return "llvm-nm" + self.suffix
 
     @property
+    def strip(self) -> str:
+        return "llvm-strip" + self.suffix
+
+    @property
     def scan_deps(self) -> str:
         return "clang-scan-deps" + self.suffix
 
@@ -246,6 +250,23 @@ def recorded_build(srctree: str, objtree: str, arch: str, tc: Toolchain,
     run(cmd, log_path, "Kbuild: record objects and flags (make vmlinux_o)",
         env=env, progress=lambda: f"{len(os.listdir(log_dir))} compiles recorded")
     return log_dir
+
+
+def normalize_objtool(objtree: str, tc: Toolchain) -> None:
+    """Strips the debug info and build id from Kbuild's objtool, in place.
+
+    objtool is an input of the final link, so its bytes are in that
+    action's cache key; Kbuild builds it with -g, which records the source
+    and object tree paths (and a build id over them).  Without them, two
+    translations of the same tree at different paths give the same objtool.
+    """
+    path = os.path.join(objtree, "tools/objtool/objtool")
+    if not os.path.exists(path):
+        return
+    proc = subprocess.run([tc.strip, "--strip-debug", "--remove-section=.note.gnu.build-id",
+                           path], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise TranslationError(f"{path}: {tc.strip} failed: {proc.stderr.strip()}")
 
 
 def kconfig_files(objtree: str) -> list[str]:
