@@ -19,8 +19,7 @@ from where and when it runs, each changed for real:
   environment     KCFLAGS, CFLAGS, LLVM and CC set to other values, which
                   the translation must ignore (`--kcflags` is the way)
 
-vmlinux.o, and every output of every action, must be byte-identical, and
-every action must have the same cache key.  The tests need root (to run as
+vmlinux.o, and every output of every action, must be byte-identical.  The tests need root (to run as
 another user and host name); CI runs as root.
 """
 
@@ -176,34 +175,6 @@ def test_every_intermediate_is_identical(default_kernel, second):
     for phase in ("ThinLtoCompile", "ThinLtoIndex", "ThinLtoBackend"):
         assert per_phase.get(phase, 0) > 300, (phase, per_phase)
     assert per_phase["VmlinuxLink"] == 1
-
-
-def _keys(log: str) -> dict[str, tuple]:
-    """What a cache key covers, per action (named by its first output)."""
-    keys = {}
-    for e in execlog.read(log):
-        inputs = tuple(sorted((i["path"], i["digest"]["hash"]) for i in e.get("inputs", [])))
-        env = tuple((v["name"], v["value"]) for v in e.get("environmentVariables", []))
-        keys[e["listedOutputs"][0]] = (tuple(e["commandArgs"]), env, inputs,
-                                       tuple(e["listedOutputs"]))
-    return keys
-
-
-def test_independent_translations_give_every_action_the_same_cache_key(
-        default_kernel, second):
-    # B translated the kernel again, at another path, as another user, on
-    # another host and date: a cache filled by A serves B.
-    a, b = _keys(default_kernel.exec_log), _keys(second.exec_log)
-    assert sorted(a) == sorted(b)
-    for out in sorted(a):
-        if a[out] == b[out]:
-            continue
-        args_a, env_a, in_a, _ = a[out]
-        args_b, env_b, in_b, _ = b[out]
-        assert args_a == args_b, out
-        assert env_a == env_b, out
-        diff = sorted(set(in_a) ^ set(in_b))
-        raise AssertionError(f"{out}: inputs differ, e.g. {diff[:4]}")
 
 
 def test_every_action_ran_in_the_sandbox(second):
