@@ -24,6 +24,8 @@ import time
 from absl import app
 from absl import flags
 
+from tools.kthinlto.kbuild import read_config
+
 # What a serial-console boot into an initramfs needs, and why.
 BOOT_OPTIONS = {
     "CONFIG_64BIT": "a 64-bit kernel (qemu-system-x86_64 boots it directly)",
@@ -40,16 +42,6 @@ BOOTABLE_FRAGMENT = "configs/bootable.config"
 def missing_boot_options(config: dict[str, str]) -> list[str]:
     """Options of BOOT_OPTIONS that config (CONFIG_X -> value) does not set to y."""
     return [k for k in BOOT_OPTIONS if config.get(k) != "y"]
-
-
-def read_config(path: str) -> dict[str, str]:
-    values = {}
-    with open(path) as f:
-        for line in f:
-            key, sep, value = line.strip().partition("=")
-            if key.startswith("CONFIG_") and sep:
-                values[key] = value
-    return values
 
 
 def init_source(marker: str) -> str:
