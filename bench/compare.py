@@ -33,6 +33,8 @@ flags.DEFINE_string("config", "tinyconfig", "Config target.")
 flags.DEFINE_multi_string("fragment", [], "Config fragments.")
 flags.DEFINE_integer("jobs", os.cpu_count() or 2, "Parallel jobs for both sides.")
 flags.DEFINE_bool("keep", False, "Keep the work directory.")
+flags.DEFINE_string("profiles", None, "Directory to save Bazel's JSON profiles of "
+                    "the cold, edit and null builds in (for `bazel analyze-profile`).")
 
 EDIT_FILE = "kernel/sys.c"
 EDIT_OLD = "\treturn task_tgid_vnr(current);\n}"
@@ -47,6 +49,35 @@ def edit(tree: str) -> None:
     with open(path + ".new", "w") as f:
         f.write(text.replace(EDIT_OLD, EDIT_NEW))
     os.replace(path + ".new", path)  # a new inode: the shared tree is untouched
+
+
+def backend_inputs(bazel: list[str], ws: str) -> tuple[float, int]:
+    """Mean declared bitcode inputs per BE action, and the number of BE.
+
+    A BE declares its own bitcode and its bundle; its launcher's first
+    argument is the bundle, which holds the imported bitcode.
+    """
+    out = subprocess.run(bazel + ["aquery", "--output=jsonproto",
+                                  'mnemonic("ThinLtoBackend", deps(//:vmlinux_o))'],
+                         cwd=ws, check=True, capture_output=True, text=True).stdout
+    actions = json.loads(out).get("actions", [])
+    root = subprocess.run(bazel + ["info", "execution_root"], cwd=ws, check=True,
+                          capture_output=True, text=True).stdout.strip()
+    counts = []
+    for a in actions:
+        path = a["arguments"][1]
+        module = path.split("/vmlinux_o_thin_link/", 1)[1][:-len(".thinlto.tar")]
+        counts.append(1 + len(bundle.read(os.path.join(root, path), module).modules))
+    return sum(counts) / max(1, len(counts)), len(counts)
+
+
+def profile(build: str) -> list[str]:
+    """Where Bazel writes the build's profile (it writes one anyway, into
+    its output base; this only names the file)."""
+    if not FLAGS.profiles:
+        return []
+    os.makedirs(FLAGS.profiles, exist_ok=True)
+    return [f"--profile={os.path.join(os.path.abspath(FLAGS.profiles), build)}.prof.gz"]
 
 
 def ratio(a: float, b: float) -> str:
@@ -85,28 +116,23 @@ def main(argv):
                            f"--workspace={ws}", f"--source={src}",
                            f"--config={FLAGS.config}", f"--jobs={FLAGS.jobs}"]
                           + [f"--fragment={f}" for f in FLAGS.fragment], cwd=REPO)
-        cold_log = os.path.join(work, "cold.json")
-        b_cold = timed(bazel + ["build", f"--jobs={FLAGS.jobs}", "//:vmlinux_o",
-                                f"--execution_log_json_file={cold_log}"], cwd=ws)
-        # Declared bitcode inputs per BE: its own bitcode and its bundle's.
-        cold = execlog.read(cold_log)
-        backends = [e for e in cold if e["mnemonic"] == "ThinLtoBackend"]
-        root = subprocess.run(bazel + ["info", "execution_root"], cwd=ws, check=True,
-                              capture_output=True, text=True).stdout.strip()
-        bitcode_inputs = [1 + len(bundle.read(os.path.join(root, p), p.split(
-            "/vmlinux_o_thin_link/", 1)[1][:-len(".thinlto.tar")]).modules)
-            for e in backends for p in execlog.input_paths(e)
-            if p.endswith(".thinlto.tar")]
-        mean_inputs = sum(bitcode_inputs) / max(1, len(backends))
+        # No execution log or profile in a timed build: Bazel writes the log
+        # (every input of every action) as JSON at the end, which Kbuild's
+        # side does not pay for.  The BE figures come from aquery afterwards.
+        b_cold = timed(bazel + ["build", f"--jobs={FLAGS.jobs}", "//:vmlinux_o"]
+                       + profile("cold"), cwd=ws)
+        mean_inputs, n_backends = backend_inputs(bazel, ws)
 
         # The same one-line edit for both, then null builds.
         edit(src)
         k_edit = timed(make)
         edit_log = os.path.join(work, "edit.json")
         b_edit = timed(bazel + ["build", f"--jobs={FLAGS.jobs}", "//:vmlinux_o",
-                                f"--execution_log_json_file={edit_log}"], cwd=ws)
+                                f"--execution_log_json_file={edit_log}"]
+                       + profile("edit"), cwd=ws)
         k_null = timed(make)
-        b_null = timed(bazel + ["build", f"--jobs={FLAGS.jobs}", "//:vmlinux_o"], cwd=ws)
+        b_null = timed(bazel + ["build", f"--jobs={FLAGS.jobs}", "//:vmlinux_o"]
+                       + profile("null"), cwd=ws)
         subprocess.run(bazel + ["shutdown"], cwd=ws, check=False)
 
         rerun = execlog.executed(execlog.read(edit_log), "ThinLtoBackend")
@@ -123,13 +149,13 @@ def main(argv):
     print(f"{'':40} {'kthinlto':>10} {'Kbuild':>10} {'ratio':>7}")
     for name, ours, theirs in rows:
         print(f"{name:40} {ours:9.1f}s {theirs:9.1f}s {ratio(ours, theirs):>7}")
-    print(f"BE actions: {len(backends)}; mean declared bitcode inputs per BE: "
+    print(f"BE actions: {n_backends}; mean declared bitcode inputs per BE: "
           f"{mean_inputs:.2f} (= 1 + {mean_inputs - 1:.2f} imports; "
-          f"declaring all would be {len(backends)})")
-    print(f"BE actions re-run after the edit: {len(rerun)} of {len(backends)}")
+          f"declaring all would be {n_backends})")
+    print(f"BE actions re-run after the edit: {len(rerun)} of {n_backends}")
     print(json.dumps({"config": label, "translate": translate,
                       "cold": [b_cold, k_cold], "edit": [b_edit, k_edit],
-                      "null": [b_null, k_null], "be": len(backends),
+                      "null": [b_null, k_null], "be": n_backends,
                       "mean_bitcode_inputs": mean_inputs, "be_rerun": len(rerun)}))
 
 
