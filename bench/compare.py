@@ -8,10 +8,13 @@ machine, same -j.  Measures, for each side:
   edit     rebuild after the same one-line code change in kernel/sys.c;
   null     rebuild with nothing changed.
 Prints each figure and the ratio kthinlto / Kbuild, and the backend figures
-from Bazel's execution log.
+(from `bazel aquery` and the edit build's execution log).
 
   python3 -m bench.compare                      # default kernel (tinyconfig)
-  python3 -m bench.compare --config=defconfig
+  python3 -m bench.compare --config=defconfig --keep --profiles=/tmp/prof
+  python3 -m bench.compare --reuse=/tmp/kthinlto-bench-XXXX   # edit and null
+      # again, side by side, on the trees a --keep run left, with this
+      # checkout's rules
 """
 
 import json
@@ -33,6 +36,10 @@ flags.DEFINE_string("config", "tinyconfig", "Config target.")
 flags.DEFINE_multi_string("fragment", [], "Config fragments.")
 flags.DEFINE_integer("jobs", os.cpu_count() or 2, "Parallel jobs for both sides.")
 flags.DEFINE_bool("keep", False, "Keep the work directory.")
+flags.DEFINE_string("reuse", None, "A work directory kept by --keep: skip the cold "
+                    "builds and measure the edit and null builds again, side by side, "
+                    "with this checkout's rules (each side first takes the edit back "
+                    "and rebuilds, untimed).")
 flags.DEFINE_string("profiles", None, "Directory to save Bazel's JSON profiles of "
                     "the cold, edit and null builds in (for `bazel analyze-profile`).")
 
@@ -40,14 +47,16 @@ EDIT_FILE = "kernel/sys.c"
 EDIT_OLD = "\treturn task_tgid_vnr(current);\n}"
 EDIT_NEW = "\treturn task_tgid_vnr(current) + 1;\n}"
 
-def edit(tree: str) -> None:
+def edit(tree: str, undo: bool = False) -> None:
+    """Makes the benchmark's one-line edit (or takes it back)."""
+    old, new = (EDIT_NEW, EDIT_OLD) if undo else (EDIT_OLD, EDIT_NEW)
     path = os.path.join(tree, EDIT_FILE)
     with open(path) as f:
         text = f.read()
-    if text.count(EDIT_OLD) != 1:
+    if text.count(old) != 1:
         raise SystemExit(f"{path}: the benchmark's edit does not apply")
     with open(path + ".new", "w") as f:
-        f.write(text.replace(EDIT_OLD, EDIT_NEW))
+        f.write(text.replace(old, new))
     os.replace(path + ".new", path)  # a new inode: the shared tree is untouched
 
 
@@ -72,8 +81,8 @@ def backend_inputs(bazel: list[str], ws: str) -> tuple[float, int]:
 
 
 def profile(build: str) -> list[str]:
-    """Where Bazel writes the build's profile (it writes one anyway, into
-    its output base; this only names the file)."""
+    """Bazel's JSON profile of one build, if asked for (a few per cent of
+    Bazel's own CPU; Kbuild's side has no such cost)."""
     if not FLAGS.profiles:
         return []
     os.makedirs(FLAGS.profiles, exist_ok=True)
@@ -84,8 +93,57 @@ def ratio(a: float, b: float) -> str:
     return f"{a / b:.3f}" if b else "n/a"
 
 
+def edit_and_null(work: str, src: str, make: list[str], bazel: list[str],
+                  ws: str) -> tuple[float, float, float, float, list[dict]]:
+    """The same one-line edit for both sides, then null builds: Kbuild's
+    and kthinlto's times, and the BE actions Bazel re-ran."""
+    edit(src)
+    k_edit = timed(make)
+    edit_log = os.path.join(work, "edit.json")
+    b_edit = timed(bazel + ["build", f"--jobs={FLAGS.jobs}", "//:vmlinux_o",
+                            f"--execution_log_json_file={edit_log}"]
+                   + profile("edit"), cwd=ws)
+    k_null = timed(make)
+    b_null = timed(bazel + ["build", f"--jobs={FLAGS.jobs}", "//:vmlinux_o"]
+                   + profile("null"), cwd=ws)
+    subprocess.run(bazel + ["shutdown"], cwd=ws, check=False)
+    rerun = execlog.executed(execlog.read(edit_log), "ThinLtoBackend")
+    return k_edit, b_edit, k_null, b_null, rerun
+
+
+def reuse(work: str) -> None:
+    """Edit and null builds again on the trees a --keep run left."""
+    src, ws = os.path.join(work, "linux"), os.path.join(work, "ws")
+    kobj = os.path.join(work, "kbuild")
+    for path in (src, ws, kobj):
+        if not os.path.isdir(path):
+            raise SystemExit(f"--reuse={work}: {path} is missing; give a work "
+                             "directory that `bench.compare --keep` left")
+    make = ["make", "-C", src, f"O={kobj}", "ARCH=x86_64", "LLVM=-19",
+            f"-j{FLAGS.jobs}", "vmlinux_o"]
+    bazel = ["bazel", f"--output_base={os.path.join(work, 'ob')}"]
+    edit(src, undo=True)
+    copy_checkout(ws)
+    print("bench: back to the unedited tree on both sides (untimed)", file=sys.stderr)
+    timed(make)
+    timed(bazel + ["build", f"--jobs={FLAGS.jobs}", "//:vmlinux_o"], cwd=ws)
+    k_edit, b_edit, k_null, b_null, rerun = edit_and_null(work, src, make, bazel, ws)
+    rows = [(f"after a one-line edit of {EDIT_FILE}", b_edit, k_edit),
+            ("null build", b_null, k_null)]
+    print(f"reused {work}: -j{FLAGS.jobs}, {os.cpu_count()} cores")
+    print(f"{'':40} {'kthinlto':>10} {'Kbuild':>10} {'ratio':>7}")
+    for name, ours, theirs in rows:
+        print(f"{name:40} {ours:9.1f}s {theirs:9.1f}s {ratio(ours, theirs):>7}")
+    print(f"BE actions re-run after the edit: {len(rerun)}")
+    print(json.dumps({"reuse": work, "edit": [b_edit, k_edit],
+                      "null": [b_null, k_null], "be_rerun": len(rerun)}))
+
+
 def main(argv):
     del argv
+    if FLAGS.reuse:
+        reuse(os.path.abspath(FLAGS.reuse))
+        return
     work = tempfile.mkdtemp(prefix="kthinlto-bench-")
     print(f"bench: work directory {work}", file=sys.stderr)
     try:
@@ -116,26 +174,14 @@ def main(argv):
                            f"--workspace={ws}", f"--source={src}",
                            f"--config={FLAGS.config}", f"--jobs={FLAGS.jobs}"]
                           + [f"--fragment={f}" for f in FLAGS.fragment], cwd=REPO)
-        # No execution log or profile in a timed build: Bazel writes the log
+        # No execution log in the timed cold build: Bazel writes the log
         # (every input of every action) as JSON at the end, which Kbuild's
         # side does not pay for.  The BE figures come from aquery afterwards.
         b_cold = timed(bazel + ["build", f"--jobs={FLAGS.jobs}", "//:vmlinux_o"]
                        + profile("cold"), cwd=ws)
         mean_inputs, n_backends = backend_inputs(bazel, ws)
 
-        # The same one-line edit for both, then null builds.
-        edit(src)
-        k_edit = timed(make)
-        edit_log = os.path.join(work, "edit.json")
-        b_edit = timed(bazel + ["build", f"--jobs={FLAGS.jobs}", "//:vmlinux_o",
-                                f"--execution_log_json_file={edit_log}"]
-                       + profile("edit"), cwd=ws)
-        k_null = timed(make)
-        b_null = timed(bazel + ["build", f"--jobs={FLAGS.jobs}", "//:vmlinux_o"]
-                       + profile("null"), cwd=ws)
-        subprocess.run(bazel + ["shutdown"], cwd=ws, check=False)
-
-        rerun = execlog.executed(execlog.read(edit_log), "ThinLtoBackend")
+        k_edit, b_edit, k_null, b_null, rerun = edit_and_null(work, src, make, bazel, ws)
     finally:
         if not FLAGS.keep:
             shutil.rmtree(work, ignore_errors=True)
