@@ -17,6 +17,7 @@ Prints each figure and the ratio kthinlto / Kbuild, and the backend figures
       # checkout's rules
 """
 
+import collections
 import json
 import os
 import shutil
@@ -60,8 +61,8 @@ def edit(tree: str, undo: bool = False) -> None:
     os.replace(path + ".new", path)  # a new inode: the shared tree is untouched
 
 
-def backend_inputs(bazel: list[str], ws: str) -> tuple[float, int]:
-    """Mean declared bitcode inputs per BE action, and the number of BE.
+def backend_bundles(bazel: list[str], ws: str) -> dict[str, str]:
+    """Object module name -> absolute path of its bundle, for every BE action.
 
     A BE declares its own bitcode and its bundle; its launcher's first
     argument is the bundle, which holds the imported bitcode.
@@ -72,12 +73,29 @@ def backend_inputs(bazel: list[str], ws: str) -> tuple[float, int]:
     actions = json.loads(out).get("actions", [])
     root = subprocess.run(bazel + ["info", "execution_root"], cwd=ws, check=True,
                           capture_output=True, text=True).stdout.strip()
-    counts = []
+    bundles = {}
     for a in actions:
         path = a["arguments"][1]
         module = path.split("/vmlinux_o_thin_link/", 1)[1][:-len(".thinlto.tar")]
-        counts.append(1 + len(bundle.read(os.path.join(root, path), module).modules))
-    return sum(counts) / max(1, len(counts)), len(counts)
+        bundles[module] = os.path.join(root, path)
+    return bundles
+
+
+def mean_bitcode_inputs(bundles: dict[str, str]) -> float:
+    """Declared bitcode inputs per BE: its own bitcode and its bundle's."""
+    counts = [1 + len(bundle.read(path, module).modules) for module, path in bundles.items()]
+    return sum(counts) / max(1, len(counts))
+
+
+def rerun_reasons(rerun: list[dict], before: dict[str, dict[str, str]],
+                  bundles: dict[str, str]) -> collections.Counter:
+    """Why each re-run BE re-ran: its own bitcode, or what in its bundle."""
+    reasons = collections.Counter()
+    for entry in rerun:
+        module = execlog.outputs(entry)[0].split("/vmlinux_o_be/", 1)[1]
+        why = bundle.why_changed(module, before[module], bundle.member_digests(bundles[module]))
+        reasons["own bitcode" if why == "unchanged" else why] += 1
+    return reasons
 
 
 def profile(build: str) -> list[str]:
@@ -89,14 +107,21 @@ def profile(build: str) -> list[str]:
     return [f"--profile={os.path.join(os.path.abspath(FLAGS.profiles), build)}.prof.gz"]
 
 
+def print_reasons(why: collections.Counter) -> None:
+    for reason, n in why.most_common():
+        print(f"  {n:5d} re-ran: {reason} changed")
+
+
 def ratio(a: float, b: float) -> str:
     return f"{a / b:.3f}" if b else "n/a"
 
 
 def edit_and_null(work: str, src: str, make: list[str], bazel: list[str],
-                  ws: str) -> tuple[float, float, float, float, list[dict]]:
+                  ws: str) -> tuple[float, float, float, float, list[dict], collections.Counter]:
     """The same one-line edit for both sides, then null builds: Kbuild's
-    and kthinlto's times, and the BE actions Bazel re-ran."""
+    and kthinlto's times, the BE actions Bazel re-ran and why."""
+    bundles = backend_bundles(bazel, ws)
+    before = {m: bundle.member_digests(p) for m, p in bundles.items()}
     edit(src)
     k_edit = timed(make)
     edit_log = os.path.join(work, "edit.json")
@@ -108,7 +133,7 @@ def edit_and_null(work: str, src: str, make: list[str], bazel: list[str],
                    + profile("null"), cwd=ws)
     subprocess.run(bazel + ["shutdown"], cwd=ws, check=False)
     rerun = execlog.executed(execlog.read(edit_log), "ThinLtoBackend")
-    return k_edit, b_edit, k_null, b_null, rerun
+    return k_edit, b_edit, k_null, b_null, rerun, rerun_reasons(rerun, before, bundles)
 
 
 def reuse(work: str) -> None:
@@ -127,7 +152,7 @@ def reuse(work: str) -> None:
     print("bench: back to the unedited tree on both sides (untimed)", file=sys.stderr)
     timed(make)
     timed(bazel + ["build", f"--jobs={FLAGS.jobs}", "//:vmlinux_o"], cwd=ws)
-    k_edit, b_edit, k_null, b_null, rerun = edit_and_null(work, src, make, bazel, ws)
+    k_edit, b_edit, k_null, b_null, rerun, why = edit_and_null(work, src, make, bazel, ws)
     rows = [(f"after a one-line edit of {EDIT_FILE}", b_edit, k_edit),
             ("null build", b_null, k_null)]
     print(f"reused {work}: -j{FLAGS.jobs}, {os.cpu_count()} cores")
@@ -135,8 +160,9 @@ def reuse(work: str) -> None:
     for name, ours, theirs in rows:
         print(f"{name:40} {ours:9.1f}s {theirs:9.1f}s {ratio(ours, theirs):>7}")
     print(f"BE actions re-run after the edit: {len(rerun)}")
+    print_reasons(why)
     print(json.dumps({"reuse": work, "edit": [b_edit, k_edit],
-                      "null": [b_null, k_null], "be_rerun": len(rerun)}))
+                      "null": [b_null, k_null], "be_rerun": len(rerun), "why": dict(why)}))
 
 
 def main(argv):
@@ -179,9 +205,10 @@ def main(argv):
         # side does not pay for.  The BE figures come from aquery afterwards.
         b_cold = timed(bazel + ["build", f"--jobs={FLAGS.jobs}", "//:vmlinux_o"]
                        + profile("cold"), cwd=ws)
-        mean_inputs, n_backends = backend_inputs(bazel, ws)
+        bundles = backend_bundles(bazel, ws)
+        mean_inputs, n_backends = mean_bitcode_inputs(bundles), len(bundles)
 
-        k_edit, b_edit, k_null, b_null, rerun = edit_and_null(work, src, make, bazel, ws)
+        k_edit, b_edit, k_null, b_null, rerun, why = edit_and_null(work, src, make, bazel, ws)
     finally:
         if not FLAGS.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -199,10 +226,11 @@ def main(argv):
           f"{mean_inputs:.2f} (= 1 + {mean_inputs - 1:.2f} imports; "
           f"declaring all would be {n_backends})")
     print(f"BE actions re-run after the edit: {len(rerun)} of {n_backends}")
+    print_reasons(why)
     print(json.dumps({"config": label, "translate": translate,
                       "cold": [b_cold, k_cold], "edit": [b_edit, k_edit],
                       "null": [b_null, k_null], "be": n_backends,
-                      "mean_bitcode_inputs": mean_inputs, "be_rerun": len(rerun)}))
+                      "mean_bitcode_inputs": mean_inputs, "be_rerun": len(rerun), "why": dict(why)}))
 
 
 if __name__ == "__main__":
