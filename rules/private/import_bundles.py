@@ -22,6 +22,7 @@ bitcode as just "Invalid abbrev number"), NM (llvm-nm) finds and names the
 module that cannot be read.  Stdlib only: an action tool.
 """
 
+import concurrent.futures
 import os
 import shutil
 import subprocess
@@ -51,24 +52,42 @@ def absolute(word: str) -> str:
     return os.path.abspath(word) if "/" in word else word
 
 
-def add(tar: tarfile.TarFile, path: str, name: str) -> None:
-    """Adds a file with fixed metadata: the same inputs give the same bytes."""
+def copy_member(out: int, path: str, name: str) -> None:
+    """Appends one member as tarfile's GNU format writes it, with fixed
+    metadata (the same inputs give the same bytes); the data is copied by the
+    kernel (sendfile), not through Python."""
+    size = os.path.getsize(path)
     info = tarfile.TarInfo(name)
-    info.size = os.path.getsize(path)
+    info.size = size
     info.mode = 0o644
+    os.write(out, info.tobuf(tarfile.GNU_FORMAT, tarfile.ENCODING, "surrogateescape"))
     with open(path, "rb") as f:
-        tar.addfile(info, f)
+        done = 0
+        while done < size:
+            sent = os.sendfile(out, f.fileno(), done, size - done)
+            if sent == 0:
+                fail(f"{path} shrank while it was read")
+            done += sent
+    os.write(out, bytes(-size % tarfile.BLOCKSIZE))
 
 
 def write_bundle(bundle: str, module: str, scratch: str, fe_dir: str,
                  imports: list[str]) -> None:
+    """One bundle: index, import list, then the imported bitcode; ends as
+    tarfile ends an archive (two zero blocks, padding to a whole record)."""
     os.makedirs(os.path.dirname(bundle) or ".", exist_ok=True)
-    with tarfile.open(bundle, "w", format=tarfile.GNU_FORMAT) as tar:
-        add(tar, os.path.join(scratch, module + ".thinlto.bc"), module + ".thinlto.bc")
-        add(tar, os.path.join(scratch, module + ".imports"), module + ".imports")
-        for imported in imports:
-            if imported != module:
-                add(tar, os.path.join(fe_dir, imported), imported)
+    members = [(os.path.join(scratch, module + ".thinlto.bc"), module + ".thinlto.bc"),
+               (os.path.join(scratch, module + ".imports"), module + ".imports")]
+    members += [(os.path.join(fe_dir, m), m) for m in imports if m != module]
+    out = os.open(bundle, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        for path, name in members:
+            copy_member(out, path, name)
+        os.write(out, bytes(2 * tarfile.BLOCKSIZE))
+        end = os.lseek(out, 0, os.SEEK_CUR)
+        os.write(out, bytes(-end % tarfile.RECORDSIZE))
+    finally:
+        os.close(out)
 
 
 def unreadable_module(nm: str, fe_dir: str, modules: list[str]) -> str | None:
@@ -106,13 +125,18 @@ def main(argv: list[str]) -> int:
                          "from its source")
             return proc.returncode
         known = {module for module, _ in entries}
+        jobs = []
         for module, bundle in entries:
             imports = imported_modules(os.path.join(scratch, module + ".imports"))
             for imported in imports:
                 if imported not in known:
                     fail(f"the index of {module} imports {imported}, which is "
                          "not a bitcode object of this build")
-            write_bundle(bundle, module, scratch, fe_dir, sorted(imports))
+            jobs.append((bundle, module, scratch, fe_dir, sorted(imports)))
+        # The thin link is the only action running (every BE waits for it):
+        # one writer per core.  The copies run in the kernel, without the GIL.
+        with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            list(pool.map(lambda job: write_bundle(*job), jobs))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return 0

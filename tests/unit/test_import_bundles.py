@@ -78,6 +78,29 @@ def test_bundles_are_byte_for_byte_reproducible(tmp_path, monkeypatch):
     assert open("out/a.o.tar", "rb").read() == first
 
 
+def test_bundle_bytes_are_what_tarfile_writes(tmp_path, monkeypatch):
+    # The launcher writes tars itself (kernel-side copies); a bundle must stay
+    # a tar that tarfile and GNU tar read, with a name over 100 characters.
+    monkeypatch.chdir(tmp_path)
+    deep = "d" * 60 + "/" + "e" * 60 + "/long.o"
+    write("fe/a.o", "A" * 700)
+    write("fe/" + deep, "L" * 513)
+    ld = fake_ld({"a.o": deep + "\\n", deep: ""})
+    proc = run(["a.o\tout/a.o.tar", deep + "\tout/long.o.tar"], ld)
+    assert proc.returncode == 0, proc.stderr
+    expected = io.BytesIO()
+    with tarfile.open(fileobj=expected, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for name, data in [("a.o.thinlto.bc", b"index of a.o"), ("a.o.imports", deep.encode() + b"\n"),
+                           (deep, b"L" * 513)]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    assert open("out/a.o.tar", "rb").read() == expected.getvalue()
+    listing = subprocess.run(["tar", "-tf", "out/a.o.tar"], capture_output=True, text=True, check=True)
+    assert listing.stdout.split() == ["a.o.thinlto.bc", "a.o.imports", deep]
+
+
 def test_import_outside_the_build_is_an_error_naming_both(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write("fe/a.o", "A")
