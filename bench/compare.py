@@ -88,14 +88,15 @@ def mean_bitcode_inputs(bundles: dict[str, str]) -> float:
 
 
 def rerun_reasons(rerun: list[dict], before: dict[str, dict[str, str]],
-                  bundles: dict[str, str]) -> collections.Counter:
-    """Why each re-run BE re-ran: its own bitcode, or what in its bundle."""
-    reasons = collections.Counter()
+                  bundles: dict[str, str]) -> dict[str, list[str]]:
+    """Why each re-run BE re-ran (what in its bundle changed, else its own
+    bitcode) -> the objects that re-ran for that reason."""
+    reasons: dict[str, list[str]] = collections.defaultdict(list)
     for entry in rerun:
         module = execlog.outputs(entry)[0].split("/vmlinux_o_be/", 1)[1]
         why = bundle.why_changed(module, before[module], bundle.member_digests(bundles[module]))
-        reasons["own bitcode" if why == "unchanged" else why] += 1
-    return reasons
+        reasons["own bitcode" if why == "unchanged" else why].append(module)
+    return dict(reasons)
 
 
 def profile(build: str) -> list[str]:
@@ -107,9 +108,10 @@ def profile(build: str) -> list[str]:
     return [f"--profile={os.path.join(os.path.abspath(FLAGS.profiles), build)}.prof.gz"]
 
 
-def print_reasons(why: collections.Counter) -> None:
-    for reason, n in why.most_common():
-        print(f"  {n:5d} re-ran: {reason} changed")
+def print_reasons(why: dict[str, list[str]]) -> None:
+    for reason, modules in sorted(why.items(), key=lambda kv: -len(kv[1])):
+        shown = ", ".join(sorted(modules)[:3]) + (", ..." if len(modules) > 3 else "")
+        print(f"  {len(modules):5d} re-ran: {reason} changed ({shown})")
 
 
 def ratio(a: float, b: float) -> str:
@@ -117,7 +119,7 @@ def ratio(a: float, b: float) -> str:
 
 
 def edit_and_null(work: str, src: str, make: list[str], bazel: list[str],
-                  ws: str) -> tuple[float, float, float, float, list[dict], collections.Counter]:
+                  ws: str) -> tuple[float, float, float, float, list[dict], dict[str, list[str]]]:
     """The same one-line edit for both sides, then null builds: Kbuild's
     and kthinlto's times, the BE actions Bazel re-ran and why."""
     bundles = backend_bundles(bazel, ws)
@@ -162,7 +164,7 @@ def reuse(work: str) -> None:
     print(f"BE actions re-run after the edit: {len(rerun)}")
     print_reasons(why)
     print(json.dumps({"reuse": work, "edit": [b_edit, k_edit],
-                      "null": [b_null, k_null], "be_rerun": len(rerun), "why": dict(why)}))
+                      "null": [b_null, k_null], "be_rerun": len(rerun), "why": {k: len(v) for k, v in why.items()}}))
 
 
 def main(argv):
@@ -230,7 +232,7 @@ def main(argv):
     print(json.dumps({"config": label, "translate": translate,
                       "cold": [b_cold, k_cold], "edit": [b_edit, k_edit],
                       "null": [b_null, k_null], "be": n_backends,
-                      "mean_bitcode_inputs": mean_inputs, "be_rerun": len(rerun), "why": dict(why)}))
+                      "mean_bitcode_inputs": mean_inputs, "be_rerun": len(rerun), "why": {k: len(v) for k, v in why.items()}}))
 
 
 if __name__ == "__main__":
