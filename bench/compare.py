@@ -81,9 +81,10 @@ def backend_bundles(bazel: list[str], ws: str) -> dict[str, str]:
     return bundles
 
 
-def mean_bitcode_inputs(bundles: dict[str, str]) -> float:
-    """Declared bitcode inputs per BE: its own bitcode and its bundle's."""
-    counts = [1 + len(bundle.read(path, module).modules) for module, path in bundles.items()]
+def mean_bitcode_inputs(digests: dict[str, dict[str, str]]) -> float:
+    """Declared bitcode inputs per BE: its own bitcode and its bundle's
+    (every member but the index and the import list)."""
+    counts = [1 + len(members) - 2 for members in digests.values()]
     return sum(counts) / max(1, len(counts))
 
 
@@ -118,21 +119,34 @@ def ratio(a: float, b: float) -> str:
     return f"{a / b:.3f}" if b else "n/a"
 
 
-def edit_and_null(work: str, src: str, make: list[str], bazel: list[str],
-                  ws: str) -> tuple[float, float, float, float, list[dict], dict[str, list[str]]]:
+def print_rows(rows: list[tuple[str, float, float]]) -> None:
+    print(f"{'':40} {'kthinlto':>10} {'Kbuild':>10} {'ratio':>7}")
+    for name, ours, theirs in rows:
+        print(f"{name:40} {ours:9.1f}s {theirs:9.1f}s {ratio(ours, theirs):>7}")
+
+
+def kbuild_make(src: str, kobj: str) -> list[str]:
+    return ["make", "-C", src, f"O={kobj}", "ARCH=x86_64", "LLVM=-19",
+            f"-j{FLAGS.jobs}", "vmlinux_o"]
+
+
+def bazel_build(bazel: list[str], *extra: str) -> list[str]:
+    return bazel + ["build", f"--jobs={FLAGS.jobs}", "//:vmlinux_o", *extra]
+
+
+def edit_and_null(work: str, src: str, make: list[str], bazel: list[str], ws: str,
+                  bundles: dict[str, str], before: dict[str, dict[str, str]],
+                  ) -> tuple[float, float, float, float, list[dict], dict[str, list[str]]]:
     """The same one-line edit for both sides, then null builds: Kbuild's
-    and kthinlto's times, the BE actions Bazel re-ran and why."""
-    bundles = backend_bundles(bazel, ws)
-    before = {m: bundle.member_digests(p) for m, p in bundles.items()}
+    and kthinlto's times, the BE actions Bazel re-ran and why (from the
+    bundles' member digests `before` the edit)."""
     edit(src)
     k_edit = timed(make)
     edit_log = os.path.join(work, "edit.json")
-    b_edit = timed(bazel + ["build", f"--jobs={FLAGS.jobs}", "//:vmlinux_o",
-                            f"--execution_log_json_file={edit_log}"]
-                   + profile("edit"), cwd=ws)
+    b_edit = timed(bazel_build(bazel, f"--execution_log_json_file={edit_log}",
+                               *profile("edit")), cwd=ws)
     k_null = timed(make)
-    b_null = timed(bazel + ["build", f"--jobs={FLAGS.jobs}", "//:vmlinux_o"]
-                   + profile("null"), cwd=ws)
+    b_null = timed(bazel_build(bazel, *profile("null")), cwd=ws)
     subprocess.run(bazel + ["shutdown"], cwd=ws, check=False)
     rerun = execlog.executed(execlog.read(edit_log), "ThinLtoBackend")
     return k_edit, b_edit, k_null, b_null, rerun, rerun_reasons(rerun, before, bundles)
@@ -146,21 +160,20 @@ def reuse(work: str) -> None:
         if not os.path.isdir(path):
             raise SystemExit(f"--reuse={work}: {path} is missing; give a work "
                              "directory that `bench.compare --keep` left")
-    make = ["make", "-C", src, f"O={kobj}", "ARCH=x86_64", "LLVM=-19",
-            f"-j{FLAGS.jobs}", "vmlinux_o"]
+    make = kbuild_make(src, kobj)
     bazel = ["bazel", f"--output_base={os.path.join(work, 'ob')}"]
     edit(src, undo=True)
     copy_checkout(ws)
     print("bench: back to the unedited tree on both sides (untimed)", file=sys.stderr)
     timed(make)
-    timed(bazel + ["build", f"--jobs={FLAGS.jobs}", "//:vmlinux_o"], cwd=ws)
-    k_edit, b_edit, k_null, b_null, rerun, why = edit_and_null(work, src, make, bazel, ws)
-    rows = [(f"after a one-line edit of {EDIT_FILE}", b_edit, k_edit),
-            ("null build", b_null, k_null)]
+    timed(bazel_build(bazel), cwd=ws)
+    bundles = backend_bundles(bazel, ws)
+    before = {m: bundle.member_digests(p) for m, p in bundles.items()}
+    k_edit, b_edit, k_null, b_null, rerun, why = edit_and_null(
+        work, src, make, bazel, ws, bundles, before)
     print(f"reused {work}: -j{FLAGS.jobs}, {os.cpu_count()} cores")
-    print(f"{'':40} {'kthinlto':>10} {'Kbuild':>10} {'ratio':>7}")
-    for name, ours, theirs in rows:
-        print(f"{name:40} {ours:9.1f}s {theirs:9.1f}s {ratio(ours, theirs):>7}")
+    print_rows([(f"after a one-line edit of {EDIT_FILE}", b_edit, k_edit),
+                ("null build", b_null, k_null)])
     print(f"BE actions re-run after the edit: {len(rerun)}")
     print_reasons(why)
     print(json.dumps({"reuse": work, "edit": [b_edit, k_edit],
@@ -190,8 +203,7 @@ def main(argv):
         kbuild.configure(src, kobj, "x86_64", kbuild.Toolchain(), spec,
                          os.path.join(work, "kbuild.log"), FLAGS.jobs)
         kconfig = time.monotonic() - start
-        make = ["make", "-C", src, f"O={kobj}", "ARCH=x86_64", "LLVM=-19",
-                f"-j{FLAGS.jobs}", "vmlinux_o"]
+        make = kbuild_make(src, kobj)
         k_cold = kconfig + timed(make)
 
         # kthinlto, cold: translation, then bazel build in a new output base.
@@ -205,12 +217,13 @@ def main(argv):
         # No execution log in the timed cold build: Bazel writes the log
         # (every input of every action) as JSON at the end, which Kbuild's
         # side does not pay for.  The BE figures come from aquery afterwards.
-        b_cold = timed(bazel + ["build", f"--jobs={FLAGS.jobs}", "//:vmlinux_o"]
-                       + profile("cold"), cwd=ws)
+        b_cold = timed(bazel_build(bazel, *profile("cold")), cwd=ws)
         bundles = backend_bundles(bazel, ws)
-        mean_inputs, n_backends = mean_bitcode_inputs(bundles), len(bundles)
+        before = {m: bundle.member_digests(p) for m, p in bundles.items()}
+        mean_inputs, n_backends = mean_bitcode_inputs(before), len(bundles)
 
-        k_edit, b_edit, k_null, b_null, rerun, why = edit_and_null(work, src, make, bazel, ws)
+        k_edit, b_edit, k_null, b_null, rerun, why = edit_and_null(
+            work, src, make, bazel, ws, bundles, before)
     finally:
         if not FLAGS.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -221,9 +234,7 @@ def main(argv):
             ("null build", b_null, k_null)]
     print(f"config: {label} (x86_64, ThinLTO), -j{FLAGS.jobs}, {os.cpu_count()} cores")
     print(f"translation: {translate:.1f} s (once per tree and config; not in cold)")
-    print(f"{'':40} {'kthinlto':>10} {'Kbuild':>10} {'ratio':>7}")
-    for name, ours, theirs in rows:
-        print(f"{name:40} {ours:9.1f}s {theirs:9.1f}s {ratio(ours, theirs):>7}")
+    print_rows(rows)
     print(f"BE actions: {n_backends}; mean declared bitcode inputs per BE: "
           f"{mean_inputs:.2f} (= 1 + {mean_inputs - 1:.2f} imports; "
           f"declaring all would be {n_backends})")
