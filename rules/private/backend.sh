@@ -25,13 +25,10 @@ if [ -n "${LD_LIBRARY_PATH:-}" ]; then
 	unset IFS
 	export LD_LIBRARY_PATH="$dirs"
 fi
-# Few processes: this runs once per bitcode object.
+# Few processes: this runs once per bitcode object.  tar creates WORK and
+# the directory of MODULE (the bundle holds MODULE.thinlto.bc).
 [ ! -e "$work" ] || rm -rf "$work"
-case $module in
-*/*) mkdir -p "$work/${module%/*}" ;;
-*) mkdir -p "$work" ;;
-esac
-tar -xf "$bundle" -C "$work"
+tar -xf "$bundle" --one-top-level="$work"
 ln -s "$root/$own" "$work/$module"
 cd "$work"
 status=0
