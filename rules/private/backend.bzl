@@ -4,7 +4,7 @@ As mainline Kbuild's CONFIG_LTO_CLANG_THIN_DIST does: the object's own Kbuild
 flags minus the preprocessor ones, `-x ir -fthinlto-index=...`.
 """
 
-load(":common.bzl", "TOOLCHAIN_TYPE", "expand", "kernel_root", "llvm_toolchain")
+load(":common.bzl", "TOOLCHAIN_TYPE", "llvm_toolchain")
 load(":providers.bzl", "KernelObjectsInfo", "ThinLtoIndexInfo")
 
 def backend_action(ctx, tc, flags, module, bitcode, bundle, out):
@@ -55,7 +55,6 @@ def backend_action(ctx, tc, flags, module, bitcode, bundle, out):
 
 def _kernel_backend_impl(ctx):
     tc = llvm_toolchain(ctx)
-    root = kernel_root(ctx)
     info = ctx.attr.objects[KernelObjectsInfo]
     index = ctx.attr.index[ThinLtoIndexInfo]
     objects = []
@@ -67,7 +66,7 @@ def _kernel_backend_impl(ctx):
         backend_action(
             ctx,
             tc,
-            flags = [expand(f, root) for f in o.be_flags],
+            flags = o.be_flags,
             module = o.path,
             bitcode = o.bitcode,
             bundle = index.bundles[o.path],

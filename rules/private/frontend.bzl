@@ -45,8 +45,10 @@ def _kernel_frontend_impl(ctx):
     expanded = {}
     objects = []
     for o in json.decode(ctx.attr.objects):
-        if o["flags"] not in expanded:
-            expanded[o["flags"]] = [expand(f, root) for f in flagsets[o["flags"]]]
+        # Each flag set is expanded once (thousands of objects share a few).
+        for key in (o["flags"], o["be_flags"]):
+            if key not in expanded:
+                expanded[key] = [expand(f, root) for f in flagsets[key]]
         out = ctx.actions.declare_file(ctx.attr.name + "/" + o["path"])
         frontend_action(
             ctx,
@@ -62,7 +64,7 @@ def _kernel_frontend_impl(ctx):
             bitcode = out if o["bitcode"] else None,
             native = None if o["bitcode"] else out,
             lazy = o["lazy"] == 1,
-            be_flags = flagsets[o["be_flags"]],
+            be_flags = expanded[o["be_flags"]],
         ))
     return [
         DefaultInfo(files = depset([o.bitcode or o.native for o in objects])),

@@ -10,7 +10,8 @@ KernelObjectsInfo = provider(
                    "assembly and -fno-lto files, from BE for bitcode), " +
                    "lazy (bool: a lib.a member, linked only on demand), " +
                    "be_flags (list of string: Kbuild's flags minus the " +
-                   "preprocessor ones, for the BE compile)",
+                   "preprocessor ones, for the BE compile, with paths " +
+                   "expanded to execroot-relative ones)",
     },
 )
 

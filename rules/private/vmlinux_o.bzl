@@ -19,7 +19,9 @@ def kernel_vmlinux_o(name, kernel, visibility = None):
     kernel_frontend(
         name = name + "_fe",
         srcs = kernel["files"],
-        objects = json.encode(kernel["objects"]),
+        # A JSON string since the translation writes it so (analysis is
+        # faster); trees translated before still hold a list.
+        objects = kernel["objects"] if type(kernel["objects"]) == "string" else json.encode(kernel["objects"]),
         flagsets = json.encode(kernel["flagsets"]),
     )
     kernel_initcall_order(

@@ -39,7 +39,11 @@ def read_kernel_bzl(gen):
     with open(os.path.join(gen, "kernel.bzl")) as f:
         text = f.read()
     [payload] = [line for line in text.splitlines() if line.startswith("KERNEL = ")]
-    return json.loads(payload[len("KERNEL = "):])
+    kernel = json.loads(payload[len("KERNEL = "):])
+    # The objects are one JSON string (see emit.write).
+    assert isinstance(kernel["objects"], str)
+    kernel["objects"] = json.loads(kernel["objects"])
+    return kernel
 
 
 # package_path
