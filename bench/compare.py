@@ -8,7 +8,9 @@ machine, same -j.  Measures, for each side:
   edit     rebuild after the same one-line code change in kernel/sys.c;
   null     rebuild with nothing changed.
 Prints each figure and the ratio kthinlto / Kbuild, and the backend figures
-(from `bazel aquery` and the edit build's execution log).
+(from `bazel aquery`, the bundles, and which BE outputs the edit build
+rewrote).  Nothing is logged during the timed builds except, with
+--profiles, Bazel's JSON profile.
 
   python3 -m bench.compare                      # default kernel (tinyconfig)
   python3 -m bench.compare --config=defconfig --keep --profiles=/tmp/prof
@@ -29,8 +31,10 @@ import time
 from absl import app
 from absl import flags
 
+from bench import phases
+from bench.reruns import rewritten, stamps
 from bench.common import REPO, copy_checkout, timed
-from tools.kthinlto import bundle, execlog, kbuild, source
+from tools.kthinlto import bundle, kbuild, source
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("config", "tinyconfig", "Config target.")
@@ -88,13 +92,12 @@ def mean_bitcode_inputs(digests: dict[str, dict[str, str]]) -> float:
     return sum(counts) / max(1, len(counts))
 
 
-def rerun_reasons(rerun: list[dict], before: dict[str, dict[str, str]],
+def rerun_reasons(rerun: list[str], before: dict[str, dict[str, str]],
                   bundles: dict[str, str]) -> dict[str, list[str]]:
     """Why each re-run BE re-ran (what in its bundle changed, else its own
     bitcode) -> the objects that re-ran for that reason."""
     reasons: dict[str, list[str]] = collections.defaultdict(list)
-    for entry in rerun:
-        module = execlog.outputs(entry)[0].split("/vmlinux_o_be/", 1)[1]
+    for module in rerun:
         why = bundle.why_changed(module, before[module], bundle.member_digests(bundles[module]))
         reasons["own bitcode" if why == "unchanged" else why].append(module)
     return dict(reasons)
@@ -107,6 +110,15 @@ def profile(build: str) -> list[str]:
         return []
     os.makedirs(FLAGS.profiles, exist_ok=True)
     return [f"--profile={os.path.join(os.path.abspath(FLAGS.profiles), build)}.prof.gz"]
+
+
+def print_phases(*builds: str) -> None:
+    """Per ThinLTO phase, where each build's time went (with --profiles)."""
+    for build in builds:
+        path = os.path.join(os.path.abspath(FLAGS.profiles), build) + ".prof.gz"
+        if FLAGS.profiles and os.path.exists(path):
+            print(f"{build} build, from Bazel's profile:")
+            print(phases.format_phases(phases.phases(phases.load(path))))
 
 
 def print_reasons(why: dict[str, list[str]]) -> None:
@@ -134,21 +146,20 @@ def bazel_build(bazel: list[str], *extra: str) -> list[str]:
     return bazel + ["build", f"--jobs={FLAGS.jobs}", "//:vmlinux_o", *extra]
 
 
-def edit_and_null(work: str, src: str, make: list[str], bazel: list[str], ws: str,
+def edit_and_null(src: str, make: list[str], bazel: list[str], ws: str,
                   bundles: dict[str, str], before: dict[str, dict[str, str]],
-                  ) -> tuple[float, float, float, float, list[dict], dict[str, list[str]]]:
+                  ) -> tuple[float, float, float, float, list[str], dict[str, list[str]]]:
     """The same one-line edit for both sides, then null builds: Kbuild's
     and kthinlto's times, the BE actions Bazel re-ran and why (from the
     bundles' member digests `before` the edit)."""
     edit(src)
     k_edit = timed(make)
-    edit_log = os.path.join(work, "edit.json")
-    b_edit = timed(bazel_build(bazel, f"--execution_log_json_file={edit_log}",
-                               *profile("edit")), cwd=ws)
+    outputs = stamps(bundles)
+    b_edit = timed(bazel_build(bazel, *profile("edit")), cwd=ws)
+    rerun = rewritten(outputs, stamps(bundles))
     k_null = timed(make)
     b_null = timed(bazel_build(bazel, *profile("null")), cwd=ws)
     subprocess.run(bazel + ["shutdown"], cwd=ws, check=False)
-    rerun = execlog.executed(execlog.read(edit_log), "ThinLtoBackend")
     return k_edit, b_edit, k_null, b_null, rerun, rerun_reasons(rerun, before, bundles)
 
 
@@ -170,12 +181,13 @@ def reuse(work: str) -> None:
     bundles = backend_bundles(bazel, ws)
     before = {m: bundle.member_digests(p) for m, p in bundles.items()}
     k_edit, b_edit, k_null, b_null, rerun, why = edit_and_null(
-        work, src, make, bazel, ws, bundles, before)
+        src, make, bazel, ws, bundles, before)
     print(f"reused {work}: -j{FLAGS.jobs}, {os.cpu_count()} cores")
     print_rows([(f"after a one-line edit of {EDIT_FILE}", b_edit, k_edit),
                 ("null build", b_null, k_null)])
     print(f"BE actions re-run after the edit: {len(rerun)}")
     print_reasons(why)
+    print_phases("edit")
     print(json.dumps({"reuse": work, "edit": [b_edit, k_edit],
                       "null": [b_null, k_null], "be_rerun": len(rerun), "why": {k: len(v) for k, v in why.items()}}))
 
@@ -223,7 +235,7 @@ def main(argv):
         mean_inputs, n_backends = mean_bitcode_inputs(before), len(bundles)
 
         k_edit, b_edit, k_null, b_null, rerun, why = edit_and_null(
-            work, src, make, bazel, ws, bundles, before)
+            src, make, bazel, ws, bundles, before)
     finally:
         if not FLAGS.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -244,6 +256,7 @@ def main(argv):
                       "cold": [b_cold, k_cold], "edit": [b_edit, k_edit],
                       "null": [b_null, k_null], "be": n_backends,
                       "mean_bitcode_inputs": mean_inputs, "be_rerun": len(rerun), "why": {k: len(v) for k, v in why.items()}}))
+    print_phases("cold", "edit")
 
 
 if __name__ == "__main__":

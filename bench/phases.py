@@ -1,0 +1,63 @@
+"""Where a build's time went, per ThinLTO phase, from Bazel's JSON profile.
+
+Bazel's profile (`--profile=FILE`) has one "action processing" event per
+executed action, named by the action's progress message; the rules' messages
+name the phase ("Compiling ...", "Thin-linking ...", "ThinLTO backend ...",
+"Linking ...").  For each phase: how many actions ran, the wall-clock span
+from the first start to the last end, and the summed action time.  Bazel
+folds very short events together in its profile, so a count can fall a
+little short of the actions that ran (the times do not).
+"""
+
+import gzip
+import json
+
+# Progress-message prefix -> phase, as rules/private/*.bzl write them.
+PHASES = (
+    ("Compiling", "FE"),
+    ("Scanning", "initcall scan"),
+    ("Ordering", "initcall order"),
+    ("Thin-linking", "thin link"),
+    ("ThinLTO backend", "BE"),
+    ("Linking", "final link"),
+)
+
+
+def phase_of(message: str) -> str:
+    for prefix, phase in PHASES:
+        if message.startswith(prefix):
+            return phase
+    return "other"
+
+
+def load(path: str) -> list[dict]:
+    """The events of a profile, gzipped or not (whatever its name says)."""
+    with open(path, "rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+    with (gzip.open if gzipped else open)(path, "rt") as f:
+        data = json.load(f)
+    return data["traceEvents"] if isinstance(data, dict) else data
+
+
+def phases(events: list[dict]) -> list[tuple[str, int, float, float, float]]:
+    """(phase, actions, start, wall span, summed action time), seconds from
+    the profile's start, in the order the phases started."""
+    spans: dict[str, list[float]] = {}
+    for e in events:
+        if e.get("ph") != "X" or e.get("cat") != "action processing":
+            continue
+        start, dur = e["ts"] / 1e6, e["dur"] / 1e6
+        phase = phase_of(e.get("name", ""))
+        s = spans.setdefault(phase, [0, start, start + dur, 0.0])
+        s[0] += 1
+        s[1] = min(s[1], start)
+        s[2] = max(s[2], start + dur)
+        s[3] += dur
+    rows = [(p, int(n), first, last - first, busy) for p, (n, first, last, busy) in spans.items()]
+    return sorted(rows, key=lambda r: r[2])
+
+
+def format_phases(rows: list[tuple[str, int, float, float, float]]) -> str:
+    return "\n".join(
+        f"  {phase:15} {n:5d} actions  from {start:7.1f} s  wall {span:7.1f} s  "
+        f"action time {busy:8.1f} s" for phase, n, start, span, busy in rows)

@@ -1,0 +1,44 @@
+"""bench/phases.py: a build's time per ThinLTO phase from Bazel's profile."""
+
+import gzip
+import json
+
+from bench import phases
+
+
+def event(name, start_s, dur_s, cat="action processing"):
+    return {"ph": "X", "cat": cat, "name": name, "ts": start_s * 1e6, "dur": dur_s * 1e6}
+
+
+def test_phases_span_and_sum_each_phase_in_start_order(tmp_path):
+    events = [
+        event("Thin-linking 2654 bitcode objects of @kernel//:vmlinux_o_thin_link", 3.0, 9.0),
+        event("Compiling ../kernel/src/kernel/sys.c to bitcode", 0.5, 2.5),
+        event("ThinLTO backend ../kernel/vmlinux_o_be/kernel/sys.o", 12.0, 1.0),
+        event("ThinLTO backend ../kernel/vmlinux_o_be/fs/ext4/super.o", 12.0, 3.0),
+        event("ThinLTO backend ../kernel/vmlinux_o_be/kernel/fork.o", 13.0, 0.5),
+        event("Linking external/kernel/vmlinux.o and running objtool", 15.0, 10.0),
+        event("subprocess.run", 0.0, 99.0, cat="general information"),
+    ]
+    path = tmp_path / "edit.prof.gz"
+    with gzip.open(path, "wt") as f:
+        json.dump({"traceEvents": events}, f)
+    rows = phases.phases(phases.load(str(path)))
+    assert [r[0] for r in rows] == ["FE", "thin link", "BE", "final link"]
+    be = rows[2]
+    assert be[1] == 3 and be[2] == 12.0 and be[3] == 3.0 and be[4] == 4.5
+    assert "BE" in phases.format_phases(rows)
+
+
+def test_unknown_message_is_other():
+    assert phases.phase_of("Building vmlinux") == "other"
+
+
+def test_load_reads_plain_and_gzipped_profiles_whatever_the_name(tmp_path):
+    events = [event("Compiling a.c", 1.0, 2.0)]
+    plain = tmp_path / "plain.prof.gz"
+    plain.write_text(json.dumps({"traceEvents": events}))
+    packed = tmp_path / "packed.prof"
+    with gzip.open(packed, "wt") as f:
+        json.dump(events, f)
+    assert phases.load(str(plain)) == phases.load(str(packed)) == events
