@@ -40,3 +40,17 @@ def kernel_root(ctx):
     if ctx.label.package:
         root = (root + "/" if root else "") + ctx.label.package
     return root
+
+def dir_of(file, path):
+    """The directory prefix of `file` under which it is named `path`.
+
+    Args:
+      file: a File.
+      path: its name under its target's directory (kernel/sys.o).
+
+    Returns:
+      The prefix, ending in /.
+    """
+    if not file.path.endswith("/" + path):
+        fail("%s is not named %s under its target's directory" % (file.path, path))
+    return file.path[:-len(path)]

@@ -20,7 +20,7 @@ imported bitcode changed (docs/backend-inputs.md says why this design and
 not another).
 """
 
-load(":common.bzl", "TOOLCHAIN_TYPE", "kernel_root", "llvm_toolchain")
+load(":common.bzl", "TOOLCHAIN_TYPE", "dir_of", "kernel_root", "llvm_toolchain")
 load(":providers.bzl", "KernelObjectsInfo", "ThinLtoIndexInfo")
 
 def link_inputs(args, objects, files):
@@ -43,12 +43,6 @@ def link_inputs(args, objects, files):
         args.add_all(lazy)
         args.add("--end-lib")
 
-def _dir_of(file, path):
-    """The directory prefix of `file` under which it is named `path`."""
-    if not file.path.endswith("/" + path):
-        fail("%s is not named %s under its target's directory" % (file.path, path))
-    return file.path[:-len(path)]
-
 def _relative(dir, start):
     """Path of directory `dir` from directory `start` (both end in /)."""
     a = dir.rstrip("/").split("/")
@@ -69,9 +63,9 @@ def _kernel_thin_link_impl(ctx):
         if not o.bitcode:
             continue
         bundles[o.path] = ctx.actions.declare_file(ctx.attr.name + "/" + o.path + ".thinlto.tar")
-        fe_dir = _dir_of(o.bitcode, o.path)
+        fe_dir = dir_of(o.bitcode, o.path)
     for o in objects:
-        if _dir_of(o.bitcode or o.native, o.path) != fe_dir:
+        if dir_of(o.bitcode or o.native, o.path) != fe_dir:
             fail("%s: the thin link wants every FE output in %s" % (o.path, fe_dir))
 
     # The link runs inside the FE directory, so modules are named by their
