@@ -117,8 +117,13 @@ def print_phases(*builds: str) -> None:
     for build in builds:
         path = os.path.join(os.path.abspath(FLAGS.profiles), build) + ".prof.gz"
         if FLAGS.profiles and os.path.exists(path):
+            rows = phases.phases(phases.load(path))
             print(f"{build} build, from Bazel's profile:")
-            print(phases.format_phases(phases.phases(phases.load(path))))
+            print(phases.format_phases(rows))
+            if build == "edit":
+                print(f"  its FE, thin link, BE and final link back to back on "
+                      f"{FLAGS.jobs} fully used cores: >= "
+                      f"{phases.floor(rows, FLAGS.jobs):.1f} s")
 
 
 def print_reasons(why: dict[str, list[str]]) -> None:

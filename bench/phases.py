@@ -39,25 +39,45 @@ def load(path: str) -> list[dict]:
     return data["traceEvents"] if isinstance(data, dict) else data
 
 
-def phases(events: list[dict]) -> list[tuple[str, int, float, float, float]]:
-    """(phase, actions, start, wall span, summed action time), seconds from
-    the profile's start, in the order the phases started."""
+# The phases each of which waits for the one before (the initcall scan and
+# order run beside them).
+SERIAL = ("FE", "thin link", "BE", "final link")
+
+Row = tuple[str, int, float, float, float, float]
+
+
+def phases(events: list[dict]) -> list[Row]:
+    """(phase, actions, start, wall span, summed action time, longest
+    action), seconds from the profile's start, in the order the phases
+    started."""
     spans: dict[str, list[float]] = {}
     for e in events:
         if e.get("ph") != "X" or e.get("cat") != "action processing":
             continue
         start, dur = e["ts"] / 1e6, e["dur"] / 1e6
         phase = phase_of(e.get("name", ""))
-        s = spans.setdefault(phase, [0, start, start + dur, 0.0])
+        s = spans.setdefault(phase, [0, start, start + dur, 0.0, 0.0])
         s[0] += 1
         s[1] = min(s[1], start)
         s[2] = max(s[2], start + dur)
         s[3] += dur
-    rows = [(p, int(n), first, last - first, busy) for p, (n, first, last, busy) in spans.items()]
+        s[4] = max(s[4], dur)
+    rows = [(p, int(n), first, last - first, busy, longest)
+            for p, (n, first, last, busy, longest) in spans.items()]
     return sorted(rows, key=lambda r: r[2])
 
 
-def format_phases(rows: list[tuple[str, int, float, float, float]]) -> str:
+def floor(rows: list[Row], jobs: int) -> float:
+    """A lower bound on the build's wall time given its actions' times: the
+    serial phases one after the other, each on `jobs` fully used cores (and
+    no shorter than its longest action).  Meaningful for an incremental
+    build, whose phases do not overlap."""
+    return sum(max(busy / jobs, longest) for phase, _, _, _, busy, longest in rows
+               if phase in SERIAL)
+
+
+def format_phases(rows: list[Row]) -> str:
     return "\n".join(
         f"  {phase:15} {n:5d} actions  from {start:7.1f} s  wall {span:7.1f} s  "
-        f"action time {busy:8.1f} s" for phase, n, start, span, busy in rows)
+        f"action time {busy:8.1f} s  longest {longest:6.1f} s"
+        for phase, n, start, span, busy, longest in rows)

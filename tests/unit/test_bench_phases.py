@@ -26,8 +26,11 @@ def test_phases_span_and_sum_each_phase_in_start_order(tmp_path):
     rows = phases.phases(phases.load(str(path)))
     assert [r[0] for r in rows] == ["FE", "thin link", "BE", "final link"]
     be = rows[2]
-    assert be[1] == 3 and be[2] == 12.0 and be[3] == 3.0 and be[4] == 4.5
+    assert be[1] == 3 and be[2] == 12.0 and be[3] == 3.0 and be[4] == 4.5 and be[5] == 3.0
     assert "BE" in phases.format_phases(rows)
+    # FE 2.5 + thin link 9 + BE max(4.5 / 2, 3.0) + final link 10.
+    assert phases.floor(rows, 2) == 2.5 + 9.0 + 3.0 + 10.0
+    assert phases.floor(rows, 1) == 2.5 + 9.0 + 4.5 + 10.0
 
 
 def test_unknown_message_is_other():
