@@ -16,6 +16,8 @@ import subprocess
 import sys
 import time
 
+from tools.kthinlto import emit
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # name -> configure flags.  "default" is what `./kthin build` builds.
@@ -82,9 +84,7 @@ class Workspace:
             return json.load(f)["gen"]
 
     def kernel_data(self) -> dict:
-        with open(os.path.join(self.gen(), "kernel.bzl")) as f:
-            text = f.read()
-        return json.loads(text[text.index("KERNEL = ") + len("KERNEL = "):])
+        return emit.read_kernel_bzl(os.path.join(self.gen(), "kernel.bzl"))
 
     def aquery(self, expr: str) -> dict:
         out = self.bazel("aquery", expr, "--output=jsonproto").stdout

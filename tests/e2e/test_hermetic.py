@@ -10,6 +10,7 @@ import socket
 import sys
 
 from tests.e2e import kernels
+from tools.kthinlto import emit
 
 # Widely included, and with no namesake elsewhere on the include path (a
 # hidden linux/types.h would silently resolve to include/uapi/linux/types.h).
@@ -26,14 +27,11 @@ def test_undeclared_header_is_a_sandbox_failure(default_kernel, tmp_path):
     for name in ("src", "obj"):
         os.symlink(os.path.realpath(os.path.join(orig, name)), gen / name)
     shutil.copy(os.path.join(orig, "BUILD.bazel"), gen / "BUILD.bazel")
-    with open(os.path.join(orig, "kernel.bzl")) as f:
-        text = f.read()
-    head, _, payload = text.partition("KERNEL = ")
-    data = json.loads(payload)
+    data = emit.read_kernel_bzl(os.path.join(orig, "kernel.bzl"))
     hidden = data["files"].index(HEADER)
     for o in data["objects"]:
         o["inputs"] = [i for i in o["inputs"] if i != hidden]
-    (gen / "kernel.bzl").write_text(head + "KERNEL = " + json.dumps(data) + "\n")
+    (gen / "kernel.bzl").write_text(emit.kernel_bzl(data))
     assert os.path.exists(os.path.join(gen, HEADER))
 
     ws = kernels.new_workspace(str(tmp_path / "ws"))

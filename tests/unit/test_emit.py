@@ -36,14 +36,7 @@ def data(**link_kw):
 
 
 def read_kernel_bzl(gen):
-    with open(os.path.join(gen, "kernel.bzl")) as f:
-        text = f.read()
-    [payload] = [line for line in text.splitlines() if line.startswith("KERNEL = ")]
-    kernel = json.loads(payload[len("KERNEL = "):])
-    # The objects are one JSON string (see emit.write).
-    assert isinstance(kernel["objects"], str)
-    kernel["objects"] = json.loads(kernel["objects"])
-    return kernel
+    return emit.read_kernel_bzl(os.path.join(gen, "kernel.bzl"))
 
 
 # package_path
@@ -142,6 +135,16 @@ def test_write_kernel_bzl_payload_is_the_data_as_json(tmp_path):
     d = data()
     emit.write(str(gen), "/k/src", "/k/obj", d)
     assert read_kernel_bzl(gen) == d
+    # The objects are one JSON string inside the dict (fast to analyse).
+    [line] = [l for l in (gen / "kernel.bzl").read_text().splitlines() if l.startswith("KERNEL = ")]
+    assert isinstance(json.loads(line[len("KERNEL = "):])["objects"], str)
+
+
+def test_read_kernel_bzl_reads_the_former_list_form(tmp_path):
+    d = data()
+    path = tmp_path / "kernel.bzl"
+    path.write_text("KERNEL = " + json.dumps(d) + "\n")
+    assert emit.read_kernel_bzl(str(path)) == d
 
 
 def test_write_build_file_loads_kernel_and_names_objtool(tmp_path):
