@@ -11,6 +11,8 @@ import subprocess
 
 import pytest
 
+from tests.unit.objects import compile_tree
+
 SCAN = os.path.join(os.path.dirname(__file__), "..", "..", "rules", "private", "initcall_scan.sh")
 
 SOURCES = {
@@ -26,15 +28,7 @@ SOURCES = {
 @pytest.fixture
 def tree(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    for src, text in SOURCES.items():
-        path = tmp_path / "src" / src
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        out = tmp_path / "fe" / (src[:-2] + ".o")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        lto = [] if src.startswith("init/") else ["-flto=thin"]
-        subprocess.run([shutil.which("clang-19"), "-O2", *lto, "-c", str(path), "-o", str(out)],
-                       check=True)
+    compile_tree(tmp_path, SOURCES, native=("init/c.c",))
     for obj in ("kernel/a.o", "lib/b.o", "init/c.o"):
         os.makedirs(os.path.dirname(f"out/{obj}"), exist_ok=True)
     return tmp_path

@@ -12,6 +12,8 @@ import sys
 
 import pytest
 
+from tests.unit.objects import compile_tree
+
 RULES = os.path.join(os.path.dirname(__file__), "..", "..", "rules", "private")
 IMPORT_BUNDLES = os.path.join(RULES, "import_bundles.py")
 BACKEND = os.path.join(RULES, "backend.sh")
@@ -26,14 +28,7 @@ SOURCES = {
 def tree(tmp_path, monkeypatch):
     """fe/a.o and fe/lib/b.o as bitcode; cwd is the 'execroot'."""
     monkeypatch.chdir(tmp_path)
-    for src, text in SOURCES.items():
-        path = tmp_path / "src" / src
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        out = tmp_path / "fe" / (src[:-2] + ".o")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([shutil.which("clang-19"), "-O2", "-flto=thin", "-c",
-                        str(path), "-o", str(out)], check=True)
+    compile_tree(tmp_path, SOURCES)
     return tmp_path
 
 
