@@ -103,21 +103,26 @@ def rerun_reasons(rerun: list[str], before: dict[str, dict[str, str]],
     return dict(reasons)
 
 
+def profile_path(build: str) -> str:
+    return os.path.join(os.path.abspath(FLAGS.profiles), build) + ".prof.gz"
+
+
 def profile(build: str) -> list[str]:
     """Bazel's JSON profile of one build, if asked for (a few per cent of
     Bazel's own CPU; Kbuild's side has no such cost)."""
     if not FLAGS.profiles:
         return []
     os.makedirs(FLAGS.profiles, exist_ok=True)
-    return [f"--profile={os.path.join(os.path.abspath(FLAGS.profiles), build)}.prof.gz"]
+    return [f"--profile={profile_path(build)}"]
 
 
 def print_phases(*builds: str) -> None:
     """Per ThinLTO phase, where each build's time went (with --profiles)."""
+    if not FLAGS.profiles:
+        return
     for build in builds:
-        path = os.path.join(os.path.abspath(FLAGS.profiles), build) + ".prof.gz"
-        if FLAGS.profiles and os.path.exists(path):
-            rows = phases.phases(phases.load(path))
+        if os.path.exists(profile_path(build)):
+            rows = phases.phases(phases.load(profile_path(build)))
             print(f"{build} build, from Bazel's profile:")
             print(phases.format_phases(rows))
             if build == "edit":

@@ -41,16 +41,24 @@ def kernel_root(ctx):
         root = (root + "/" if root else "") + ctx.label.package
     return root
 
-def dir_of(file, path):
-    """The directory prefix of `file` under which it is named `path`.
+def common_dir(files, names, what):
+    """The directory under which every file is named by its name.
 
     Args:
-      file: a File.
-      path: its name under its target's directory (kernel/sys.o).
+      files: list of File.
+      names: list of string, each file's name under its target's directory
+        (kernel/sys.o).
+      what: who needs them together, for the error message.
 
     Returns:
-      The prefix, ending in /.
+      The prefix, ending in /, shared by all of them.
     """
-    if not file.path.endswith("/" + path):
-        fail("%s is not named %s under its target's directory" % (file.path, path))
-    return file.path[:-len(path)]
+    prefix = None
+    for file, name in zip(files, names):
+        if not file.path.endswith("/" + name):
+            fail("%s is not named %s under its target's directory" % (file.path, name))
+        here = file.path[:-len(name)]
+        if prefix != None and here != prefix:
+            fail("%s: %s wants every file in %s" % (file.path, what, prefix))
+        prefix = here
+    return prefix

@@ -7,19 +7,13 @@ objects each, and Kbuild's script orders them (InitcallOrder).  An edit
 re-scans one shard; the script re-runs only when an initcall changed.
 """
 
-load(":common.bzl", "TOOLCHAIN_TYPE", "dir_of", "llvm_toolchain")
+load(":common.bzl", "TOOLCHAIN_TYPE", "common_dir", "llvm_toolchain")
 load(":providers.bzl", "InitcallOrderInfo", "KernelObjectsInfo")
 load(":thin_link.bzl", "link_inputs")
 
 # Objects per InitcallScan action: an edit re-scans one shard (about a
 # second of llvm-nm), a cold build pays the overhead of few actions.
 _SCAN_SHARD = 32
-
-def _same_dir(expected, prefix, file):
-    """`prefix`, which must equal `expected` unless that is None."""
-    if expected != None and prefix != expected:
-        fail("%s: an initcall scan wants every file in %s" % (file.path, expected))
-    return prefix
 
 def _kernel_initcall_order_impl(ctx):
     if not ctx.file.script:
@@ -29,21 +23,12 @@ def _kernel_initcall_order_impl(ctx):
     listings = []
     for first in range(0, len(objects), _SCAN_SHARD):
         shard = objects[first:first + _SCAN_SHARD]
-        files = []
-        outs = []
-        fe_dir = None
-        out_dir = None
-        for o in shard:
-            f = o.bitcode or o.native
-            out = ctx.actions.declare_file(ctx.attr.name + "/" + o.path + ".initcalls")
-            files.append(f)
-            outs.append(out)
-            fe_dir = _same_dir(fe_dir, dir_of(f, o.path), f)
-            out_dir = _same_dir(out_dir, dir_of(out, o.path + ".initcalls"), out)
+        files = [o.bitcode or o.native for o in shard]
+        outs = [ctx.actions.declare_file(ctx.attr.name + "/" + o.path + ".initcalls") for o in shard]
         args = ctx.actions.args()
         args.add(tc.llvm_nm)
-        args.add(fe_dir)
-        args.add(out_dir)
+        args.add(common_dir(files, [o.path for o in shard], "an initcall scan"))
+        args.add(common_dir(outs, [o.path + ".initcalls" for o in shard], "an initcall scan"))
         args.add_all(files)
         ctx.actions.run(
             executable = ctx.executable._initcall_scan,

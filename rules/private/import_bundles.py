@@ -28,7 +28,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import threading
 
 IOV_MAX = 1024
 
@@ -70,29 +69,8 @@ def read_file(path: str) -> bytes:
         return f.read()
 
 
-class Segments:
-    """The tar segment of each imported module, read and encoded once.
-
-    Popular modules are in hundreds of bundles (on defconfig mm/slab_common.o
-    is in 1094 of 2654); their bytes and headers are made once and shared.
-    """
-
-    def __init__(self, fe_dir: str):
-        self._fe_dir = fe_dir
-        self._cache: dict[str, list[bytes]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, module: str) -> list[bytes]:
-        seg = self._cache.get(module)
-        if seg is None:
-            seg = tar_member(module, read_file(os.path.join(self._fe_dir, module)))
-            with self._lock:
-                seg = self._cache.setdefault(module, seg)
-        return seg
-
-
-def write_bundle(bundle: str, module: str, scratch: str, segments: Segments,
-                 imports: list[str]) -> None:
+def write_bundle(bundle: str, module: str, scratch: str,
+                 segments: dict[str, list[bytes]], imports: list[str]) -> None:
     """One bundle: index, import list, then the imported bitcode; ends as
     tarfile ends an archive (two zero blocks, padding to a whole record).
     Written with one writev of shared buffers."""
@@ -102,7 +80,7 @@ def write_bundle(bundle: str, module: str, scratch: str, segments: Segments,
         parts += tar_member(module + suffix, read_file(os.path.join(scratch, module + suffix)))
     for m in imports:
         if m != module:
-            parts += segments.get(m)
+            parts += segments[m]
     size = sum(len(p) for p in parts) + 2 * tarfile.BLOCKSIZE
     parts.append(bytes(2 * tarfile.BLOCKSIZE + (-size % tarfile.RECORDSIZE)))
     parts = [p for p in parts if p]
@@ -155,7 +133,6 @@ def main(argv: list[str]) -> int:
                          "from its source")
             return proc.returncode
         known = {module for module, _ in entries}
-        segments = Segments(fe_dir)
         jobs = []
         for module, bundle in entries:
             imports = imported_modules(os.path.join(scratch, module + ".imports"))
@@ -163,11 +140,18 @@ def main(argv: list[str]) -> int:
                 if imported not in known:
                     fail(f"the index of {module} imports {imported}, which is "
                          "not a bitcode object of this build")
-            jobs.append((bundle, module, scratch, segments, sorted(imports)))
+            jobs.append((bundle, module, sorted(imports)))
+        # Each imported module's tar segment is made once: popular modules
+        # are in hundreds of bundles (on defconfig mm/slab_common.o is in
+        # 1094 of 2654), which share its buffers.
+        segments = {m: tar_member(m, read_file(os.path.join(fe_dir, m)))
+                    for m in sorted({m for _, module, imports in jobs
+                                     for m in imports if m != module})}
         # The thin link is the only action running (every BE waits for it):
         # one writer per core; writev copies in the kernel, without the GIL.
         with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-            list(pool.map(lambda job: write_bundle(*job), jobs))
+            list(pool.map(lambda job: write_bundle(job[0], job[1], scratch, segments, job[2]),
+                          jobs))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return 0

@@ -20,7 +20,7 @@ imported bitcode changed (docs/backend-inputs.md says why this design and
 not another).
 """
 
-load(":common.bzl", "TOOLCHAIN_TYPE", "dir_of", "kernel_root", "llvm_toolchain")
+load(":common.bzl", "TOOLCHAIN_TYPE", "common_dir", "kernel_root", "llvm_toolchain")
 load(":providers.bzl", "KernelObjectsInfo", "ThinLtoIndexInfo")
 
 def link_inputs(args, objects, files):
@@ -57,16 +57,12 @@ def _relative(dir, start):
 def _kernel_thin_link_impl(ctx):
     tc = llvm_toolchain(ctx)
     objects = ctx.attr.objects[KernelObjectsInfo].objects
-    bundles = {}
-    fe_dir = None
-    for o in objects:
-        if not o.bitcode:
-            continue
-        bundles[o.path] = ctx.actions.declare_file(ctx.attr.name + "/" + o.path + ".thinlto.tar")
-        fe_dir = dir_of(o.bitcode, o.path)
-    for o in objects:
-        if dir_of(o.bitcode or o.native, o.path) != fe_dir:
-            fail("%s: the thin link wants every FE output in %s" % (o.path, fe_dir))
+    bundles = {
+        o.path: ctx.actions.declare_file(ctx.attr.name + "/" + o.path + ".thinlto.tar")
+        for o in objects
+        if o.bitcode
+    }
+    fe_dir = common_dir([o.bitcode or o.native for o in objects], [o.path for o in objects], "the thin link")
 
     # The link runs inside the FE directory, so modules are named by their
     # objtree paths (kernel/sys.o) in indexes, imports and bundles.  lld
