@@ -3,8 +3,9 @@
 Also the initcall-ordering linker script, which Kbuild generates from the
 bitcode (scripts/generate_initcall_order.pl) and the final link uses: the
 objects' initcall symbols are listed by InitcallScan actions, a shard of
-objects each, and Kbuild's script orders them (InitcallOrder).  An edit
-re-scans one shard; the script re-runs only when an initcall changed.
+objects each, and initcall_order.py orders them as Kbuild's script does, in
+one process (InitcallOrder).  An edit re-scans one shard; the ordering
+re-runs only when an initcall changed.
 """
 
 load(":common.bzl", "TOOLCHAIN_TYPE", "common_dir", "llvm_toolchain")
@@ -16,7 +17,7 @@ load(":thin_link.bzl", "link_inputs")
 _SCAN_SHARD = 32
 
 def _kernel_initcall_order_impl(ctx):
-    if not ctx.file.script:
+    if not ctx.attr.enabled:
         return [InitcallOrderInfo(lds = None)]
     tc = llvm_toolchain(ctx)
     objects = ctx.attr.objects[KernelObjectsInfo].objects
@@ -42,37 +43,35 @@ def _kernel_initcall_order_impl(ctx):
         )
         listings.extend(outs)
 
-    # Kbuild's own script orders the initcalls; it reads each listing through
-    # print_listing.sh, which stands in for $NM.
+    # Ordered as Kbuild's script orders them, without its process per object
+    # (initcall_order.py; the e2e suite compares the result with Kbuild's).
     out = ctx.actions.declare_file(ctx.attr.name + "/.tmp_initcalls.lds")
     args = ctx.actions.args()
+    args.use_param_file("@%s", use_always = True)
+    args.set_param_file_format("multiline")
     args.add(out)
-    args.add("perl")
-    args.add(ctx.file.script)
     args.add_all(listings)
     ctx.actions.run(
-        executable = ctx.executable._stdout_to,
+        executable = ctx.executable._initcall_order,
         arguments = [args],
-        inputs = depset(listings + [ctx.file.script, ctx.executable._print_listing]),
+        inputs = listings,
         outputs = [out],
-        env = {"NM": ctx.executable._print_listing.path, "objtree": "."},
-        # Local but remotely cached: one short step that runs the host's
-        # perl, which is not an input.
+        # Local but remotely cached: a tenth of a second of the host's
+        # python3, which is not an input.
         execution_requirements = {"no-remote-exec": "1"},
         mnemonic = "InitcallOrder",
-        progress_message = "Ordering initcalls of %{label}",
+        progress_message = "Ordering the initcalls of %d objects of %s" % (len(objects), ctx.label),
     )
     return [InitcallOrderInfo(lds = out), DefaultInfo(files = depset([out]))]
 
 kernel_initcall_order = rule(
     implementation = _kernel_initcall_order_impl,
-    doc = "Runs Kbuild's generate_initcall_order.pl over the FE objects' initcall symbols.",
+    doc = "Orders the FE objects' initcalls as Kbuild's generate_initcall_order.pl does.",
     attrs = {
         "objects": attr.label(providers = [KernelObjectsInfo], mandatory = True),
-        "script": attr.label(allow_single_file = True, doc = "scripts/generate_initcall_order.pl, or None for no ordering."),
+        "enabled": attr.bool(doc = "Whether Kbuild orders initcalls (Clang LTO with scripts/generate_initcall_order.pl); if not, lds is None."),
+        "_initcall_order": attr.label(default = "//rules/private:initcall_order.py", allow_single_file = True, executable = True, cfg = "exec"),
         "_initcall_scan": attr.label(default = "//rules/private:initcall_scan.sh", allow_single_file = True, executable = True, cfg = "exec"),
-        "_print_listing": attr.label(default = "//rules/private:print_listing.sh", allow_single_file = True, executable = True, cfg = "exec"),
-        "_stdout_to": attr.label(default = "//rules/private:stdout_to.sh", allow_single_file = True, executable = True, cfg = "exec"),
     },
     toolchains = [TOOLCHAIN_TYPE],
 )

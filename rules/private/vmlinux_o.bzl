@@ -27,7 +27,7 @@ def kernel_vmlinux_o(name, kernel, visibility = None):
     kernel_initcall_order(
         name = name + "_initcalls",
         objects = name + "_fe",
-        script = "src/scripts/generate_initcall_order.pl" if kernel["initcalls"] else None,
+        enabled = kernel["initcalls"] == 1,
     )
     kernel_thin_link(
         name = name + "_thin_link",

@@ -70,6 +70,18 @@ def test_sections_match_kbuild(kernel):
     assert ours == theirs
 
 
+def test_initcall_linker_script_is_kbuilds_byte_for_byte(kernel):
+    # initcall_order.py stands in for Kbuild's generate_initcall_order.pl;
+    # the final link places every initcall by this file.
+    ours = os.path.join(os.path.dirname(kernel.vmlinux_o), "vmlinux_o_initcalls",
+                        ".tmp_initcalls.lds")
+    with open(ours) as f:
+        text = f.read()
+    with open(os.path.join(kernel.reference, ".tmp_initcalls.lds")) as f:
+        assert text == f.read()
+    assert text.count("*(.initcall") > 10
+
+
 def test_objtool_arguments_are_kbuilds(kernel):
     data = kernel.ws.kernel_data()
     with open(os.path.join(kernel.reference, ".vmlinux.o.cmd")) as f:
