@@ -106,15 +106,11 @@ def expand_params(args: list[str]) -> list[str]:
 def main(argv: list[str]) -> int:
     try:
         words = expand_params(argv[1:])
-    except OSError as e:
-        print(f"kthinlto initcall order: error: {e}", file=sys.stderr)
-        return 1
-    if not words:
-        print("usage: initcall_order.py OUT LISTING... | @PARAMS", file=sys.stderr)
-        return 2
-    out, paths = words[0], words[1:]
-    try:
-        text = linker_script([(p, read_lines(p)) for p in paths])
+        if not words:
+            print("usage: initcall_order.py OUT LISTING... | @PARAMS", file=sys.stderr)
+            return 2
+        out = words[0]
+        text = linker_script([(p, read_lines(p)) for p in words[1:]])
     except (InitcallError, OSError) as e:
         print(f"kthinlto initcall order: error: {e}", file=sys.stderr)
         return 1
