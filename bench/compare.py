@@ -32,7 +32,7 @@ from absl import app
 from absl import flags
 
 from bench import phases
-from bench.reruns import rewritten, stamps
+from bench.reruns import output_changes, rewritten, save_outputs, stamps
 from bench.common import REPO, copy_checkout, timed
 from tools.kthinlto import bundle, kbuild, source
 
@@ -131,10 +131,16 @@ def print_phases(*builds: str) -> None:
                       f"{phases.floor(rows, FLAGS.jobs):.1f} s")
 
 
-def print_reasons(why: dict[str, list[str]]) -> None:
+def _shown(modules: list[str]) -> str:
+    return ", ".join(sorted(modules)[:3]) + (", ..." if len(modules) > 3 else "")
+
+
+def print_reasons(why: dict[str, list[str]], changes: dict[str, list[str]]) -> None:
     for reason, modules in sorted(why.items(), key=lambda kv: -len(kv[1])):
-        shown = ", ".join(sorted(modules)[:3]) + (", ..." if len(modules) > 3 else "")
-        print(f"  {len(modules):5d} re-ran: {reason} changed ({shown})")
+        print(f"  {len(modules):5d} re-ran: {reason} changed ({_shown(modules)})")
+    print("their objects, against the ones they replaced:")
+    for how, modules in sorted(changes.items(), key=lambda kv: -len(kv[1])):
+        print(f"  {len(modules):5d} {how} ({_shown(modules)})")
 
 
 def ratio(a: float, b: float) -> str:
@@ -158,19 +164,25 @@ def bazel_build(bazel: list[str], *extra: str) -> list[str]:
 
 def edit_and_null(src: str, make: list[str], bazel: list[str], ws: str,
                   bundles: dict[str, str], before: dict[str, dict[str, str]],
-                  ) -> tuple[float, float, float, float, list[str], dict[str, list[str]]]:
+                  ) -> tuple[float, float, float, float, list[str],
+                             dict[str, list[str]], dict[str, list[str]]]:
     """The same one-line edit for both sides, then null builds: Kbuild's
-    and kthinlto's times, the BE actions Bazel re-ran and why (from the
-    bundles' member digests `before` the edit)."""
+    and kthinlto's times, the BE actions Bazel re-ran, why (from the
+    bundles' member digests `before` the edit), and how their objects
+    changed."""
     edit(src)
     k_edit = timed(make)
-    outputs = stamps(bundles)
-    b_edit = timed(bazel_build(bazel, *profile("edit")), cwd=ws)
-    rerun = rewritten(outputs, stamps(bundles))
+    with tempfile.TemporaryDirectory(prefix="kthinlto-bench-be-") as saved:
+        save_outputs(bundles, saved)
+        outputs = stamps(bundles)
+        b_edit = timed(bazel_build(bazel, *profile("edit")), cwd=ws)
+        rerun = rewritten(outputs, stamps(bundles))
+        changes = output_changes(rerun, saved, bundles)
     k_null = timed(make)
     b_null = timed(bazel_build(bazel, *profile("null")), cwd=ws)
     subprocess.run(bazel + ["shutdown"], cwd=ws, check=False)
-    return k_edit, b_edit, k_null, b_null, rerun, rerun_reasons(rerun, before, bundles)
+    return (k_edit, b_edit, k_null, b_null, rerun,
+            rerun_reasons(rerun, before, bundles), changes)
 
 
 def reuse(work: str) -> None:
@@ -190,16 +202,17 @@ def reuse(work: str) -> None:
     timed(bazel_build(bazel), cwd=ws)
     bundles = backend_bundles(bazel, ws)
     before = {m: bundle.member_digests(p) for m, p in bundles.items()}
-    k_edit, b_edit, k_null, b_null, rerun, why = edit_and_null(
+    k_edit, b_edit, k_null, b_null, rerun, why, changes = edit_and_null(
         src, make, bazel, ws, bundles, before)
     print(f"reused {work}: -j{FLAGS.jobs}, {os.cpu_count()} cores")
     print_rows([(f"after a one-line edit of {EDIT_FILE}", b_edit, k_edit),
                 ("null build", b_null, k_null)])
     print(f"BE actions re-run after the edit: {len(rerun)}")
-    print_reasons(why)
+    print_reasons(why, changes)
     print_phases("edit")
     print(json.dumps({"reuse": work, "edit": [b_edit, k_edit],
-                      "null": [b_null, k_null], "be_rerun": len(rerun), "why": {k: len(v) for k, v in why.items()}}))
+                      "null": [b_null, k_null], "be_rerun": len(rerun), "why": {k: len(v) for k, v in why.items()},
+                      "objects": {k: len(v) for k, v in changes.items()}}))
 
 
 def main(argv):
@@ -244,7 +257,7 @@ def main(argv):
         before = {m: bundle.member_digests(p) for m, p in bundles.items()}
         mean_inputs, n_backends = mean_bitcode_inputs(before), len(bundles)
 
-        k_edit, b_edit, k_null, b_null, rerun, why = edit_and_null(
+        k_edit, b_edit, k_null, b_null, rerun, why, changes = edit_and_null(
             src, make, bazel, ws, bundles, before)
     finally:
         if not FLAGS.keep:
@@ -261,11 +274,12 @@ def main(argv):
           f"{mean_inputs:.2f} (= 1 + {mean_inputs - 1:.2f} imports; "
           f"declaring all would be {n_backends})")
     print(f"BE actions re-run after the edit: {len(rerun)} of {n_backends}")
-    print_reasons(why)
+    print_reasons(why, changes)
     print(json.dumps({"config": label, "translate": translate,
                       "cold": [b_cold, k_cold], "edit": [b_edit, k_edit],
                       "null": [b_null, k_null], "be": n_backends,
-                      "mean_bitcode_inputs": mean_inputs, "be_rerun": len(rerun), "why": {k: len(v) for k, v in why.items()}}))
+                      "mean_bitcode_inputs": mean_inputs, "be_rerun": len(rerun), "why": {k: len(v) for k, v in why.items()},
+                      "objects": {k: len(v) for k, v in changes.items()}}))
     print_phases("cold", "edit")
 
 
