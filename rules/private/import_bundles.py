@@ -104,8 +104,10 @@ def unreadable_module(nm: str, fe_dir: str, modules: list[str]) -> str | None:
         proc = subprocess.run([nm, module], cwd=fe_dir, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True)
         if proc.returncode != 0:
-            why = proc.stderr.strip().splitlines()
-            return f"{module}: {why[-1] if why else 'unreadable'}"
+            # "<path of llvm-nm>: error: <module>: <why>" -> "<why>"
+            lines = proc.stderr.strip().splitlines()
+            why = lines[-1].split("error: ", 1)[-1] if lines else "unreadable"
+            return f"{module}: {why.removeprefix(module + ': ')}"
     return None
 
 

@@ -151,3 +151,48 @@ def test_edit_in_second_output_base_hits_shared_disk_cache(setup, tmp_path):
     print(f"second output base: {len(rerun)} backends ran, {len(be_hits)} disk-cache hits")
     assert rerun == changed
     assert len(be_hits) == len(setup.bitcode) - len(changed)
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "truncated"])
+def test_damaged_bitcode_stops_the_build_naming_the_object(setup, damage):
+    """A bitcode object that is damaged after its FE ran (a bad disk, a bad
+    cache entry): the rebuild stops with an error that names the object; no
+    fallback, no backend runs on it."""
+    victim = "kernel/exit.o"
+    assert victim in setup.bitcode
+    # A warm server that does not re-check outputs: Bazel keeps the damaged
+    # file as the FE's output, as it would keep a bad cache entry.
+    setup.ws.bazel("build", "//:vmlinux_o", f"--disk_cache={setup.disk_cache}")
+    path = os.path.join(setup.ws.bazel("info", "execution_root").stdout.strip(), FE + victim)
+    with open(path, "rb") as f:
+        original = f.read()
+    # An edit never built before, so no cache holds the thin link's result.
+    edit = EDIT_OLD.replace("current)", "current) + 3" if damage == "corrupt" else "current) + 4")
+    os.chmod(path, 0o755)
+    try:
+        with open(path, "r+b") as f:
+            if damage == "corrupt":
+                f.seek(64)
+                f.write(b"\xff" * 256)
+            else:
+                f.truncate(len(original) // 2)
+        # Another object's edit makes the thin link run again.
+        kernels.edit(setup.source, EDIT_FILE, EDIT_OLD, edit)
+        proc = setup.ws.bazel("build", "//:vmlinux_o", "--keep_going",
+                              "--noexperimental_check_output_files",
+                              f"--disk_cache={setup.disk_cache}", check=False)
+    finally:
+        kernels.edit(setup.source, EDIT_FILE, edit, EDIT_OLD)
+        with open(path, "wb") as f:
+            f.write(original)
+        os.chmod(path, 0o555)
+    assert proc.returncode != 0
+    # The thin link's own error (lld's, or ours when lld does not name it).
+    thin_link = [line for line in proc.stderr.splitlines()
+                 if "error" in line and victim in line
+                 and ("kthinlto thin link" in line or "ld.lld" in line)]
+    assert thin_link, proc.stderr[-4000:]
+    print(f"{damage} {victim}: " + " | ".join(thin_link))
+    assert "ThinLTO backend" not in proc.stderr
+    # Back to the undamaged tree, which builds.
+    setup.ws.bazel("build", "//:vmlinux_o", f"--disk_cache={setup.disk_cache}")
