@@ -111,7 +111,8 @@ def _kernel_final_link_impl(ctx):
         # object (objtool links the host's libelf, which is not an input).
         execution_requirements = {"no-remote-exec": "1"},
         mnemonic = "VmlinuxLink",
-        progress_message = "Linking %{output}" + (" and running objtool" if ctx.attr.objtool else ""),
+        # Bazel 4.2.3 does not expand %{output}: the path is formatted here.
+        progress_message = "Linking %s%s" % (out.short_path, " and running objtool" if ctx.attr.objtool else ""),
     )
     return [DefaultInfo(files = depset([out]))]
 
