@@ -32,6 +32,7 @@ from absl import app
 from absl import flags
 
 from bench import phases
+from bench.bundles import bundle_stats, format_stats
 from bench.reruns import output_changes, rewritten, save_outputs, stamps
 from bench.common import REPO, copy_checkout, timed
 from tools.kthinlto import bundle, kbuild, source
@@ -122,9 +123,14 @@ def print_phases(*builds: str) -> None:
         return
     for build in builds:
         if os.path.exists(profile_path(build)):
-            rows = phases.phases(phases.load(profile_path(build)))
+            events = phases.load(profile_path(build))
+            rows = phases.phases(events)
             print(f"{build} build, from Bazel's profile:")
             print(phases.format_phases(rows))
+            for phase in ("thin link", "final link"):
+                steps = phases.action_steps(events, phase)
+                if steps:
+                    print(f"  its {phase}: {phases.format_steps(steps)}")
             if build == "edit":
                 print(f"  its FE, thin link, BE and final link back to back on "
                       f"{FLAGS.jobs} fully used cores: >= "
@@ -256,6 +262,7 @@ def main(argv):
         bundles = backend_bundles(bazel, ws)
         before = {m: bundle.member_digests(p) for m, p in bundles.items()}
         mean_inputs, n_backends = mean_bitcode_inputs(before), len(bundles)
+        weight = bundle_stats(bundles)
 
         k_edit, b_edit, k_null, b_null, rerun, why, changes = edit_and_null(
             src, make, bazel, ws, bundles, before)
@@ -273,12 +280,14 @@ def main(argv):
     print(f"BE actions: {n_backends}; mean declared bitcode inputs per BE: "
           f"{mean_inputs:.2f} (= 1 + {mean_inputs - 1:.2f} imports; "
           f"declaring all would be {n_backends})")
+    print(format_stats(weight))
     print(f"BE actions re-run after the edit: {len(rerun)} of {n_backends}")
     print_reasons(why, changes)
     print(json.dumps({"config": label, "translate": translate,
                       "cold": [b_cold, k_cold], "edit": [b_edit, k_edit],
                       "null": [b_null, k_null], "be": n_backends,
-                      "mean_bitcode_inputs": mean_inputs, "be_rerun": len(rerun), "why": {k: len(v) for k, v in why.items()},
+                      "mean_bitcode_inputs": mean_inputs, "bundle_bytes": weight.bytes,
+                      "be_rerun": len(rerun), "why": {k: len(v) for k, v in why.items()},
                       "objects": {k: len(v) for k, v in changes.items()}}))
     print_phases("cold", "edit")
 

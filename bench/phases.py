@@ -81,3 +81,35 @@ def format_phases(rows: list[Row]) -> str:
         f"  {phase:15} {n:5d} actions  from {start:7.1f} s  wall {span:7.1f} s  "
         f"action time {busy:8.1f} s  longest {longest:6.1f} s"
         for phase, n, start, span, busy, longest in rows)
+
+
+# Bazel's own steps inside one action's "action processing" event.
+STEPS = (
+    ("action.prepare", "delete its last outputs"),
+    ("sandbox.createFileSystem", "make its sandbox"),
+    ("subprocess.run", "run its command"),
+    ("sandbox.copyOutputs", "move its outputs out of the sandbox"),
+    ("actuallyCompleteAction", "digest its outputs"),
+)
+
+
+def action_steps(events: list[dict], phase: str) -> list[tuple[str, float]]:
+    """Where the longest action of `phase` spent its time: (step, seconds)
+    for each of Bazel's STEPS found on its thread within its span."""
+    actions = [e for e in events if e.get("ph") == "X"
+               and e.get("cat") == "action processing"
+               and phase_of(e.get("name", "")) == phase]
+    if not actions:
+        return []
+    a = max(actions, key=lambda e: e["dur"])
+    start, end = a["ts"], a["ts"] + a["dur"]
+    took = dict.fromkeys((name for name, _ in STEPS), 0.0)
+    for e in events:
+        if (e.get("ph") == "X" and e.get("tid") == a.get("tid") and e.get("name") in took
+                and start <= e["ts"] <= end):
+            took[e["name"]] += e["dur"] / 1e6
+    return [(label, took[name]) for name, label in STEPS if took[name]]
+
+
+def format_steps(steps: list[tuple[str, float]]) -> str:
+    return ", ".join(f"{label} {seconds:.2f} s" for label, seconds in steps)

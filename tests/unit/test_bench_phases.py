@@ -45,3 +45,24 @@ def test_load_reads_plain_and_gzipped_profiles_whatever_the_name(tmp_path):
     with gzip.open(packed, "wt") as f:
         json.dump(events, f)
     assert phases.load(str(plain)) == phases.load(str(packed)) == events
+
+
+def test_action_steps_of_the_thin_link_on_its_own_thread():
+    def on(tid, e):
+        return dict(e, tid=tid)
+    events = [
+        on(7, event("Thin-linking 2654 bitcode objects of @kernel//:vmlinux_o_thin_link", 1.0, 7.0)),
+        on(7, event("action.prepare", 1.0, 0.5, cat="general information")),
+        on(7, event("subprocess.run", 1.6, 3.4, cat="general information")),
+        on(7, event("sandbox.copyOutputs", 5.0, 1.9, cat="general information")),
+        on(7, event("actuallyCompleteAction", 7.0, 0.9, cat="complete action execution")),
+        # Another thread's command, and this thread's after the action: not its.
+        on(8, event("subprocess.run", 2.0, 5.0, cat="general information")),
+        on(7, event("subprocess.run", 9.0, 1.0, cat="general information")),
+    ]
+    steps = phases.action_steps(events, "thin link")
+    assert steps == [("delete its last outputs", 0.5), ("run its command", 3.4),
+                     ("move its outputs out of the sandbox", 1.9),
+                     ("digest its outputs", 0.9)]
+    assert phases.format_steps(steps).startswith("delete its last outputs 0.50 s, ")
+    assert phases.action_steps(events, "final link") == []
