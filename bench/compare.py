@@ -123,22 +123,9 @@ def print_phases(*builds: str) -> None:
         return
     for build in builds:
         if os.path.exists(profile_path(build)):
-            events = phases.load(profile_path(build))
-            rows = phases.phases(events)
             print(f"{build} build, from Bazel's profile:")
-            print(phases.format_phases(rows))
-            for phase in ("thin link", "final link"):
-                steps = phases.action_steps(events, phase)
-                if steps:
-                    print(f"  its {phase}: {phases.format_steps(steps)}")
-            if build == "edit":
-                print(f"  its FE, thin link, BE and final link back to back on "
-                      f"{FLAGS.jobs} fully used cores: >= "
-                      f"{phases.floor(rows, FLAGS.jobs):.1f} s")
-
-
-def _shown(modules: list[str]) -> str:
-    return ", ".join(sorted(modules)[:3]) + (", ..." if len(modules) > 3 else "")
+            print(phases.report(phases.load(profile_path(build)), FLAGS.jobs,
+                                incremental=build == "edit"))
 
 
 def print_reasons(why: dict[str, list[str]], changes: dict[str, list[str]]) -> None:

@@ -7,6 +7,8 @@ name the phase ("Compiling ...", "Thin-linking ...", "ThinLTO backend ...",
 from the first start to the last end, and the summed action time.  Bazel
 folds very short events together in its profile, so a count can fall a
 little short of the actions that ran (the times do not).
+
+`python3 -m bench.profiles` prints this for saved profiles.
 """
 
 import gzip
@@ -113,3 +115,19 @@ def action_steps(events: list[dict], phase: str) -> list[tuple[str, float]]:
 
 def format_steps(steps: list[tuple[str, float]]) -> str:
     return ", ".join(f"{label} {seconds:.2f} s" for label, seconds in steps)
+
+
+def report(events: list[dict], jobs: int, incremental: bool) -> str:
+    """The phases of one build, the floor (for an incremental build) and
+    where its thin link and final link spent their time."""
+    rows = phases(events)
+    lines = [format_phases(rows)]
+    if incremental:
+        lines.append(f"  its FE, thin link, BE and final link back to back on "
+                     f"{jobs} fully used cores: >= {floor(rows, jobs):.1f} s")
+    for phase in ("thin link", "final link"):
+        steps = action_steps(events, phase)
+        if steps:
+            lines.append(f"  its {phase}: {format_steps(steps)}")
+    return "\n".join(lines)
+

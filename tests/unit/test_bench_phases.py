@@ -2,6 +2,8 @@
 
 import gzip
 import json
+import subprocess
+import sys
 
 from bench import phases
 
@@ -66,3 +68,26 @@ def test_action_steps_of_the_thin_link_on_its_own_thread():
                      ("digest its outputs", 0.9)]
     assert phases.format_steps(steps).startswith("delete its last outputs 0.50 s, ")
     assert phases.action_steps(events, "final link") == []
+
+
+def test_profiles_command_prints_phases_steps_and_names_a_bad_file(tmp_path):
+    events = [
+        dict(event("Thin-linking 3 bitcode objects of @kernel//:vmlinux_o_thin_link", 1.0, 2.0), tid=1),
+        dict(event("subprocess.run", 1.1, 1.5, cat="general information"), tid=1),
+        event("Linking external/kernel/vmlinux.o", 3.0, 1.0),
+    ]
+    good = tmp_path / "edit.prof.gz"
+    with gzip.open(good, "wt") as f:
+        json.dump({"traceEvents": events}, f)
+    repo = __file__.rsplit("/tests/", 1)[0]
+    out = subprocess.run([sys.executable, "-m", "bench.profiles", "--incremental", "--jobs=2",
+                          str(good)], cwd=repo, capture_output=True, text=True, check=True).stdout
+    assert "thin link           1 actions" in out
+    assert ">= 3.0 s" in out
+    assert "its thin link: run its command 1.50 s" in out
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not json")
+    proc = subprocess.run([sys.executable, "-m", "bench.profiles", str(bad)], cwd=repo,
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"{bad}: not a readable Bazel JSON profile")
