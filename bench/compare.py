@@ -204,7 +204,8 @@ def reuse(work: str) -> None:
     print_reasons(why, changes)
     print_phases("edit")
     print(json.dumps({"reuse": work, "edit": [b_edit, k_edit],
-                      "null": [b_null, k_null], "be_rerun": len(rerun), "why": {k: len(v) for k, v in why.items()},
+                      "null": [b_null, k_null], "be_rerun": len(rerun),
+                      "why": {k: len(v) for k, v in why.items()},
                       "objects": {k: len(v) for k, v in changes.items()}}))
 
 
