@@ -128,6 +128,10 @@ def print_phases(*builds: str) -> None:
                                 incremental=build == "edit"))
 
 
+def _shown(modules: list[str]) -> str:
+    return ", ".join(sorted(modules)[:3]) + (", ..." if len(modules) > 3 else "")
+
+
 def print_reasons(why: dict[str, list[str]], changes: dict[str, list[str]]) -> None:
     for reason, modules in sorted(why.items(), key=lambda kv: -len(kv[1])):
         print(f"  {len(modules):5d} re-ran: {reason} changed ({_shown(modules)})")
