@@ -32,6 +32,7 @@ from absl import app
 from absl import flags
 
 from bench import phases
+from bench.report import print_reasons, print_rows
 from bench.bundles import bundle_stats, format_stats
 from bench.reruns import output_changes, rewritten, save_outputs, stamps
 from bench.common import REPO, copy_checkout, timed
@@ -126,28 +127,6 @@ def print_phases(*builds: str) -> None:
             print(f"{build} build, from Bazel's profile:")
             print(phases.report(phases.load(profile_path(build)), FLAGS.jobs,
                                 incremental=build == "edit"))
-
-
-def _shown(modules: list[str]) -> str:
-    return ", ".join(sorted(modules)[:3]) + (", ..." if len(modules) > 3 else "")
-
-
-def print_reasons(why: dict[str, list[str]], changes: dict[str, list[str]]) -> None:
-    for reason, modules in sorted(why.items(), key=lambda kv: -len(kv[1])):
-        print(f"  {len(modules):5d} re-ran: {reason} changed ({_shown(modules)})")
-    print("their objects, against the ones they replaced:")
-    for how, modules in sorted(changes.items(), key=lambda kv: -len(kv[1])):
-        print(f"  {len(modules):5d} {how} ({_shown(modules)})")
-
-
-def ratio(a: float, b: float) -> str:
-    return f"{a / b:.3f}" if b else "n/a"
-
-
-def print_rows(rows: list[tuple[str, float, float]]) -> None:
-    print(f"{'':40} {'kthinlto':>10} {'Kbuild':>10} {'ratio':>7}")
-    for name, ours, theirs in rows:
-        print(f"{name:40} {ours:9.1f}s {theirs:9.1f}s {ratio(ours, theirs):>7}")
 
 
 def kbuild_make(src: str, kobj: str) -> list[str]:
