@@ -32,6 +32,7 @@ from absl import app
 from absl import flags
 
 from bench import phases
+from bench.bare import backends
 from bench.report import print_reasons, print_rows
 from bench.bundles import bundle_stats, format_stats
 from bench.reruns import output_changes, rewritten, save_outputs, stamps
@@ -68,23 +69,12 @@ def edit(tree: str, undo: bool = False) -> None:
 
 
 def backend_bundles(bazel: list[str], ws: str) -> dict[str, str]:
-    """Object module name -> absolute path of its bundle, for every BE action.
-
-    A BE declares its own bitcode and its bundle; its launcher's first
-    argument is the bundle, which holds the imported bitcode.
-    """
-    out = subprocess.run(bazel + ["aquery", "--output=jsonproto",
-                                  'mnemonic("ThinLtoBackend", deps(//:vmlinux_o))'],
-                         cwd=ws, check=True, capture_output=True, text=True).stdout
-    actions = json.loads(out).get("actions", [])
+    """Object module name -> absolute path of its bundle, for every BE action
+    (a BE declares its own bitcode and its bundle, which holds the imported
+    bitcode)."""
     root = subprocess.run(bazel + ["info", "execution_root"], cwd=ws, check=True,
                           capture_output=True, text=True).stdout.strip()
-    bundles = {}
-    for a in actions:
-        path = a["arguments"][1]
-        module = path.split("/vmlinux_o_thin_link/", 1)[1][:-len(".thinlto.tar")]
-        bundles[module] = os.path.join(root, path)
-    return bundles
+    return {b.module: os.path.join(root, b.bundle) for b in backends(bazel, ws)}
 
 
 def mean_bitcode_inputs(digests: dict[str, dict[str, str]]) -> float:
