@@ -191,9 +191,8 @@ def main(argv):
     print(f"bench: work directory {work}", file=sys.stderr)
     try:
         src = os.path.join(work, "linux")
-        pristine = source.unpack(source.DEFAULT_TARBALL,
-                                    source.DEFAULT_SHA256,
-                                    os.path.expanduser("~/.cache/kthinlto"))
+        pristine = source.pinned_tree(source.read_pins()[0],
+                                      source.default_cache_dir())
         subprocess.run(["cp", "-al", pristine, src], check=True)
         spec = kbuild.ConfigSpec(target=FLAGS.config, fragments=tuple(
             os.path.abspath(f) for f in FLAGS.fragment))

@@ -98,13 +98,14 @@ def _kernel_final_link_impl(ctx):
     head.add(tc.ld_lld)
     tail = ctx.actions.args()
     tail.add(out)
-    if ctx.attr.objtool:
-        tail.add(tc.objtool)
+    objtool = ctx.executable.objtool
+    if objtool:
+        tail.add(objtool)
         tail.add_all(ctx.attr.objtool_args)
     ctx.actions.run(
         executable = ctx.executable._link_vmlinux,
         arguments = [head, args, tail],
-        inputs = depset(inputs + ([tc.objtool] if ctx.attr.objtool else []), transitive = [tc.files]),
+        inputs = depset(inputs + ([objtool] if objtool else []), transitive = [tc.files]),
         outputs = [out],
         env = tc.env,
         # Local but remotely cached: one serial link reading every native
@@ -112,7 +113,7 @@ def _kernel_final_link_impl(ctx):
         execution_requirements = {"no-remote-exec": "1"},
         mnemonic = "VmlinuxLink",
         # Bazel 4.2.3 does not expand %{output}: the path is formatted here.
-        progress_message = "Linking %s%s" % (out.short_path, " and running objtool" if ctx.attr.objtool else ""),
+        progress_message = "Linking %s%s" % (out.short_path, " and running objtool" if objtool else ""),
     )
     return [DefaultInfo(files = depset([out]))]
 
@@ -123,7 +124,7 @@ kernel_final_link = rule(
         "initcalls": attr.label(providers = [InitcallOrderInfo], mandatory = True),
         "ldflags": attr.string_list(doc = "KBUILD_LDFLAGS of the vmlinux.o link."),
         "objects": attr.label(providers = [KernelObjectsInfo], mandatory = True),
-        "objtool": attr.bool(doc = "Whether Kbuild runs objtool on vmlinux.o."),
+        "objtool": attr.label(allow_single_file = True, executable = True, cfg = "exec", doc = "The kernel's objtool, built by Kbuild during translation; none where Kbuild runs no objtool on vmlinux.o (arm64)."),
         "objtool_args": attr.string_list(doc = "objtool's arguments before vmlinux.o."),
         "out": attr.string(default = "vmlinux.o"),
         "_link_vmlinux": attr.label(default = "//rules/private:link_vmlinux.sh", allow_single_file = True, executable = True, cfg = "exec"),

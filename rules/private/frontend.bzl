@@ -37,6 +37,23 @@ def frontend_action(ctx, tc, flags, source, inputs, out, bitcode):
         progress_message = ("Compiling %s to bitcode" if bitcode else "Compiling %s") % source.short_path,
     )
 
+def prebuilt_action(ctx, source, out):
+    """Puts an object Kbuild made during translation among the FE outputs.
+
+    The thin link and final link want every object under one directory
+    (common_dir); these few (arm64's objcopy'd .pi.o) are linked there.
+
+    Args:
+      ctx: the rule context.
+      source: the object in the translated object tree.
+      out: the output File.
+    """
+    ctx.actions.symlink(
+        output = out,
+        target_file = source,
+        progress_message = "Taking %s as Kbuild made it" % source.short_path,
+    )
+
 def _kernel_frontend_impl(ctx):
     tc = llvm_toolchain(ctx)
     root = kernel_root(ctx)
@@ -50,15 +67,18 @@ def _kernel_frontend_impl(ctx):
             if key not in expanded:
                 expanded[key] = [expand(f, root) for f in flagsets[key]]
         out = ctx.actions.declare_file(ctx.attr.name + "/" + o["path"])
-        frontend_action(
-            ctx,
-            tc,
-            flags = expanded[o["flags"]],
-            source = files[o["source"]],
-            inputs = [files[i] for i in o["inputs"]],
-            out = out,
-            bitcode = o["bitcode"] == 1,
-        )
+        if o.get("prebuilt"):
+            prebuilt_action(ctx, files[o["source"]], out)
+        else:
+            frontend_action(
+                ctx,
+                tc,
+                flags = expanded[o["flags"]],
+                source = files[o["source"]],
+                inputs = [files[i] for i in o["inputs"]],
+                out = out,
+                bitcode = o["bitcode"] == 1,
+            )
         objects.append(struct(
             path = o["path"],
             bitcode = out if o["bitcode"] else None,

@@ -1,4 +1,4 @@
-"""Image phase: vmlinux and bzImage from the project's own vmlinux.o.
+"""Image phase: vmlinux and the boot image (bzImage, Image) from the project's own vmlinux.o.
 
 What Kbuild does after vmlinux.o is short, serial and architecture-specific
 (scripts/link-vmlinux.sh: kallsyms passes, sorttable, System.map; then the
@@ -20,6 +20,7 @@ def _tail(ctx, target, places, takes, what):
     args.add(root + "/src")
     args.add(root + "/obj")
     args.add(ctx.attr.arch)
+    args.add(ctx.attr.srcarch)
     args.add(target)
     args.add(takes[0][1].path + ".work")
     for rel, f in places:
@@ -71,7 +72,8 @@ def _kernel_vmlinux_impl(ctx):
     ]
 
 _COMMON_ATTRS = {
-    "arch": attr.string(default = "x86_64", doc = "Kernel ARCH."),
+    "arch": attr.string(mandatory = True, doc = "Kernel ARCH."),
+    "srcarch": attr.string(mandatory = True, doc = "Kbuild's SRCARCH (the directory under arch/)."),
     "build_env": attr.string_dict(doc = "KBUILD_BUILD_* as the translation pinned them."),
     "objtree": attr.label_list(allow_files = True, doc = "The translated object tree."),
     "srcs": attr.label_list(allow_files = True, doc = "Source files Kbuild reads for these steps."),
@@ -86,44 +88,50 @@ kernel_vmlinux = rule(
     toolchains = [TOOLCHAIN_TYPE],
 )
 
-def _kernel_bzimage_impl(ctx):
-    bzimage = ctx.actions.declare_file("image/bzImage")
+def _kernel_boot_image_impl(ctx):
+    image = ctx.actions.declare_file("image/" + ctx.attr.image)
     _tail(
         ctx,
-        "bzImage",
+        ctx.attr.image,
         places = [
             ("vmlinux.o", ctx.file.vmlinux_o),
             ("vmlinux", ctx.file.vmlinux),
             ("include/generated/utsversion.h", ctx.attr.vmlinux[OutputGroupInfo].utsversion.to_list()[0]),
         ],
-        takes = [("arch/x86/boot/bzImage", bzimage)],
-        what = "Building bzImage with Kbuild's arch/x86/boot",
+        takes = [(ctx.attr.image_path, image)],
+        what = "Building %s with Kbuild's arch/%s/boot" % (ctx.attr.image, ctx.attr.srcarch),
     )
-    return [DefaultInfo(files = depset([bzimage]))]
+    return [DefaultInfo(files = depset([image]))]
 
-kernel_bzimage = rule(
-    implementation = _kernel_bzimage_impl,
-    doc = "The x86 bzImage from vmlinux, by Kbuild's arch/x86/boot rules.",
-    attrs = dict(_COMMON_ATTRS, vmlinux = attr.label(allow_single_file = True, mandatory = True)),
+kernel_boot_image = rule(
+    implementation = _kernel_boot_image_impl,
+    doc = "The boot image (bzImage on x86, Image on arm64) from vmlinux, by Kbuild's arch/*/boot rules.",
+    attrs = dict(
+        _COMMON_ATTRS,
+        image = attr.string(mandatory = True, doc = "Kbuild's boot image target (bzImage, Image)."),
+        image_path = attr.string(mandatory = True, doc = "Where Kbuild writes it, objtree-relative."),
+        vmlinux = attr.label(allow_single_file = True, mandatory = True),
+    ),
     toolchains = [TOOLCHAIN_TYPE],
 )
 
-def kernel_images(name, kernel, vmlinux_o, objtree, srcs, bzimage):
-    """The targets after vmlinux.o: NAME (vmlinux), System.map and bzImage.
+def kernel_images(name, kernel, vmlinux_o, objtree, srcs):
+    """The targets after vmlinux.o: NAME (vmlinux), System.map and the boot image.
 
     Args:
       name: the vmlinux target.
-      kernel: the KERNEL dict of the generated kernel.bzl (its arch and
-        pinned build stamp).
+      kernel: the KERNEL dict of the generated kernel.bzl (its arch, boot
+        image and pinned build stamp).
       vmlinux_o: the final link's vmlinux.o.
       objtree: the translated object tree (labels).
       srcs: the source files Kbuild reads for these steps (labels).
-      bzimage: whether to add bzImage (x86 only).
     """
+    config = kernel["config"]
     common = {
-        "arch": kernel["config"]["arch"],
+        "arch": config["arch"],
         "build_env": kernel["build_env"],
         "objtree": objtree,
+        "srcarch": config["srcarch"],
         "srcs": srcs,
         "vmlinux_o": vmlinux_o,
     }
@@ -133,5 +141,12 @@ def kernel_images(name, kernel, vmlinux_o, objtree, srcs, bzimage):
         srcs = [":" + name],
         output_group = "system_map",
     )
-    if bzimage:
-        kernel_bzimage(name = "bzImage", vmlinux = ":" + name, **common)
+    if config["image"]:
+        # Named as Kbuild names it: bzImage (x86), Image (arm64).
+        kernel_boot_image(
+            name = config["image"],
+            image = config["image"],
+            image_path = config["image_path"],
+            vmlinux = ":" + name,
+            **common
+        )

@@ -1,5 +1,5 @@
 #!/bin/sh
-# kbuild_tail.sh SRC OBJ ARCH TARGET WORK [place:REL=FILE ...] [take:REL=FILE ...]
+# kbuild_tail.sh SRC OBJ ARCH SRCARCH TARGET WORK [place:REL=FILE ...] [take:REL=FILE ...]
 #
 # Runs Kbuild's own rules after vmlinux.o (`make TARGET`, e.g. vmlinux or
 # bzImage) in a writable copy of the translated object tree OBJ, on source
@@ -12,9 +12,10 @@ set -eu
 src=$1
 obj=$2
 arch=$3
-target=$4
-work=$5
-shift 5
+srcarch=$4
+target=$5
+work=$6
+shift 6
 rm -rf "$work"
 mkdir -p "$work"
 # make compares modification times: the copy keeps the translation's, and
@@ -29,10 +30,6 @@ sed -i '/^ifneq "\$(\(CC\|LD\|srctree\))"/,/^endif/d' "$work/obj/include/config/
 # is taken as built, like vmlinux.o.  make is run the way Kbuild's own
 # out-of-tree sub-make runs (in the object tree, sub_make_done=1), because
 # make does not pass -o on to a sub-make.
-case $arch in
-x86_64 | i386) srcarch=x86 ;;
-*) srcarch=$arch ;;
-esac
 assume="-o arch/$srcarch/kernel/vmlinux.lds"
 for arg in "$@"; do
 	case $arg in

@@ -40,7 +40,6 @@ LlvmToolchainInfo = provider(
         "ld_lld": "(File) ld.lld",
         "llvm_ar": "(File) llvm-ar",
         "llvm_nm": "(File) llvm-nm",
-        "objtool": "(File or None) the kernel's objtool, built by Kbuild",
         "files": "(depset of File) every file the tools need at run time: " +
                  "the tools and the shared libraries they load",
         "env": "(dict of string to string) the environment of every action " +

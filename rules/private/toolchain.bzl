@@ -1,4 +1,4 @@
-"""The LLVM toolchain rule: clang, ld.lld, llvm-ar, llvm-nm and objtool."""
+"""The LLVM toolchain rule: clang, ld.lld, llvm-ar and llvm-nm."""
 
 load(":providers.bzl", "LlvmToolchainInfo")
 
@@ -9,7 +9,6 @@ def _llvm_toolchain_impl(ctx):
         ld_lld = ctx.executable.ld_lld,
         llvm_ar = ctx.executable.llvm_ar,
         llvm_nm = ctx.executable.llvm_nm,
-        objtool = ctx.executable.objtool,
         files = depset(
             [ctx.executable.clang, ctx.executable.ld_lld, ctx.executable.llvm_ar, ctx.executable.llvm_nm],
             transitive = [depset(ctx.files.runtime)],
@@ -27,7 +26,6 @@ llvm_toolchain = rule(
         "ld_lld": attr.label(allow_single_file = True, executable = True, cfg = "exec", mandatory = True),
         "llvm_ar": attr.label(allow_single_file = True, executable = True, cfg = "exec", mandatory = True),
         "llvm_nm": attr.label(allow_single_file = True, executable = True, cfg = "exec", mandatory = True),
-        "objtool": attr.label(allow_single_file = True, executable = True, cfg = "exec"),
         "runtime": attr.label_list(allow_files = True, cfg = "exec", doc = "Shared libraries the tools load."),
     },
 )

@@ -44,7 +44,7 @@ def kernel_vmlinux_o(name, kernel, visibility = None):
         objects = name + "_be",
         initcalls = name + "_initcalls",
         ldflags = kernel["ldflags"],
-        objtool = kernel["objtool"] == 1,
+        objtool = "obj/tools/objtool/objtool" if kernel["objtool"] == 1 else None,
         objtool_args = kernel["objtool_args"],
         visibility = visibility,
     )

@@ -16,15 +16,26 @@ import subprocess
 import sys
 import time
 
-from tools.kthinlto import emit
+from tools.kthinlto import arches, emit
+from tools.kthinlto.kbuild import read_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-# name -> configure flags.  "default" is what `./kthin build` builds.
+
+def _fragment(arch: str) -> str:
+    return "--fragment=" + os.path.join(REPO, arches.ARCHES[arch].bootable_fragment)
+
+
+# name -> configure flags.  "default" is what `./kthin build` builds; each
+# other kernel and architecture has one small config, bootable, so that one
+# build serves both its symbol checks and its boot test.
 CONFIGS = {
     "default": [],
-    "bootable": ["--fragment=" + os.path.join(REPO, "configs/bootable.config")],
+    "bootable": [_fragment("x86_64")],
+    "6.12-bootable": ["--source=linux-source-6.12", _fragment("x86_64")],
+    "arm64-bootable": ["--source=linux-source-6.12", "--arch=arm64", _fragment("arm64")],
 }
+BOOTABLE = tuple(name for name in CONFIGS if name.endswith("bootable"))
 
 
 def cache_dir() -> str:
@@ -110,12 +121,23 @@ class BuiltKernel:
     translate_seconds: float
     exec_log: str        # the build's execution log (JSON)
 
+    @property
+    def arch(self) -> arches.Arch:
+        return arch_of(os.path.join(self.objtree, ".config"))
+
+
+def arch_of(config_path: str) -> arches.Arch:
+    arch = arches.of_config(read_config(config_path))
+    assert arch, f"{config_path}: no architecture kthinlto knows"
+    return arch
+
 
 def kbuild_reference(srctree: str, config_path: str, jobs: int = 2) -> str:
-    """Kbuild's own `make LLVM=-19 bzImage` (in-process ThinLTO: vmlinux.o,
-    vmlinux and the image), cached."""
+    """Kbuild's own `make LLVM=-19 <boot image>` (in-process ThinLTO:
+    vmlinux.o, vmlinux and the image), cached."""
     with open(config_path, "rb") as f:
         config = f.read()
+    arch = arch_of(config_path)
     key = hashlib.sha256(srctree.encode() + b"\0" + config).hexdigest()[:16]
     ref = os.path.join(cache_dir(), "reference", key)
     if os.path.exists(os.path.join(ref, "vmlinux.o")):
@@ -125,22 +147,23 @@ def kbuild_reference(srctree: str, config_path: str, jobs: int = 2) -> str:
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     shutil.copyfile(config_path, os.path.join(tmp, ".config"))
-    base = ["make", "-C", srctree, f"O={tmp}", "ARCH=x86_64", "LLVM=-19"]
+    base = ["make", "-C", srctree, f"O={tmp}", f"ARCH={arch.name}", "LLVM=-19"]
     run(base + ["olddefconfig"])
     start = time.monotonic()
-    run(base + [f"-j{jobs}", "bzImage"])
+    run(base + [f"-j{jobs}", arch.image])
     log(f"Kbuild reference build took {time.monotonic() - start:.0f} s")
     os.rename(tmp, ref)
     return ref
 
 
-def kbuild_bzimage(kernel: "BuiltKernel", jobs: int = 2) -> str:
-    """Kbuild's bzImage of a reference build (made now if an older suite
+def kbuild_image(kernel: "BuiltKernel", jobs: int = 2) -> str:
+    """Kbuild's boot image of a reference build (made now if an older suite
     cached the reference without it)."""
-    image = os.path.join(kernel.reference, "arch/x86/boot/bzImage")
+    arch = kernel.arch
+    image = os.path.join(kernel.reference, arch.image_path)
     if not os.path.exists(image):
-        run(["make", "-C", kernel.srctree, f"O={kernel.reference}", "ARCH=x86_64",
-             "LLVM=-19", f"-j{jobs}", "bzImage"])
+        run(["make", "-C", kernel.srctree, f"O={kernel.reference}", f"ARCH={arch.name}",
+             "LLVM=-19", f"-j{jobs}", arch.image])
     return image
 
 
@@ -167,8 +190,7 @@ def default_source() -> str:
     """The extracted default tree in the cache (extracted if missing)."""
     sys.path.insert(0, REPO)
     from tools.kthinlto import configure
-    return configure.unpack(configure.DEFAULT_TARBALL, configure.DEFAULT_SHA256,
-                            cache_dir())
+    return configure.pinned_tree(configure.read_pins()[0], cache_dir())
 
 
 def private_source(dest: str) -> str:

@@ -10,8 +10,7 @@ from tools.kthinlto.graph import Link, Object
 
 FE = ("-I%{src}/include", "-D__KERNEL__", "-Os", "-flto=thin", "-fsplit-lto-unit")
 NATIVE = ("-D__ASSEMBLY__", "-I%{src}/include", "-Wa,-I%{obj}")
-CONFIG = {"source": "/k/src", "arch": "x86_64", "target": "tinyconfig",
-          "config_file": "", "fragments": []}
+CONFIG = emit.kernel_config("/k/src", "x86_64", "tinyconfig", "", (), "")
 
 
 def objects():
@@ -170,23 +169,33 @@ def test_write_creates_workspace_file(tmp_path):
     assert (gen / "WORKSPACE").is_file()
 
 
-def test_write_build_file_has_vmlinux_and_bzimage_for_x86(tmp_path):
+def test_write_build_file_has_vmlinux_and_the_x86_tree(tmp_path):
     gen = tmp_path / "gen"
     emit.write(str(gen), "/k/src", "/k/obj", data())
     build = (gen / "BUILD.bazel").read_text()
-    assert 'name = "vmlinux",' in build and "bzimage = True," in build
+    assert 'name = "vmlinux",' in build
     assert '"src/arch/x86/**"' in build and 'srcs = KERNEL["kconfig_files"],' in build
     assert 'exclude = ["obj/source", "obj/source/**"]' in build
 
 
-def test_write_build_file_has_no_bzimage_for_arm64(tmp_path):
+def test_write_build_file_reads_the_arm64_tree(tmp_path):
     gen = tmp_path / "gen"
     d = data()
-    d["config"] = dict(d["config"], arch="arm64")
+    d["config"] = emit.kernel_config("/k/src", "arm64", "tinyconfig", "", (), "")
     emit.write(str(gen), "/k/src", "/k/obj", d)
     build = (gen / "BUILD.bazel").read_text()
-    assert 'name = "vmlinux",' in build and "bzimage = False," in build
-    assert '"src/arch/arm64/**"' in build
+    assert '"src/arch/arm64/**"' in build and "arch/x86" not in build
+
+
+@pytest.mark.parametrize("arch,srcarch,image,path", [
+    ("x86_64", "x86", "bzImage", "arch/x86/boot/bzImage"),
+    ("arm64", "arm64", "Image", "arch/arm64/boot/Image"),
+    ("riscv", "riscv", "", ""),
+])
+def test_kernel_config_names_srcarch_and_boot_image(arch, srcarch, image, path):
+    c = emit.kernel_config("/k/src", arch, "tinyconfig", "", ("a.config",), "-O3")
+    assert (c["srcarch"], c["image"], c["image_path"]) == (srcarch, image, path)
+    assert c["fragments"] == ["a.config"] and c["kcflags"] == "-O3"
 
 
 def test_kernel_data_carries_the_pinned_build_stamp():

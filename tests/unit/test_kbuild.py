@@ -29,6 +29,28 @@ def test_read_config_reads_set_options_and_skips_comments(tmp_path):
     }
 
 
+def test_read_config_with_unset_reads_not_set_comments_as_n(tmp_path):
+    fragment = tmp_path / "f.config"
+    fragment.write_text("CONFIG_A=y\n# CONFIG_B is not set\n# a comment\n")
+    assert kbuild.read_config(str(fragment), unset=True) == {
+        "CONFIG_A": "y", "CONFIG_B": "n"}
+
+
+# dropped_options
+
+def test_dropped_options_names_what_the_final_config_does_not_have_as_asked():
+    requested = {"CONFIG_SERIAL_8250": "y", "CONFIG_PRINTK": "y",
+                 "CONFIG_ACPI": "y", "CONFIG_DEBUG": "n", "CONFIG_NR": "8"}
+    final = {"CONFIG_PRINTK": "y", "CONFIG_NR": "4", "CONFIG_DEBUG": "y"}
+    assert kbuild.dropped_options(requested, final) == [
+        "CONFIG_ACPI=y", "CONFIG_DEBUG unset", "CONFIG_NR=8", "CONFIG_SERIAL_8250=y"]
+
+
+def test_dropped_options_is_empty_when_every_request_survived():
+    assert kbuild.dropped_options({"CONFIG_A": "y", "CONFIG_B": "n"},
+                                  {"CONFIG_A": "y"}) == []
+
+
 # Toolchain and make_args
 
 def test_toolchain_names_tools_with_suffix():

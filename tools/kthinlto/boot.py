@@ -6,7 +6,9 @@ with -no-reboot, so it exits by itself.  Passes only when the marker appears
 on the serial console and QEMU exits within the time limit.
 
   python3 -m tools.kthinlto.boot --kernel=bazel-bin/external/kernel/image/bzImage \\
-      --kconfig=<objtree>/.config
+      --kconfig=<objtree>/.config     # x86_64 (qemu-system-x86_64 -machine q35)
+  python3 -m tools.kthinlto.boot --kernel=bazel-bin/external/kernel/image/Image \\
+      --kconfig=<objtree>/.config     # arm64 (qemu-system-aarch64 -machine virt)
   ./kthin boot      # the same for the configured kernel, after bazel build
 
 A config that cannot boot this way is refused before QEMU starts, naming
@@ -24,51 +26,54 @@ import time
 from absl import app
 from absl import flags
 
+from tools.kthinlto.arches import ARCHES, Arch, of_config
 from tools.kthinlto.kbuild import read_config
 
-# What a serial-console boot into an initramfs needs, and why.
-BOOT_OPTIONS = {
-    "CONFIG_64BIT": "a 64-bit kernel (qemu-system-x86_64 boots it directly)",
-    "CONFIG_PRINTK": "kernel messages",
-    "CONFIG_TTY": "a console device",
-    "CONFIG_SERIAL_8250": "the PC serial port driver",
-    "CONFIG_SERIAL_8250_CONSOLE": "a console on the serial port (console=ttyS0)",
-    "CONFIG_BLK_DEV_INITRD": "initramfs support",
-    "CONFIG_BINFMT_ELF": "running the ELF /init",
-}
-BOOTABLE_FRAGMENT = "configs/bootable.config"
+def missing_boot_options(config: dict[str, str], arch: Arch) -> list[str]:
+    """Options of arch.boot_options that config (CONFIG_X -> value) does not set to y."""
+    return [k for k in arch.boot_options if config.get(k) != "y"]
 
 
-def missing_boot_options(config: dict[str, str]) -> list[str]:
-    """Options of BOOT_OPTIONS that config (CONFIG_X -> value) does not set to y."""
-    return [k for k in BOOT_OPTIONS if config.get(k) != "y"]
-
-
-def init_source(marker: str) -> str:
-    """A freestanding x86_64 /init: writes the marker line to fd 1 (the
-    console the kernel opened for init), then reboot(RESTART)."""
-    line = marker.encode() + b"\n"
-    data = ", ".join(str(b) for b in line)
-    return f"""\
-static long sys3(long n, long a, long b, long c) {{
-    long r;
-    __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c)
-                     : "rcx", "r11", "memory");
-    return r;
-}}
-static long sys4(long n, long a, long b, long c, long d) {{
+# A system call of up to four arguments, per architecture: the number in
+# rax / x8, the arguments in the registers the kernel's ABI names.
+_SYSCALLS = {
+    "x86_64": """\
+static long sys4(long n, long a, long b, long c, long d) {
     long r;
     register long r10 __asm__("r10") = d;
     __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
                      : "rcx", "r11", "memory");
     return r;
-}}
+}
+enum { SYS_write = 1, SYS_exit = 60, SYS_reboot = 169 };
+""",
+    "arm64": """\
+static long sys4(long n, long a, long b, long c, long d) {
+    register long x8 __asm__("x8") = n;
+    register long x0 __asm__("x0") = a;
+    register long x1 __asm__("x1") = b;
+    register long x2 __asm__("x2") = c;
+    register long x3 __asm__("x3") = d;
+    __asm__ volatile("svc #0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
+    return x0;
+}
+enum { SYS_write = 64, SYS_exit = 93, SYS_reboot = 142 };
+""",
+}
+
+
+def init_source(marker: str, arch: str = "x86_64") -> str:
+    """A freestanding /init for arch: writes the marker line to fd 1 (the
+    console the kernel opened for init), then reboot(RESTART)."""
+    line = marker.encode() + b"\n"
+    data = ", ".join(str(b) for b in line)
+    return _SYSCALLS[arch] + f"""\
 static const char line[] = {{{data}}};
 void _start(void) {{
-    sys3(1, 1, (long)line, sizeof line);              /* write(1, ...) */
-    sys4(169, 0xfee1dead, 0x28121969, 0x01234567, 0);   /* reboot(RESTART) */
+    sys4(SYS_write, 1, (long)line, sizeof line, 0);
+    sys4(SYS_reboot, 0xfee1dead, 0x28121969, 0x01234567, 0);   /* RESTART */
     for (;;)
-        sys3(60, 0, 0, 0);                              /* exit */
+        sys4(SYS_exit, 0, 0, 0, 0);
 }}
 """
 
@@ -99,32 +104,32 @@ def initramfs(init: bytes) -> bytes:
     return archive + b"\0" * (-len(archive) % 512)
 
 
-def qemu_command(kernel: str, initrd: str) -> list[str]:
-    return ["qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-m", "256",
-            "-nographic", "-no-reboot", "-kernel", kernel, "-initrd", initrd,
-            "-append", "console=ttyS0 panic=-1"]
+def qemu_command(kernel: str, initrd: str, arch: Arch = ARCHES["x86_64"]) -> list[str]:
+    return [*arch.qemu, "-nographic", "-no-reboot", "-kernel", kernel, "-initrd", initrd,
+            "-append", f"console={arch.console} panic=-1"]
 
 
-def build_init(marker: str, out: str, clang: str = "clang-19") -> None:
+def build_init(marker: str, out: str, arch: Arch = ARCHES["x86_64"],
+               clang: str = "clang-19") -> None:
     src = out + ".c"
     with open(src, "w") as f:
-        f.write(init_source(marker))
-    subprocess.run([clang, "--target=x86_64-linux-gnu", "-O2", "-static", "-nostdlib",
+        f.write(init_source(marker, arch.name))
+    subprocess.run([clang, f"--target={arch.clang_target}", "-O2", "-static", "-nostdlib",
                     "-ffreestanding", "-fno-stack-protector", "-fuse-ld=lld",
                     "-Wl,--build-id=none", "-o", out, src], check=True)
 
 
 def boot(kernel: str, marker: str, timeout: float, work: str,
-         echo=None) -> tuple[bool, bool, str]:
+         echo=None, arch: Arch = ARCHES["x86_64"]) -> tuple[bool, bool, str]:
     """Boots kernel; returns (marker seen, QEMU exited by itself, console)."""
     init = os.path.join(work, "init")
-    build_init(marker, init)
+    build_init(marker, init, arch)
     with open(init, "rb") as f:
         cpio = initramfs(f.read())
     initrd = os.path.join(work, "initramfs.cpio")
     with open(initrd, "wb") as f:
         f.write(cpio)
-    proc = subprocess.Popen(qemu_command(kernel, initrd), stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen(qemu_command(kernel, initrd, arch), stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     console = b""
     deadline = time.monotonic() + timeout
@@ -157,7 +162,8 @@ def boot(kernel: str, marker: str, timeout: float, work: str,
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("kernel", "", "The bzImage to boot (none: only check the config).")
+flags.DEFINE_string("kernel", "", "The boot image to boot (none: only check the config "
+                    "and print the image's Bazel target, //:bzImage or //:Image).")
 flags.DEFINE_string("kconfig", None, "The kernel's .config (checked before booting).")
 flags.DEFINE_float("timeout", 300, "Seconds until the boot counts as hung.")
 
@@ -166,16 +172,23 @@ def main(argv):
     del argv
     if not os.path.isfile(FLAGS.kconfig):
         print(f"kthinlto: error: {FLAGS.kconfig}: no such .config; translate a kernel "
-              f"first (./kthin configure --fragment={BOOTABLE_FRAGMENT})", file=sys.stderr)
+              f"first (./kthin configure --fragment={ARCHES['x86_64'].bootable_fragment})", file=sys.stderr)
         return 1
-    missing = missing_boot_options(read_config(FLAGS.kconfig))
+    config = read_config(FLAGS.kconfig)
+    arch = of_config(config)
+    if arch is None:
+        print(f"kthinlto: error: {FLAGS.kconfig}: not a kernel of an architecture kthinlto "
+              f"boots ({', '.join(ARCHES)}); translate one with --arch", file=sys.stderr)
+        return 1
+    missing = missing_boot_options(config, arch)
     if missing:
         print(f"kthinlto: error: {FLAGS.kconfig}: cannot boot to a serial console "
               f"into an initramfs: not set: "
-              + ", ".join(f"{k} ({BOOT_OPTIONS[k]})" for k in missing)
-              + f"; translate with --fragment={BOOTABLE_FRAGMENT}", file=sys.stderr)
+              + ", ".join(f"{k} ({arch.boot_options[k]})" for k in missing)
+              + f"; translate with --fragment={arch.bootable_fragment}", file=sys.stderr)
         return 1
     if not FLAGS.kernel:
+        print(f"//:{arch.image}")
         return 0
     if not os.path.isfile(FLAGS.kernel):
         print(f"kthinlto: error: {FLAGS.kernel}: no such kernel image", file=sys.stderr)
@@ -184,7 +197,8 @@ def main(argv):
     with tempfile.TemporaryDirectory(prefix="kthinlto-boot-") as work:
         start = time.monotonic()
         seen, exited, _ = boot(FLAGS.kernel, marker, FLAGS.timeout, work,
-                               echo=lambda b: (sys.stdout.buffer.write(b), sys.stdout.flush()))
+                               echo=lambda b: (sys.stdout.buffer.write(b), sys.stdout.flush()),
+                               arch=arch)
     took = time.monotonic() - start
     if seen and exited:
         print(f"\nkthinlto: booted: marker {marker} on the console, QEMU exited after {took:.0f} s")

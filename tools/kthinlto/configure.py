@@ -5,8 +5,11 @@ clang-scan-deps lists every object's headers; the result is a generated Bazel
 repository (@kernel) that `bazel build //:vmlinux_o` builds.
 
 Examples:
-  # the default: Debian's linux-source-6.1, x86_64 tinyconfig + ThinLTO
+  # the default: Debian's linux-source-6.1 as pinned in sources.json,
+  # x86_64 tinyconfig + ThinLTO
   python3 -m tools.kthinlto.configure
+  # another pinned Debian source, cross-built for arm64
+  python3 -m tools.kthinlto.configure --source=linux-source-6.12 --arch=arm64
   # your own tree with defconfig plus a fragment
   python3 -m tools.kthinlto.configure --source=$HOME/linux \\
       --config=defconfig --fragment=my.config
@@ -28,17 +31,18 @@ from absl import flags as absl_flags
 from tools.kthinlto import deps, emit, graph, kbuild, records
 from tools.kthinlto.records import TranslationError
 # Re-exported: the source helpers are part of this CLI's documented surface.
-from tools.kthinlto.source import (DEFAULT_SHA256, DEFAULT_TARBALL,  # noqa: F401
-                                   check_kernel_tree, sha256_file, unpack)
+from tools.kthinlto.source import (check_kernel_tree, pinned_tree,  # noqa: F401
+                                   read_pins, sha256_file, unpack)
 
 POINTER = "kernel_tree.json"
 
 FLAGS = absl_flags.FLAGS
-absl_flags.DEFINE_string("source", DEFAULT_TARBALL,
-                         "Kernel source: a tree, or a .tar.xz of one.")
+absl_flags.DEFINE_string("source", read_pins()[0],
+                         "Kernel source: a Debian package pinned in "
+                         "tools/kthinlto/sources.json (fetched as exactly "
+                         "that version), a tree, or a .tar.xz of one.")
 absl_flags.DEFINE_string("sha256", None,
-                         "Expected sha256 of --source when it is a tarball "
-                         "(defaults to the pinned one for the default tarball).")
+                         "Expected sha256 of --source when it is a tarball.")
 absl_flags.DEFINE_string("config", "tinyconfig",
                          "Config target, e.g. tinyconfig or defconfig.")
 absl_flags.DEFINE_string("config_file", "", "A full .config to use instead of --config.")
@@ -70,11 +74,14 @@ class Request:
 
 def resolve_source(req: Request) -> str:
     src = os.path.abspath(req.source)
-    if os.path.isfile(src):
-        expected = req.sha256 or (DEFAULT_SHA256 if src == DEFAULT_TARBALL else None)
-        src = unpack(src, expected, req.cache_dir)
+    if req.source in read_pins()[1] and not os.path.exists(req.source):
+        src = pinned_tree(req.source, req.cache_dir)
+    elif os.path.isfile(src):
+        src = unpack(src, req.sha256, req.cache_dir)
     elif not os.path.isdir(src):
-        raise TranslationError(f"{req.source}: no such kernel tree or tarball")
+        raise TranslationError(
+            f"{req.source}: no such kernel tree or tarball, nor a package pinned "
+            f"in tools/kthinlto/sources.json ({', '.join(sorted(read_pins()[1]))})")
     check_kernel_tree(src, req.arch)
     return src
 
@@ -124,9 +131,9 @@ def translate(req: Request) -> str:
         leaks = graph.host_paths(objs, link, srctree, objtree)
         if leaks:
             raise TranslationError("host path left in flags: " + leaks[0])
-        config = {"source": srctree, "arch": req.arch, "target": req.spec.target,
-                  "config_file": req.spec.config_file,
-                  "fragments": list(req.spec.fragments), "kcflags": req.kcflags}
+        config = emit.kernel_config(srctree, req.arch, req.spec.target,
+                                    req.spec.config_file, req.spec.fragments,
+                                    req.kcflags)
         data = emit.kernel_data(objs, link, config, kbuild.PINNED_BUILD_ENV,
                                 kbuild.kconfig_files(objtree))
         gen = os.path.join(work, "gen")

@@ -20,7 +20,9 @@ class Object:
     -flto=thin (else native: assembly or -fno-lto); source: relocated source
     (%{src}/kernel/sys.c); flags: relocated compile flags; inputs: relocated
     files the compile reads (source and headers); lazy: a lib.a member that
-    the final link only pulls in on demand.
+    the final link only pulls in on demand; prebuilt: an object Kbuild made
+    with another tool than $(CC) during translation (arm64's objcopy'd
+    .pi.o), taken as built: source is then the object itself.
     """
     path: str
     bitcode: bool
@@ -28,6 +30,7 @@ class Object:
     flags: tuple[str, ...]
     inputs: tuple[str, ...]
     lazy: bool
+    prebuilt: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,6 +108,16 @@ def build_objects(link: Link, compiles: dict[str, Compile],
                 raise TranslationError(f"{path} is linked twice into vmlinux.o")
             seen.add(path)
             c = compiles.get(path)
+            if c is None and os.path.isfile(os.path.join(objtree, path)):
+                # Made by another tool from objects Kbuild compiled natively
+                # (arm64's `objcopy --prefix-symbols=__pi_`): real machine
+                # code from the translation, like the vDSO blob.
+                result.append(Object(
+                    path=path, bitcode=False,
+                    source=flags.relocate_path(os.path.join(objtree, path),
+                                               srctree, objtree),
+                    flags=(), inputs=(), lazy=lazy, prebuilt=True))
+                continue
             if c is None:
                 raise TranslationError(
                     f"{os.path.join(objtree, path)} is linked into vmlinux.o "

@@ -136,7 +136,9 @@ def run(cmd: list[str], log_path: str, what: str, env: dict | None = None,
     logging.info("%s done in %.1f s", what, time.monotonic() - start)
 
 
-def read_config(path: str) -> dict[str, str]:
+def read_config(path: str, unset: bool = False) -> dict[str, str]:
+    """CONFIG_X -> value of a .config or fragment; with unset, also
+    `# CONFIG_X is not set` as CONFIG_X -> "n"."""
     values = {}
     with open(path) as f:
         for line in f:
@@ -144,7 +146,16 @@ def read_config(path: str) -> dict[str, str]:
             if line.startswith("CONFIG_") and "=" in line:
                 k, _, v = line.partition("=")
                 values[k] = v
+            elif unset and line.startswith("# CONFIG_") and line.endswith(" is not set"):
+                values[line[2:-len(" is not set")]] = "n"
     return values
+
+
+def dropped_options(requested: dict[str, str], final: dict[str, str]) -> list[str]:
+    """Requested options (CONFIG_X -> value, "n" for not set) that the final
+    .config does not have as asked, as CONFIG_X=value (sorted)."""
+    return sorted(f"{k}={v}" if v != "n" else f"{k} unset"
+                  for k, v in requested.items() if final.get(k, "n") != v)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,11 +204,20 @@ def configure(srctree: str, objtree: str, arch: str, tc: Toolchain,
          "-d", "LTO_NONE", "-d", "LTO_CLANG_FULL", "-e", "LTO_CLANG_THIN"],
         log_path, "enable CONFIG_LTO_CLANG_THIN", env=env)
     run(base + ["olddefconfig"], log_path, "make olddefconfig", env=env)
-    if read_config(config).get("CONFIG_LTO_CLANG_THIN") != "y":
+    final = read_config(config)
+    if final.get("CONFIG_LTO_CLANG_THIN") != "y":
         raise TranslationError(
             f"{config}: this configuration cannot enable CONFIG_LTO_CLANG_THIN "
             f"(ARCH={arch} needs ARCH_SUPPORTS_LTO_CLANG_THIN and a clang that "
             "supports it); choose an architecture and config with Clang ThinLTO")
+    for fragment in spec.fragments:
+        dropped = dropped_options(read_config(fragment, unset=True), final)
+        if dropped:
+            raise TranslationError(
+                f"{fragment}: {', '.join(dropped)} did not survive `make "
+                f"olddefconfig` for ARCH={arch} (not an option of this "
+                "architecture and kernel, or its dependencies are not met); "
+                "remove or fix them in the fragment")
 
 
 def shim_names(tc: Toolchain) -> list[tuple[str, str]]:

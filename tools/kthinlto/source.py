@@ -1,16 +1,58 @@
-"""Kernel sources: the pinned default tarball, extraction, sanity checks."""
+"""Kernel sources: pinned Debian packages, tarballs, extraction, sanity checks.
 
+The pins (package, exact version, tarball sha256) are in sources.json beside
+this file.  A pinned source is fetched as exactly that version with
+`apt-get download` and its tarball taken out of the .deb into the cache,
+whatever version of the package the host has installed (or none).
+
+  # fetch the default pinned source (./kthin setup does this)
+  python3 -m tools.kthinlto.source
+  # fetch every pinned source, or one
+  python3 -m tools.kthinlto.source --all
+  python3 -m tools.kthinlto.source --package=linux-source-6.12
+  # the sha256 of another version, to move a pin
+  python3 -m tools.kthinlto.source --package=linux-source-6.1 --version=6.1.192-3
+"""
+
+import dataclasses
 import hashlib
+import json
 import logging
 import os
 import shutil
+import subprocess
+import sys
 import tarfile
+import tempfile
 
+from tools.kthinlto.arches import srcarch
 from tools.kthinlto.records import TranslationError
 
-DEFAULT_TARBALL = "/usr/src/linux-source-6.1.tar.xz"
-# Debian bookworm's linux-source-6.1 6.1.192-2.
-DEFAULT_SHA256 = "4d415b3d364834fd818270e88813e90323bbfce4f519a0e6bd4940ddcd7df693"
+PINS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sources.json")
+
+@dataclasses.dataclass(frozen=True)
+class Pin:
+    """One pinned Debian kernel source package.
+
+    package: Debian's package name (linux-source-6.1); version: its exact
+    version; sha256: of the tarball it installs as /usr/src/<package>.tar.xz.
+    """
+    package: str
+    version: str
+    sha256: str
+
+    @property
+    def member(self) -> str:
+        return f"./usr/src/{self.package}.tar.xz"
+
+
+def read_pins(path: str = PINS_FILE) -> tuple[str, dict[str, Pin]]:
+    """(default package, package -> Pin) from sources.json."""
+    with open(path) as f:
+        data = json.load(f)
+    pins = {name: Pin(name, p["version"], p["sha256"])
+            for name, p in data["packages"].items()}
+    return data["default"], pins
 
 
 def sha256_file(path: str) -> str:
@@ -21,9 +63,69 @@ def sha256_file(path: str) -> str:
     return h.hexdigest()
 
 
+def _apt_download(package: str, version: str, into: str) -> str:
+    """Downloads package=version's .deb into `into`; returns its path."""
+    # apt drops to its _apt user for downloads: let it write here.
+    os.chmod(into, 0o777)
+    cmd = ["apt-get", "download", "-q", f"{package}={version}"]
+    proc = subprocess.run(cmd, cwd=into, capture_output=True, text=True)
+    if proc.returncode != 0 and os.geteuid() == 0:
+        # A fresh machine may have no package lists yet, or old ones.
+        subprocess.run(["apt-get", "update", "-q"], capture_output=True)
+        proc = subprocess.run(cmd, cwd=into, capture_output=True, text=True)
+    debs = [f for f in os.listdir(into) if f.endswith(".deb")]
+    if proc.returncode != 0 or len(debs) != 1:
+        why = (proc.stderr.strip().splitlines() or ["no .deb"])[-1]
+        raise TranslationError(
+            f"{package}={version} cannot be had from Debian's archive ({why}); "
+            f"pin another version in {PINS_FILE} (python3 -m tools.kthinlto.source "
+            f"--package={package} --version=V prints its sha256) or pass "
+            "--source=<kernel tree or tarball>")
+    return os.path.join(into, debs[0])
+
+
+def download_tarball(package: str, version: str, out: str) -> str:
+    """Writes package=version's kernel tarball to out; returns its sha256."""
+    member = Pin(package, version, "").member
+    with tempfile.TemporaryDirectory(prefix="kthinlto-deb-") as tmp:
+        logging.info("downloading %s=%s from Debian's archive", package, version)
+        deb = _apt_download(package, version, tmp)
+        part = out + f".part{os.getpid()}"
+        with open(part, "wb") as dst:
+            dpkg = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", deb],
+                                    stdout=subprocess.PIPE)
+            with tarfile.open(fileobj=dpkg.stdout, mode="r|") as tar:
+                for info in tar:
+                    if info.name == member:
+                        shutil.copyfileobj(tar.extractfile(info), dst)
+                        break
+                else:
+                    raise TranslationError(f"{deb} holds no {member}")
+            dpkg.stdout.close()
+            dpkg.wait()
+    digest = sha256_file(part)
+    os.replace(part, out)
+    return digest
+
+
+def fetch(pin: Pin, cache_dir: str) -> str:
+    """The pinned tarball in the cache (downloaded once); returns its path."""
+    out = os.path.join(cache_dir, "sources", f"{pin.package}_{pin.version}.tar.xz")
+    if os.path.isfile(out) and sha256_file(out) == pin.sha256:
+        return out
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    digest = download_tarball(pin.package, pin.version, out)
+    if digest != pin.sha256:
+        os.unlink(out)
+        raise TranslationError(
+            f"{pin.package}={pin.version}: its tarball's sha256 is {digest}, "
+            f"not {pin.sha256} as {PINS_FILE} pins; fix the pin there")
+    return out
+
+
 def check_kernel_tree(path: str, arch: str) -> None:
     for needed in ("Makefile", "Kbuild", "scripts/Makefile.build",
-                   "scripts/generate_initcall_order.pl", f"arch/{_srcarch(arch)}"):
+                   "scripts/generate_initcall_order.pl", f"arch/{srcarch(arch)}"):
         if not os.path.exists(os.path.join(path, needed)):
             raise TranslationError(
                 f"{path} is not a Linux kernel source tree with LTO support "
@@ -32,10 +134,6 @@ def check_kernel_tree(path: str, arch: str) -> None:
         raise TranslationError(
             f"{path} has been configured in place (.config); run "
             f"`make -C {path} mrproper` first: kthinlto builds out of tree")
-
-
-def _srcarch(arch: str) -> str:
-    return "x86" if arch in ("x86_64", "i386", "x86") else arch
 
 
 def unpack(tarball: str, expected: str | None, cache_dir: str) -> str:
@@ -58,3 +156,50 @@ def unpack(tarball: str, expected: str | None, cache_dir: str) -> str:
         os.rename(tmp, dest)
     entries = [e for e in os.listdir(dest) if not e.startswith(".")]
     return os.path.join(dest, entries[0]) if len(entries) == 1 else dest
+
+
+def pinned_tree(package: str, cache_dir: str) -> str:
+    """The extracted tree of a pinned package (fetched and unpacked once)."""
+    _, pins = read_pins()
+    pin = pins[package]
+    return unpack(fetch(pin, cache_dir), pin.sha256, cache_dir)
+
+
+def default_cache_dir() -> str:
+    return os.environ.get("KTHINLTO_CACHE") or os.path.expanduser("~/.cache/kthinlto")
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--package", help="a pinned package (default: the default one)")
+    parser.add_argument("--version", help="print the tarball sha256 of this version")
+    parser.add_argument("--all", action="store_true", help="fetch every pinned source")
+    parser.add_argument("--cache_dir", default=default_cache_dir())
+    args = parser.parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+                        format="kthinlto: %(message)s")
+    default, pins = read_pins()
+    try:
+        if args.version:
+            with tempfile.TemporaryDirectory(prefix="kthinlto-pin-") as tmp:
+                package = args.package or default
+                digest = download_tarball(package, args.version,
+                                          os.path.join(tmp, "t.tar.xz"))
+            print(f'"{package}": {{"version": "{args.version}", "sha256": "{digest}"}}')
+            return 0
+        names = sorted(pins) if args.all else [args.package or default]
+        for name in names:
+            if name not in pins:
+                raise TranslationError(
+                    f"{name} is not pinned in {PINS_FILE}; pinned: {', '.join(sorted(pins))}")
+            print(fetch(pins[name], args.cache_dir))
+    except TranslationError as e:
+        print(f"kthinlto: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
