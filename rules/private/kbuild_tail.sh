@@ -21,15 +21,20 @@ mkdir -p "$work"
 # make compares modification times: the copy keeps the translation's, and
 # the placed files are newer than all of them.
 cp -RL --preserve=timestamps "$obj/." "$work/obj"
-# The configuration is the translation's: Kconfig would run again only
-# because the translation's CC and LD were its recording shims and its
-# source tree was elsewhere (auto.conf.cmd checks those three).
-sed -i '/^ifneq "\$(\(CC\|LD\|srctree\))"/,/^endif/d' "$work/obj/include/config/auto.conf.cmd"
+# The configuration is the translation's, final: auto.conf.cmd would run
+# Kconfig again for any tool or path that differs here (the translation's
+# CC, LD and NM were its recording shims, its source tree was elsewhere,
+# and 6.12 also checks RUSTC_VERSION_TEXT, PAHOLE, ... of the host), so
+# every such check goes.
+sed -i '/^ifneq "\$(/,/^endif/d' "$work/obj/include/config/auto.conf.cmd"
 # Nothing before vmlinux.o is built again: the vmlinux linker script, whose
 # rule is Kbuild's descent into the whole tree (after its prepare steps),
 # is taken as built, like vmlinux.o.  make is run the way Kbuild's own
-# out-of-tree sub-make runs (in the object tree, sub_make_done=1), because
-# make does not pass -o on to a sub-make.
+# out-of-tree sub-make runs (in the object tree, sub_make_done=1, without
+# make's built-in rules and variables: -rR, which the top-level make adds
+# only when it starts that sub-make; --no-print-directory, without which
+# 6.12's Makefile starts one more sub-make), because make does not pass -o on
+# to a sub-make.
 assume="-o arch/$srcarch/kernel/vmlinux.lds"
 for arg in "$@"; do
 	case $arg in
@@ -45,7 +50,7 @@ done
 abs_src=$(cd "$src" && pwd)
 abs_obj=$(cd "$work/obj" && pwd)
 # shellcheck disable=SC2086 # $assume is a list of options
-if ! make -C "$abs_obj" -f "$abs_src/Makefile" -I "$abs_src" sub_make_done=1 \
+if ! make -rR --no-print-directory -C "$abs_obj" -f "$abs_src/Makefile" -I "$abs_src" sub_make_done=1 \
 	abs_srctree="$abs_src" abs_objtree="$abs_obj" ARCH="$arch" LLVM=-19 \
 	$assume "$target" >"$work/make.log" 2>&1; then
 	echo "kthinlto: Kbuild's make $target failed; last lines of its log:" >&2

@@ -89,3 +89,27 @@ def test_deleted_source_fails_build_naming_it(tmp_path):
     assert proc.returncode != 0
     assert "src/include/linux/compiler_types.h" in proc.stderr
     assert "missing input file" in proc.stderr
+
+
+def test_x86_only_options_in_an_arm64_fragment_are_named(ws):
+    # configs/bootable.config asks for CONFIG_ACPI and CONFIG_EARLY_PRINTK,
+    # which arm64 lacks: Kbuild drops them, the translation says so.
+    proc = ws.configure("--source=linux-source-6.12", "--arch=arm64",
+                        "--fragment=" + os.path.join(kernels.REPO, "configs/bootable.config"),
+                        check=False)
+    line = error_line(proc)
+    assert "configs/bootable.config: " in line and "ARCH=arm64" in line
+    assert "CONFIG_ACPI=y" in line and "CONFIG_EARLY_PRINTK=y" in line
+    assert "CONFIG_SERIAL_8250=y" not in line  # arm64 has that one
+    assert not os.path.exists(os.path.join(ws.root, "kernel_tree.json"))
+
+
+def test_kernel_without_the_vmlinux_o_target_is_refused_naming_it(ws, tmp_path):
+    # A kernel older than the translator understands (vmlinux_o came in
+    # 5.19): the real 6.1 tree with that target taken out of its Makefile.
+    copy = kernels.private_source(str(tmp_path / "linux"))
+    kernels.edit(copy, "Makefile", "\nvmlinux_o: ", "\nvmlinux_o_gone: ")
+    proc = ws.configure(f"--source={copy}", check=False)
+    line = error_line(proc)
+    assert f"{copy}/Makefile: Linux 6.1 has no `vmlinux_o` target" in line
+    assert "make tinyconfig" not in proc.stderr  # refused before any Kbuild step

@@ -20,6 +20,7 @@ def make_kernel_tree(root):
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(f"# {rel}\n")
+    (root / "Makefile").write_text("VERSION = 6\nPATCHLEVEL = 1\n\nvmlinux_o: vmlinux.a\n")
     return root
 
 
@@ -55,6 +56,15 @@ def test_check_kernel_tree_rejects_tree_without_the_arch(tmp_path):
     tree = make_kernel_tree(tmp_path / "linux")
     with pytest.raises(TranslationError, match="arch/arm64 missing"):
         configure.check_kernel_tree(str(tree), "arm64")
+
+
+def test_check_kernel_tree_rejects_a_kernel_without_vmlinux_o_naming_its_version(tmp_path):
+    tree = make_kernel_tree(tmp_path / "linux")
+    (tree / "Makefile").write_text("VERSION = 5\nPATCHLEVEL = 15\nSUBLEVEL = 0\n\nvmlinux: all\n")
+    with pytest.raises(TranslationError) as e:
+        configure.check_kernel_tree(str(tree), "x86_64")
+    assert f"{tree}/Makefile: Linux 5.15 has no `vmlinux_o` target" in str(e.value)
+    assert "\n" not in str(e.value)
 
 
 def test_check_kernel_tree_rejects_tree_configured_in_place(tmp_path):

@@ -72,6 +72,8 @@ TAIL_SRCS = [
     "src/arch/{srcarch}/**",
     "src/tools/include/**",
     "src/tools/arch/{srcarch}/include/**",
+    # arm64's boot/Makefile includes it (6.12; absent from 6.1).
+    "src/drivers/firmware/efi/libstub/Makefile.zboot",
 ]
 
 

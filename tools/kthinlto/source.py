@@ -130,6 +130,16 @@ def check_kernel_tree(path: str, arch: str) -> None:
             raise TranslationError(
                 f"{path} is not a Linux kernel source tree with LTO support "
                 f"({needed} missing); pass --source=<kernel tree or tarball>")
+    with open(os.path.join(path, "Makefile"), errors="replace") as f:
+        makefile = f.read()
+    if "\nvmlinux_o:" not in makefile:
+        version = ".".join(
+            line.split("=")[1].strip() for line in makefile.splitlines()[:4]
+            if line.startswith(("VERSION", "PATCHLEVEL"))) or "?"
+        raise TranslationError(
+            f"{path}/Makefile: Linux {version} has no `vmlinux_o` target, which "
+            "the translator runs to record Kbuild's objects (Linux 5.19 and "
+            "newer have it; 6.1 and 6.12 are tested); pass --source=<a newer kernel>")
     if os.path.exists(os.path.join(path, ".config")):
         raise TranslationError(
             f"{path} has been configured in place (.config); run "
