@@ -41,17 +41,8 @@ def kernel(request, tmp_path_factory) -> kernels.BuiltKernel:
 
 @pytest.fixture(scope="session")
 def default_kernel(tmp_path_factory) -> kernels.BuiltKernel:
-    """The default kernel only (what `./kthin build` builds)."""
+    """The default kernel only (what `./kthin build` builds: 6.1 x86_64)."""
     return _get("default", tmp_path_factory)
 
 
-@pytest.fixture(scope="session")
-def bootable_kernel(tmp_path_factory) -> kernels.BuiltKernel:
-    """6.1 x86_64 tinyconfig + configs/bootable.config."""
-    return _get("bootable", tmp_path_factory)
 
-
-@pytest.fixture(scope="session", params=kernels.BOOTABLE)
-def any_bootable_kernel(request, tmp_path_factory) -> kernels.BuiltKernel:
-    """Each bootable configuration: every kernel and architecture tested."""
-    return _get(request.param, tmp_path_factory)

@@ -68,16 +68,10 @@ def test_failed_translation_leaves_previous_output(ws):
 
 def test_deleted_source_fails_build_naming_it(tmp_path):
     """After translation, a deleted source makes the build fail naming it."""
-    default = os.path.join(kernels.cache_dir(), "src")
-    trees = [os.path.join(default, d) for d in os.listdir(default)] if os.path.isdir(default) else []
-    if not trees:
-        ws0 = kernels.new_workspace(str(tmp_path / "prime"))
-        ws0.configure("--config=tinyconfig")
-        trees = [os.path.join(default, d) for d in os.listdir(default)]
-    src = next(os.path.join(t, e) for t in trees for e in os.listdir(t))
-    # A hard-linked copy: deleting in it leaves the shared tree intact.
+    # A hard-linked copy of the pinned default tree: deleting in it leaves
+    # the shared tree intact.
     copy = tmp_path / "linux"
-    subprocess.run(["cp", "-al", src, str(copy)], check=True)
+    kernels.private_source(str(copy))
     ws = kernels.new_workspace(str(tmp_path / "ws"))
     ws.configure(f"--source={copy}")
     victim = copy / "include/linux/compiler_types.h"

@@ -1,8 +1,7 @@
 """`bazel build //:vmlinux_o` against Kbuild's own in-process ThinLTO build.
 
-Runs for every configuration in kernels.CONFIGS: the default (6.1 x86_64
-tinyconfig + ThinLTO), and for each kernel and architecture tested (6.1 and
-6.12 x86_64, 6.12 arm64) tinyconfig + its bootable fragment.
+Runs for every configuration in kernels.CONFIGS: 6.1 x86_64 (the default),
+6.12 x86_64 and 6.12 arm64, each tinyconfig plus its bootable fragment.
 """
 
 import collections

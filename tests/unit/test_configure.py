@@ -139,3 +139,23 @@ def test_publish_points_workspace_pointer_at_generated_repository(tmp_path):
     with open(tmp_path / configure.POINTER) as f:
         assert json.load(f) == {"gen": "/cache/trees/x/gen"}
     assert os.listdir(tmp_path) == [configure.POINTER]
+
+
+# config_spec
+
+def test_config_spec_default_is_tinyconfig_with_the_arch_bootable_fragment():
+    x86 = configure.config_spec("x86_64", None, "", [])
+    assert x86.target == "tinyconfig"
+    assert x86.fragments == (os.path.join(configure.RULESET, "configs/bootable.config"),)
+    arm = configure.config_spec("arm64", None, "", [])
+    assert arm.fragments == (os.path.join(configure.RULESET, "configs/bootable-arm64.config"),)
+    assert configure.config_spec("riscv", None, "", []).fragments == ()
+
+
+def test_config_spec_any_config_flag_replaces_the_default():
+    assert configure.config_spec("x86_64", "tinyconfig", "", []).fragments == ()
+    assert configure.config_spec("x86_64", "defconfig", "", []).target == "defconfig"
+    only = configure.config_spec("x86_64", None, "", ["my.config"])
+    assert only.target == "tinyconfig" and only.fragments == (os.path.abspath("my.config"),)
+    full = configure.config_spec("x86_64", None, "a/.config", [])
+    assert (full.target, full.config_file, full.fragments) == ("", os.path.abspath("a/.config"), ())

@@ -110,6 +110,16 @@ def test_kernel_data_link_fields_and_config():
     assert d["config"] == CONFIG
 
 
+def test_kernel_data_marks_prebuilt_objects_with_their_object_as_source():
+    pi = Object("arch/arm64/kernel/pi/map_range.pi.o", False,
+                "%{obj}/arch/arm64/kernel/pi/map_range.pi.o", (), (), False, prebuilt=True)
+    d = emit.kernel_data(objects() + [pi], link(), CONFIG, {})
+    prebuilt = [o for o in d["objects"] if o["prebuilt"]]
+    assert [o["path"] for o in prebuilt] == ["arch/arm64/kernel/pi/map_range.pi.o"]
+    assert d["files"][prebuilt[0]["source"]] == "obj/arch/arm64/kernel/pi/map_range.pi.o"
+    assert sum(o["prebuilt"] for o in d["objects"]) == 1
+
+
 def test_kernel_data_without_objtool_or_initcalls():
     d = data(objtool_args=None, initcalls=False)
     assert (d["objtool"], d["objtool_args"], d["initcalls"]) == (0, [], 0)

@@ -159,6 +159,22 @@ def test_build_objects_raises_naming_object_linked_but_not_compiled():
         graph.build_objects(link, compiles, inputs, SRC, OBJ)
 
 
+def test_build_objects_takes_an_object_kbuild_made_with_another_tool_as_prebuilt(tmp_path):
+    # arm64's kernel/pi/*.pi.o: objcopy'd from a native compile, real code in
+    # the object tree after translation, no $(CC) record of its own.
+    objtree = tmp_path / "obj"
+    (objtree / "arch/arm64/kernel/pi").mkdir(parents=True)
+    (objtree / "arch/arm64/kernel/pi/map_range.pi.o").write_bytes(b"\x7fELF")
+    link = link_of(whole=["kernel/umh.o", "arch/arm64/kernel/pi/map_range.pi.o"])
+    compiles = {"kernel/umh.o": bitcode_compile("kernel/umh.o", "/k/src/kernel/umh.c")}
+    inputs = {"kernel/umh.o": ["%{src}/kernel/umh.c"]}
+    umh, pi = graph.build_objects(link, compiles, inputs, SRC, str(objtree))
+    assert not umh.prebuilt
+    assert pi == Object("arch/arm64/kernel/pi/map_range.pi.o", False,
+                        "%{obj}/arch/arm64/kernel/pi/map_range.pi.o", (), (), False,
+                        prebuilt=True)
+
+
 def test_build_objects_raises_on_object_linked_twice():
     link = link_of(whole=["lib/sort.o"], lazy=["lib/sort.o"])
     compiles = {"lib/sort.o": bitcode_compile("lib/sort.o", "/k/src/lib/sort.c")}

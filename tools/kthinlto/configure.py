@@ -6,9 +6,10 @@ repository (@kernel) that `bazel build //:vmlinux_o` builds.
 
 Examples:
   # the default: Debian's linux-source-6.1 as pinned in sources.json,
-  # x86_64 tinyconfig + ThinLTO
+  # x86_64 tinyconfig + configs/bootable.config + ThinLTO
   python3 -m tools.kthinlto.configure
-  # another pinned Debian source, cross-built for arm64
+  # another pinned Debian source, cross-built for arm64 (tinyconfig +
+  # configs/bootable-arm64.config)
   python3 -m tools.kthinlto.configure --source=linux-source-6.12 --arch=arm64
   # your own tree with defconfig plus a fragment
   python3 -m tools.kthinlto.configure --source=$HOME/linux \\
@@ -28,13 +29,15 @@ import time
 from absl import app
 from absl import flags as absl_flags
 
-from tools.kthinlto import deps, emit, graph, kbuild, records
+from tools.kthinlto import arches, deps, emit, graph, kbuild, records
 from tools.kthinlto.records import TranslationError
 # Re-exported: the source helpers are part of this CLI's documented surface.
 from tools.kthinlto.source import (check_kernel_tree, pinned_tree,  # noqa: F401
                                    read_pins, sha256_file, unpack)
 
 POINTER = "kernel_tree.json"
+# The ruleset's own checkout (configs/ lives here).
+RULESET = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 FLAGS = absl_flags.FLAGS
 absl_flags.DEFINE_string("source", read_pins()[0],
@@ -43,10 +46,14 @@ absl_flags.DEFINE_string("source", read_pins()[0],
                          "that version), a tree, or a .tar.xz of one.")
 absl_flags.DEFINE_string("sha256", None,
                          "Expected sha256 of --source when it is a tarball.")
-absl_flags.DEFINE_string("config", "tinyconfig",
-                         "Config target, e.g. tinyconfig or defconfig.")
+absl_flags.DEFINE_string("config", None,
+                         "Config target, e.g. tinyconfig or defconfig.  With "
+                         "none of --config, --config_file and --fragment: "
+                         "tinyconfig plus the architecture's bootable "
+                         "fragment (tools/kthinlto/arches.py), which "
+                         "./kthin boot boots.")
 absl_flags.DEFINE_string("config_file", "", "A full .config to use instead of --config.")
-absl_flags.DEFINE_multi_string("fragment", [], "Config fragment merged on top.")
+absl_flags.DEFINE_multi_string("fragment", [], "Config fragment merged on top (repeatable).")
 absl_flags.DEFINE_string("arch", "x86_64", "Kernel ARCH.")
 absl_flags.DEFINE_string("kcflags", "",
                          "Extra C flags for every kernel compile (Kbuild's "
@@ -162,13 +169,26 @@ def publish(workspace: str, gen: str) -> None:
     logging.info("%s -> %s", pointer, gen)
 
 
+def config_spec(arch: str, config: str | None, config_file: str,
+                fragments: list[str]) -> kbuild.ConfigSpec:
+    """The configuration the flags ask for (paths made absolute).
+
+    With none of config, config_file and fragments: the default kernel,
+    tinyconfig plus the architecture's bootable fragment, if it has one.
+    """
+    if config is None and not config_file and not fragments:
+        known = arches.ARCHES.get(arch)
+        fragments = [os.path.join(RULESET, known.bootable_fragment)] if known else []
+    return kbuild.ConfigSpec(
+        target="" if config_file else (config or "tinyconfig"),
+        config_file=os.path.abspath(config_file) if config_file else "",
+        fragments=tuple(os.path.abspath(f) for f in fragments))
+
+
 def main(argv: list[str]) -> int:
     del argv
     kbuild.log_to_stderr()
-    spec = kbuild.ConfigSpec(target="" if FLAGS.config_file else FLAGS.config,
-                             config_file=os.path.abspath(FLAGS.config_file)
-                             if FLAGS.config_file else "",
-                             fragments=tuple(os.path.abspath(f) for f in FLAGS.fragment))
+    spec = config_spec(FLAGS.arch, FLAGS.config, FLAGS.config_file, FLAGS.fragment)
     req = Request(source=FLAGS.source, sha256=FLAGS.sha256, spec=spec,
                   arch=FLAGS.arch, jobs=FLAGS.jobs, kcflags=FLAGS.kcflags,
                   workspace=FLAGS.workspace,
