@@ -44,21 +44,51 @@ def test_architecture_without_thinlto_is_refused(ws):
     assert "CONFIG_LTO_CLANG_THIN" in line and ".config" in line
 
 
-def test_failing_kbuild_step_shows_command_and_output(ws):
-    proc = ws.configure("--config=nosuchconfig", check=False)
+@pytest.fixture
+def broken_tree(tmp_path) -> str:
+    """The pinned 6.1 tree, its tinyconfig target made to fail."""
+    copy = kernels.private_source(str(tmp_path / "linux"))
+    kernels.edit(copy, "scripts/kconfig/Makefile", "\ntinyconfig:\n",
+                 "\ntinyconfig:\n\t@echo kthinlto: broken on purpose; false\n")
+    return copy
+
+
+def test_failing_kbuild_step_shows_command_and_output(ws, broken_tree):
+    proc = ws.configure(f"--source={broken_tree}", "--config=tinyconfig", check=False)
     line = error_line(proc)
-    assert "make nosuchconfig" in line
+    assert "make tinyconfig" in line
     assert "command: make -C" in proc.stderr and "last lines:" in proc.stderr
-    assert "No rule to make target" in proc.stderr
+    assert "kthinlto: broken on purpose" in proc.stderr
 
 
-def test_failed_translation_leaves_previous_output(ws):
+def test_unknown_config_target_is_one_line_listing_the_targets(ws):
+    proc = ws.configure("--config=nosuch_defconfig", check=False)
+    line = error_line(proc)
+    assert "--config=nosuch_defconfig: no such config target" in line
+    assert "x86_64_defconfig" in line and "tinyconfig" in line and "kvm_guest.config" in line
+    assert "make " not in proc.stderr  # refused before any Kbuild step
+
+
+def test_a_config_file_that_is_no_kernel_config_is_refused(ws):
+    proc = ws.configure("--config_file=/etc/hostname", check=False)
+    line = error_line(proc)
+    assert "--config_file=/etc/hostname: not a kernel config" in line
+    assert not os.path.exists(os.path.join(ws.root, "kernel_tree.json"))
+
+
+def test_jobs_below_one_is_refused_before_anything_runs(ws):
+    proc = ws.configure("--jobs=0", check=False)
+    assert error_line(proc) == "kthinlto: error: --jobs=0: must be 1 or more"
+    assert "usage" not in proc.stderr.lower()
+
+
+def test_failed_translation_leaves_previous_output(ws, broken_tree):
     pointer = os.path.join(ws.root, "kernel_tree.json")
     with open(pointer, "w") as f:
         json.dump({"gen": "/previous/translation"}, f)
     trees = os.path.join(kernels.cache_dir(), "trees")
     before = set(os.listdir(trees)) if os.path.isdir(trees) else set()
-    proc = ws.configure("--config=nosuchconfig", check=False)
+    proc = ws.configure(f"--source={broken_tree}", "--config=tinyconfig", check=False)
     assert proc.returncode == 1
     with open(pointer) as f:
         assert json.load(f) == {"gen": "/previous/translation"}

@@ -150,3 +150,43 @@ def test_normalize_objtool_drops_debug_paths_and_build_id(tmp_path):
 
 def test_normalize_objtool_without_objtool_does_nothing(tmp_path):
     kbuild.normalize_objtool(str(tmp_path), kbuild.Toolchain())
+
+
+# config_targets and check_spec
+
+def _tree(tmp_path):
+    for rel in ("arch/arm64/configs/defconfig", "arch/arm64/configs/virt.config",
+                "arch/x86/configs/x86_64_defconfig", "kernel/configs/tiny.config"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("CONFIG_A=y\n")
+    return str(tmp_path)
+
+
+def test_config_targets_are_kconfigs_own_and_the_arch_and_kernel_config_files(tmp_path):
+    targets = kbuild.config_targets(_tree(tmp_path), "x86")
+    assert {"tinyconfig", "defconfig", "allnoconfig", "x86_64_defconfig",
+            "tiny.config"} <= set(targets)
+    assert "virt.config" not in targets and "menuconfig" not in targets
+    assert "virt.config" in kbuild.config_targets(str(tmp_path), "arm64")
+
+
+def test_check_spec_refuses_an_unknown_target_listing_the_known(tmp_path):
+    with pytest.raises(TranslationError) as e:
+        kbuild.check_spec(kbuild.ConfigSpec(target="nosuch_defconfig"), _tree(tmp_path), "x86")
+    assert "--config=nosuch_defconfig: no such config target" in str(e.value)
+    assert "x86_64_defconfig" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_check_spec_refuses_files_that_are_not_kernel_configs(tmp_path):
+    tree = _tree(tmp_path / "t")
+    other = tmp_path / "hostname"
+    other.write_text("myhost\n")
+    with pytest.raises(TranslationError, match=f"--config_file={other}: not a kernel config"):
+        kbuild.check_spec(kbuild.ConfigSpec(target="", config_file=str(other)), tree, "x86")
+    with pytest.raises(TranslationError, match=f"--fragment={other}: not a kernel config"):
+        kbuild.check_spec(kbuild.ConfigSpec(fragments=(str(other),)), tree, "x86")
+    with pytest.raises(TranslationError, match="no such config file"):
+        kbuild.check_spec(kbuild.ConfigSpec(fragments=(str(tmp_path / "gone"),)), tree, "x86")
+    unset_only = tmp_path / "f.config"
+    unset_only.write_text("# CONFIG_MODULES is not set\n")
+    kbuild.check_spec(kbuild.ConfigSpec(fragments=(str(unset_only),)), tree, "x86")

@@ -104,9 +104,7 @@ def translate(req: Request) -> str:
                      ", ".join(ignored))
     env = kbuild.kbuild_env(os.environ)
     srctree = resolve_source(req)
-    for path in [req.spec.config_file, *req.spec.fragments]:
-        if path and not os.path.isfile(path):
-            raise TranslationError(f"{path}: no such config file")
+    kbuild.check_spec(req.spec, srctree, arches.srcarch(req.arch))
     trees = os.path.join(req.cache_dir, "trees")
     os.makedirs(trees, exist_ok=True)
     work = os.path.join(trees, time.strftime("%Y%m%d-%H%M%S-") + str(os.getpid()))
@@ -188,6 +186,9 @@ def config_spec(arch: str, config: str | None, config_file: str,
 def main(argv: list[str]) -> int:
     del argv
     kbuild.log_to_stderr()
+    if FLAGS.jobs < 1:
+        print(f"kthinlto: error: --jobs={FLAGS.jobs}: must be 1 or more", file=sys.stderr)
+        return 1
     spec = config_spec(FLAGS.arch, FLAGS.config, FLAGS.config_file, FLAGS.fragment)
     req = Request(source=FLAGS.source, sha256=FLAGS.sha256, spec=spec,
                   arch=FLAGS.arch, jobs=FLAGS.jobs, kcflags=FLAGS.kcflags,

@@ -102,6 +102,40 @@ class ConfigSpec:
     fragments: tuple[str, ...] = ()
 
 
+# Kconfig's targets that make a .config without asking anything
+# (scripts/kconfig/Makefile), besides the *_defconfig and *.config files.
+_CONFIG_TARGETS = ("defconfig", "tinyconfig", "allnoconfig", "allyesconfig",
+                   "allmodconfig", "alldefconfig", "randconfig")
+
+
+def config_targets(srctree: str, srcarch: str) -> list[str]:
+    """The config targets Kbuild has for this tree and SRCARCH (sorted)."""
+    targets = set(_CONFIG_TARGETS)
+    for d, suffix in ((f"arch/{srcarch}/configs", "_defconfig"),
+                      (f"arch/{srcarch}/configs", ".config"), ("kernel/configs", ".config")):
+        path = os.path.join(srctree, d)
+        if os.path.isdir(path):
+            targets.update(f for f in os.listdir(path) if f.endswith(suffix))
+    return sorted(targets)
+
+
+def check_spec(spec: "ConfigSpec", srctree: str, srcarch: str) -> None:
+    """Refuses, before any Kbuild step, a config target Kbuild does not have
+    and config files that are not kernel configs."""
+    if spec.target and spec.target not in config_targets(srctree, srcarch):
+        raise TranslationError(
+            f"--config={spec.target}: no such config target for ARCH's "
+            f"arch/{srcarch}; the tree has: {', '.join(config_targets(srctree, srcarch))}")
+    for path, what in ([(spec.config_file, "--config_file")] if spec.config_file else []) + [
+            (f, "--fragment") for f in spec.fragments]:
+        if not os.path.isfile(path):
+            raise TranslationError(f"{what}={path}: no such config file")
+        if not read_config(path, unset=True):
+            raise TranslationError(
+                f"{what}={path}: not a kernel config (no CONFIG_X=... or "
+                "`# CONFIG_X is not set` line); pass a .config or a fragment")
+
+
 def make_args(srctree: str, objtree: str, arch: str, tc: Toolchain) -> list[str]:
     return ["make", "-C", srctree, f"O={objtree}", f"ARCH={arch}",
             f"LLVM={tc.suffix}"]
