@@ -3,6 +3,7 @@
 load(":backend.bzl", "kernel_backend")
 load(":final_link.bzl", "kernel_final_link", "kernel_initcall_order")
 load(":frontend.bzl", "kernel_frontend")
+load(":schema.bzl", "check_schema")
 load(":thin_link.bzl", "kernel_thin_link")
 
 def kernel_vmlinux_o(name, kernel, visibility = None):
@@ -16,6 +17,7 @@ def kernel_vmlinux_o(name, kernel, visibility = None):
       kernel: the KERNEL dict of the generated kernel.bzl.
       visibility: of NAME.
     """
+    check_schema(kernel)
     kernel_frontend(
         name = name + "_fe",
         srcs = kernel["files"],

@@ -210,3 +210,10 @@ def test_kernel_config_names_srcarch_and_boot_image(arch, srcarch, image, path):
 
 def test_kernel_data_carries_the_pinned_build_stamp():
     assert data()["build_env"] == {"KBUILD_BUILD_USER": "kthinlto"}
+
+
+def test_kernel_data_carries_the_schema_version_the_rules_read():
+    with open(emit._SCHEMA_BZL) as f:
+        bzl = f.read()
+    assert f"KERNEL_SCHEMA = {data()['schema']}\n" in bzl
+    assert data()["schema"] == emit.schema_version() >= 2

@@ -7,6 +7,7 @@ data: objects in link order, their flag sets and input files.
 
 import json
 import os
+import re
 
 from tools.kthinlto import arches, flags
 from tools.kthinlto.graph import Link, Object
@@ -78,6 +79,17 @@ TAIL_SRCS = [
 
 
 
+# The schema version lives in the rules (they refuse any other); read once.
+_SCHEMA_BZL = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "rules", "private", "schema.bzl")
+
+
+def schema_version(path: str = _SCHEMA_BZL) -> int:
+    """KERNEL_SCHEMA of rules/private/schema.bzl."""
+    with open(path) as f:
+        return int(re.search(r"^KERNEL_SCHEMA = (\d+)$", f.read(), re.M).group(1))
+
+
 def package_path(relocated: str) -> str:
     """%{src}/a/b.h -> src/a/b.h (a path inside the generated package)."""
     for token, prefix in ((flags.SRC, "src"), (flags.OBJ, "obj")):
@@ -120,6 +132,7 @@ def kernel_data(objs: list[Object], link: Link, config: dict,
             "prebuilt": 1 if o.prebuilt else 0,
         })
     return {
+        "schema": schema_version(),
         "objects": objects,
         "files": list(files),
         "flagsets": [list(f) for f in flagsets],
