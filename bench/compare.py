@@ -120,8 +120,8 @@ def print_phases(*builds: str) -> None:
 
 
 def kbuild_make(src: str, kobj: str) -> list[str]:
-    return ["make", "-C", src, f"O={kobj}", "ARCH=x86_64", "LLVM=-19",
-            f"-j{FLAGS.jobs}", "vmlinux_o"]
+    return kbuild.make_args(src, kobj, "x86_64", kbuild.Toolchain()) + [
+        f"-j{FLAGS.jobs}", "vmlinux_o"]
 
 
 def bazel_build(bazel: list[str], *extra: str) -> list[str]:

@@ -50,7 +50,7 @@ def main(argv):
         kbuild.configure(srctree, obj, "x86_64", kbuild.Toolchain(), spec,
                          os.path.join(work, "kbuild.log"), FLAGS.jobs)
         kconfig = time.monotonic() - start
-        base = ["make", "-C", srctree, f"O={obj}", "ARCH=x86_64", "LLVM=-19"]
+        base = kbuild.make_args(srctree, obj, "x86_64", kbuild.Toolchain())
         kbuild_s = timed(base + [f"-j{FLAGS.jobs}", "vmlinux"])
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from tools.kthinlto import arches, emit
+from tools.kthinlto import arches, emit, kbuild
 from tools.kthinlto.kbuild import read_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -142,7 +142,7 @@ def kbuild_reference(srctree: str, config_path: str, jobs: int = 2) -> str:
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     shutil.copyfile(config_path, os.path.join(tmp, ".config"))
-    base = ["make", "-C", srctree, f"O={tmp}", f"ARCH={arch.name}", "LLVM=-19"]
+    base = kbuild.make_args(srctree, tmp, arch.name, kbuild.Toolchain())
     run(base + ["olddefconfig"])
     start = time.monotonic()
     run(base + [f"-j{jobs}", arch.image])
@@ -157,8 +157,8 @@ def kbuild_image(kernel: "BuiltKernel", jobs: int = 2) -> str:
     arch = kernel.arch
     image = os.path.join(kernel.reference, arch.image_path)
     if not os.path.exists(image):
-        run(["make", "-C", kernel.srctree, f"O={kernel.reference}", f"ARCH={arch.name}",
-             "LLVM=-19", f"-j{jobs}", arch.image])
+        run(kbuild.make_args(kernel.srctree, kernel.reference, arch.name, kbuild.Toolchain())
+            + [f"-j{jobs}", arch.image])
     return image
 
 
