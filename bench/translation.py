@@ -12,6 +12,7 @@ an empty object tree), both on this machine in this run.
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -20,7 +21,7 @@ from absl import app
 from absl import flags
 
 from bench.common import REPO, timed
-from tools.kthinlto import kbuild
+from tools.kthinlto import kbuild, source
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("config", "tinyconfig", "Config target.")
@@ -34,8 +35,14 @@ def main(argv):
     try:
         ws = os.path.join(work, "ws")
         os.makedirs(ws)
+        # A copy of the pinned tree at a new path: a translation of its own,
+        # never one the cache kept from an earlier run (tools/kthinlto/trees.py).
+        src = os.path.join(work, "linux")
+        subprocess.run(["cp", "-al", source.pinned_tree(source.read_pins()[0],
+                                                        source.default_cache_dir()), src],
+                       check=True)
         translate = timed([sys.executable, "-m", "tools.kthinlto.configure",
-                           f"--workspace={ws}", f"--config={FLAGS.config}",
+                           f"--workspace={ws}", f"--source={src}", f"--config={FLAGS.config}",
                            f"--jobs={FLAGS.jobs}"]
                           + [f"--fragment={f}" for f in FLAGS.fragment], cwd=REPO)
         with open(os.path.join(ws, "kernel_tree.json")) as f:

@@ -29,7 +29,7 @@ import time
 from absl import app
 from absl import flags as absl_flags
 
-from tools.kthinlto import arches, deps, emit, graph, kbuild, records
+from tools.kthinlto import arches, deps, emit, graph, kbuild, records, trees
 from tools.kthinlto.records import TranslationError
 # Re-exported: the source helpers are part of this CLI's documented surface.
 from tools.kthinlto.source import (check_kernel_tree, pinned_tree,  # noqa: F401
@@ -105,9 +105,46 @@ def translate(req: Request) -> str:
     env = kbuild.kbuild_env(os.environ)
     srctree = resolve_source(req)
     kbuild.check_spec(req.spec, srctree, arches.srcarch(req.arch))
-    trees = os.path.join(req.cache_dir, "trees")
-    os.makedirs(trees, exist_ok=True)
-    work = os.path.join(trees, time.strftime("%Y%m%d-%H%M%S-") + str(os.getpid()))
+    work = os.path.join(req.cache_dir, "trees", trees.translation_key(
+        translation_inputs(req, srctree, tc)))
+    try:
+        with trees.locked(work):
+            if trees.is_complete(work):
+                logging.info("reusing %s: translated before from the same source, "
+                             "config, flags, translator and LLVM", work)
+                gen = os.path.join(work, "gen")
+            else:
+                gen = _translate_into(work, req, srctree, tc, env)
+                trees.mark_complete(work)
+            pointer = publish(req.workspace, gen)
+            trees.record_user(work, pointer)
+    except BaseException:
+        # Nothing of a failed translation stays in the cache.
+        if not trees.is_complete(work) and not os.environ.get("KTHINLTO_KEEP_FAILED"):
+            trees.drop_lock(work)
+        raise
+    return gen
+
+
+def translation_inputs(req: Request, srctree: str, tc: kbuild.Toolchain) -> dict:
+    """Everything a translation's result depends on (its cache key)."""
+    files = [req.spec.config_file, *req.spec.fragments]
+    return {
+        "source": trees.tree_fingerprint(srctree, req.cache_dir),
+        "arch": req.arch,
+        "target": req.spec.target,
+        "config_files": [trees.file_digest(f) if f else "" for f in files],
+        "kcflags": req.kcflags,
+        "translator": trees.translator_digest(),
+        "llvm": trees.llvm_identity(tc.clang),
+    }
+
+
+def _translate_into(work: str, req: Request, srctree: str, tc: kbuild.Toolchain,
+                    env: dict) -> str:
+    """Translates into the (new) directory work; returns its gen directory."""
+    # A tree left by a translation that stopped half-way is never used.
+    shutil.rmtree(work, ignore_errors=True)
     objtree = os.path.join(work, "obj")
     os.makedirs(objtree)
     log_path = os.path.join(work, "kbuild.log")
@@ -152,12 +189,12 @@ def translate(req: Request) -> str:
     logging.info("translated %d objects (%d bitcode, %d native, %d lazy) in %.1f s",
                  len(objs), nbit, len(objs) - nbit, sum(o.lazy for o in objs),
                  time.monotonic() - start)
-    publish(req.workspace, gen)
     return gen
 
 
-def publish(workspace: str, gen: str) -> None:
-    """Points the workspace at gen atomically (rename of the pointer file)."""
+def publish(workspace: str, gen: str) -> str:
+    """Points the workspace at gen atomically (rename of the pointer file);
+    returns the pointer file."""
     pointer = os.path.join(workspace, POINTER)
     tmp = pointer + f".tmp{os.getpid()}"
     with open(tmp, "w") as f:
@@ -165,6 +202,7 @@ def publish(workspace: str, gen: str) -> None:
         f.write("\n")
     os.replace(tmp, pointer)
     logging.info("%s -> %s", pointer, gen)
+    return pointer
 
 
 def config_spec(arch: str, config: str | None, config_file: str,

@@ -1,0 +1,173 @@
+"""Translations kept in the cache: one per distinct input, reused, pruned.
+
+A translation lives in KTHINLTO_CACHE/trees/<key>, where the key covers
+everything the translation depends on: the kernel source (the digest of a
+pinned or tarball source, or a fingerprint of a tree's files), the
+architecture, the config target and the contents of the config files, the
+KCFLAGS, the translator's own files and the LLVM it runs.  Translating the
+same inputs again, from any workspace, reuses that tree.  Each workspace
+that points at a tree (kernel_tree.json) is recorded in it, so that
+`--prune` can drop the trees no workspace points at any more:
+
+  python3 -m tools.kthinlto.trees --prune     # or: ./kthin prune
+"""
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+_TOOLS = os.path.dirname(os.path.abspath(__file__))
+# The rules' schema is part of what a translation writes.
+_SCHEMA = os.path.join(os.path.dirname(os.path.dirname(_TOOLS)), "rules", "private", "schema.bzl")
+COMPLETE = "complete"   # written last: the tree may be used
+USERS = "users"         # one pointer file (kernel_tree.json) per line
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_digest(path: str) -> str:
+    with open(path, "rb") as f:
+        return _digest(f.read())
+
+
+def translator_digest() -> str:
+    """Of the translator's own files (any change translates again)."""
+    h = hashlib.sha256()
+    names = sorted(n for n in os.listdir(_TOOLS) if n.endswith((".py", ".sh", ".json")))
+    for path in [os.path.join(_TOOLS, n) for n in names] + [_SCHEMA]:
+        h.update(os.path.basename(path).encode() + b"\0" + open(path, "rb").read() + b"\0")
+    return h.hexdigest()
+
+
+def tree_fingerprint(srctree: str, cache_dir: str) -> str:
+    """What identifies a source tree's content.
+
+    A tree extracted into the cache (src/<digest>/...) is named by its
+    tarball's digest; any other tree by the path, size and modification
+    time of every file in it.
+    """
+    extracted = os.path.join(os.path.realpath(cache_dir), "src") + os.sep
+    real = os.path.realpath(srctree)
+    if real.startswith(extracted):
+        return "extracted:" + real[len(extracted):]
+    h = hashlib.sha256(real.encode())
+    for root, dirs, files in os.walk(real):
+        dirs.sort()
+        for name in sorted(files):
+            st = os.lstat(os.path.join(root, name))
+            h.update(f"{os.path.relpath(os.path.join(root, name), real)}\0"
+                     f"{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return "tree:" + h.hexdigest()
+
+
+def llvm_identity(clang: str) -> str:
+    """clang's version line and where it really is."""
+    out = subprocess.run([clang, "--version"], capture_output=True, text=True).stdout
+    path = shutil.which(clang) or clang
+    return f"{os.path.realpath(path)}: {out.splitlines()[0] if out else ''}"
+
+
+def translation_key(inputs: dict) -> str:
+    """The tree name for a translation's inputs (a JSON-able dict)."""
+    return _digest(json.dumps(inputs, sort_keys=True).encode())[:24]
+
+
+def is_complete(tree: str) -> bool:
+    return os.path.isfile(os.path.join(tree, COMPLETE))
+
+
+def mark_complete(tree: str) -> None:
+    with open(os.path.join(tree, COMPLETE), "w") as f:
+        f.write("")
+
+
+@contextlib.contextmanager
+def locked(tree: str):
+    """Serializes translations of the same key (concurrent configures)."""
+    os.makedirs(os.path.dirname(tree), exist_ok=True)
+    with open(tree + ".lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def drop_lock(tree: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tree + ".lock")
+
+
+def record_user(tree: str, pointer: str) -> None:
+    """Notes that the workspace pointer file now points into tree."""
+    path = os.path.join(tree, USERS)
+    users = set(_read_lines(path))
+    if pointer not in users:
+        with open(path, "a") as f:
+            f.write(pointer + "\n")
+
+
+def _read_lines(path: str) -> list[str]:
+    try:
+        with open(path) as f:
+            return [line.strip() for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def _points_into(pointer: str, tree: str) -> bool:
+    try:
+        with open(pointer) as f:
+            gen = json.load(f).get("gen", "")
+    except (OSError, ValueError):
+        return False
+    return os.path.realpath(gen).startswith(os.path.realpath(tree) + os.sep)
+
+
+def unused(cache_dir: str) -> list[str]:
+    """Trees no recorded workspace points into (sorted paths)."""
+    trees = os.path.join(cache_dir, "trees")
+    if not os.path.isdir(trees):
+        return []
+    result = []
+    for name in sorted(os.listdir(trees)):
+        tree = os.path.join(trees, name)
+        if name.endswith(".lock") or not os.path.isdir(tree):
+            continue
+        if not any(_points_into(p, tree) for p in _read_lines(os.path.join(tree, USERS))):
+            result.append(tree)
+    return result
+
+
+def prune(cache_dir: str) -> list[str]:
+    """Removes the unused trees; returns them."""
+    gone = unused(cache_dir)
+    for tree in gone:
+        shutil.rmtree(tree, ignore_errors=True)
+        drop_lock(tree)
+    return gone
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--prune", action="store_true",
+                        help="remove the translations no workspace points at")
+    parser.add_argument("--cache_dir", default=os.environ.get("KTHINLTO_CACHE")
+                        or os.path.expanduser("~/.cache/kthinlto"))
+    args = parser.parse_args(argv)
+    for tree in (prune if args.prune else unused)(args.cache_dir):
+        print(("removed " if args.prune else "unused ") + tree)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
