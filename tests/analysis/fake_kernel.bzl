@@ -1,0 +1,34 @@
+"""A tiny translated kernel, written by hand: two bitcode objects (one a lazy
+lib.a member), one native, one prebuilt, objtool and initcall ordering.
+Laid out as tools/kthinlto/emit.py lays out a generated repository (src/,
+obj/ and the KERNEL dict of kernel.bzl), schema 2."""
+
+KERNEL = {
+    "schema": 2,
+    "objects": [
+        {"path": "kernel/a.o", "bitcode": 1, "lazy": 0, "source": 0, "flags": 0, "be_flags": 1, "inputs": [0, 2], "prebuilt": 0},
+        {"path": "arch/x86/entry/entry.o", "bitcode": 0, "lazy": 0, "source": 3, "flags": 2, "be_flags": 2, "inputs": [2, 3], "prebuilt": 0},
+        {"path": "arch/arm64/kernel/pi/p.pi.o", "bitcode": 0, "lazy": 0, "source": 4, "flags": 3, "be_flags": 3, "inputs": [], "prebuilt": 1},
+        {"path": "lib/b.o", "bitcode": 1, "lazy": 1, "source": 1, "flags": 0, "be_flags": 1, "inputs": [1, 2], "prebuilt": 0},
+    ],
+    "files": [
+        "src/kernel/a.c",
+        "src/lib/b.c",
+        "src/include/x.h",
+        "src/arch/x86/entry/entry.S",
+        "obj/arch/arm64/kernel/pi/p.pi.o",
+    ],
+    "flagsets": [
+        ["-I%{src}/include", "-I%{obj}/include", "-D__KERNEL__", "-Os", "-flto=thin"],
+        ["-Os"],
+        ["-D__ASSEMBLY__", "-I%{src}/include", "-Wa,-I%{obj}"],
+        [],
+    ],
+    "ldflags": ["-m", "elf_x86_64", "-z", "noexecstack"],
+    "objtool_args": ["--hacks=jump_label", "--link"],
+    "objtool": 1,
+    "initcalls": 1,
+    "config": {"arch": "x86_64", "srcarch": "x86", "image": "bzImage", "image_path": "arch/x86/boot/bzImage"},
+    "build_env": {"KBUILD_BUILD_USER": "kthinlto"},
+    "kconfig_files": [],
+}

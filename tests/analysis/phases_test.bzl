@@ -1,0 +1,129 @@
+"""Analysis tests of the four phases on the fake kernel (fake_kernel.bzl).
+
+Each test analyses one phase's target and checks the actions it registers:
+mnemonics and counts, the command line, the declared inputs and outputs,
+and that no host path reaches an action.  They run in seconds and build
+nothing (`bazel test //tests/analysis:all`).
+"""
+
+_PKG = "tests/analysis"
+
+def _failures_result(ctx, failures):
+    return [AnalysisTestResultInfo(
+        success = not failures,
+        message = "\n".join(["%s: %s" % (ctx.label, f) for f in failures]),
+    )]
+
+def _by_mnemonic(actions):
+    result = {}
+    for a in actions:
+        result.setdefault(a.mnemonic, []).append(a)
+    return result
+
+def _paths(files):
+    return sorted([f.path for f in files.to_list()])
+
+def _host_paths(actions):
+    """argv and env entries that name an absolute path."""
+    bad = []
+    for a in actions:
+        for w in (a.argv or []) + (a.env or {}).values():
+            if w.startswith("/") or "=/" in w or ",/" in w or ":/" in w:
+                bad.append("%s: %s" % (a.mnemonic, w))
+    return bad
+
+def _counts(failures, actions, expected):
+    got = {m: len(v) for m, v in _by_mnemonic(actions).items()}
+    for m, n in expected.items():
+        if got.get(m, 0) != n:
+            failures.append("%d %s actions, expected %d (all: %s)" % (got.get(m, 0), m, n, got))
+
+def _frontend_test_impl(ctx):
+    failures = []
+    actions = ctx.attr.target_under_test.actions
+    _counts(failures, actions, {"ThinLtoCompile": 2, "NativeCompile": 1, "Symlink": 1})
+    for a in _by_mnemonic(actions).get("ThinLtoCompile", []):
+        out = a.outputs.to_list()[0].path
+        if not out.endswith("/vmlinux_o_fe/kernel/a.o"):
+            continue
+        want = ["-I%s/src/include" % _PKG, "-I%s/obj/include" % _PKG, "-D__KERNEL__", "-Os", "-flto=thin", "-c", "-o", out, _PKG + "/src/kernel/a.c"]
+        if a.argv[1:] != want:
+            failures.append("kernel/a.o FE argv %s, expected clang %s" % (a.argv, want))
+        inputs = [p for p in _paths(a.inputs) if p.startswith(_PKG + "/")]
+        if inputs != [_PKG + "/src/include/x.h", _PKG + "/src/kernel/a.c"]:
+            failures.append("kernel/a.o FE declares %s" % inputs)
+    for a in _by_mnemonic(actions).get("NativeCompile", []):
+        if "-D__ASSEMBLY__" not in a.argv or "-Wa,-I%s/obj" % _PKG not in a.argv:
+            failures.append("native FE argv %s" % a.argv)
+    failures.extend(_host_paths(actions))
+    return _failures_result(ctx, failures)
+
+def _thin_link_test_impl(ctx):
+    failures = []
+    actions = ctx.attr.target_under_test.actions
+    _counts(failures, actions, {"ThinLtoIndex": 1})
+    for a in _by_mnemonic(actions).get("ThinLtoIndex", []):
+        outs = [p.split("/vmlinux_o_thin_link/")[-1] for p in _paths(a.outputs)]
+        if outs != ["kernel/a.o.thinlto.tar", "lib/b.o.thinlto.tar"]:
+            failures.append("thin link writes %s, expected a bundle per bitcode object" % outs)
+        fe = [p.split("/vmlinux_o_fe/")[-1] for p in _paths(a.inputs) if "/vmlinux_o_fe/" in p]
+        if fe != ["arch/arm64/kernel/pi/p.pi.o", "arch/x86/entry/entry.o", "kernel/a.o", "lib/b.o"]:
+            failures.append("thin link reads %s, expected every FE output" % fe)
+    failures.extend(_host_paths(actions))
+    return _failures_result(ctx, failures)
+
+def _backend_test_impl(ctx):
+    failures = []
+    actions = ctx.attr.target_under_test.actions
+    _counts(failures, actions, {"ThinLtoBackend": 2})
+    for a in _by_mnemonic(actions).get("ThinLtoBackend", []):
+        module = a.outputs.to_list()[0].path.split("/vmlinux_o_be/")[-1]
+        own = [p.split("/bin/" + _PKG + "/")[-1] for p in _paths(a.inputs) if "/bin/" + _PKG + "/" in p]
+        want = ["vmlinux_o_fe/" + module, "vmlinux_o_thin_link/" + module + ".thinlto.tar"]
+        if own != want:
+            failures.append("%s BE declares %s, expected exactly %s" % (module, own, want))
+        out = a.outputs.to_list()[0].path
+        want = ["-Os", "-Wno-unused-command-line-argument", "-fno-lto", "-x", "ir", "-ffunction-sections", "-fdata-sections", "-fthinlto-index=%s.thinlto.bc" % module, "-c"]
+        if not a.argv[5].endswith("external/kthinlto_llvm/bin/clang") or a.argv[6:-2] != want:
+            failures.append("%s BE runs %s, expected clang %s" % (module, a.argv[5:-2], want))
+        if not (a.argv[-2].startswith("-o../") and a.argv[-2].endswith("/" + out)) or a.argv[-1] != module:
+            failures.append("%s BE ends %s" % (module, a.argv[-2:]))
+    failures.extend(_host_paths(actions))
+    return _failures_result(ctx, failures)
+
+def _final_link_test_impl(ctx):
+    failures = []
+    actions = ctx.attr.target_under_test.actions
+    _counts(failures, actions, {"VmlinuxLink": 1})
+    for a in _by_mnemonic(actions).get("VmlinuxLink", []):
+        if a.argv[-3:] != [_PKG + "/obj/tools/objtool/objtool", "--hacks=jump_label", "--link"]:
+            failures.append("objtool runs as %s" % a.argv[-3:])
+        inputs = _paths(a.inputs)
+        for want in ["/vmlinux_o_be/kernel/a.o", "/vmlinux_o_be/lib/b.o", "/vmlinux_o_fe/arch/x86/entry/entry.o", "/vmlinux_o_initcalls/.tmp_initcalls.lds", _PKG + "/obj/tools/objtool/objtool"]:
+            if not [p for p in inputs if p.endswith(want)]:
+                failures.append("final link does not declare %s" % want)
+        if [p for p in inputs if p.endswith(".thinlto.tar")]:
+            failures.append("final link declares bundles")
+    failures.extend(_host_paths(actions))
+    return _failures_result(ctx, failures)
+
+def _initcalls_test_impl(ctx):
+    failures = []
+    actions = ctx.attr.target_under_test.actions
+    _counts(failures, actions, {"InitcallScan": 1, "InitcallOrder": 1})
+    failures.extend(_host_paths(actions))
+    return _failures_result(ctx, failures)
+
+def _phase_test(impl):
+    return rule(
+        implementation = impl,
+        attrs = {"target_under_test": attr.label(mandatory = True)},
+        analysis_test = True,
+        test = True,
+    )
+
+frontend_test = _phase_test(_frontend_test_impl)
+thin_link_test = _phase_test(_thin_link_test_impl)
+backend_test = _phase_test(_backend_test_impl)
+final_link_test = _phase_test(_final_link_test_impl)
+initcalls_test = _phase_test(_initcalls_test_impl)

@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "kthinlto: coverage is not set up" >&2
+exit 1
