@@ -8,12 +8,6 @@ nothing (`bazel test //tests/analysis:all`).
 
 _PKG = "tests/analysis"
 
-def _failures_result(ctx, failures):
-    return [AnalysisTestResultInfo(
-        success = not failures,
-        message = "\n".join(["%s: %s" % (ctx.label, f) for f in failures]),
-    )]
-
 def _by_mnemonic(actions):
     result = {}
     for a in actions:
@@ -38,10 +32,7 @@ def _counts(failures, actions, expected):
         if got.get(m, 0) != n:
             failures.append("%d %s actions, expected %d (all: %s)" % (got.get(m, 0), m, n, got))
 
-def _frontend_test_impl(ctx):
-    failures = []
-    actions = ctx.attr.target_under_test.actions
-    _counts(failures, actions, {"ThinLtoCompile": 2, "NativeCompile": 1, "Symlink": 1})
+def _check_frontend(actions, failures):
     for a in _by_mnemonic(actions).get("ThinLtoCompile", []):
         out = a.outputs.to_list()[0].path
         if not out.endswith("/vmlinux_o_fe/kernel/a.o"):
@@ -55,13 +46,8 @@ def _frontend_test_impl(ctx):
     for a in _by_mnemonic(actions).get("NativeCompile", []):
         if "-D__ASSEMBLY__" not in a.argv or "-Wa,-I%s/obj" % _PKG not in a.argv:
             failures.append("native FE argv %s" % a.argv)
-    failures.extend(_host_paths(actions))
-    return _failures_result(ctx, failures)
 
-def _thin_link_test_impl(ctx):
-    failures = []
-    actions = ctx.attr.target_under_test.actions
-    _counts(failures, actions, {"ThinLtoIndex": 1})
+def _check_thin_link(actions, failures):
     for a in _by_mnemonic(actions).get("ThinLtoIndex", []):
         outs = [p.split("/vmlinux_o_thin_link/")[-1] for p in _paths(a.outputs)]
         if outs != ["kernel/a.o.thinlto.tar", "lib/b.o.thinlto.tar"]:
@@ -69,13 +55,8 @@ def _thin_link_test_impl(ctx):
         fe = [p.split("/vmlinux_o_fe/")[-1] for p in _paths(a.inputs) if "/vmlinux_o_fe/" in p]
         if fe != ["arch/arm64/kernel/pi/p.pi.o", "arch/x86/entry/entry.o", "kernel/a.o", "lib/b.o"]:
             failures.append("thin link reads %s, expected every FE output" % fe)
-    failures.extend(_host_paths(actions))
-    return _failures_result(ctx, failures)
 
-def _backend_test_impl(ctx):
-    failures = []
-    actions = ctx.attr.target_under_test.actions
-    _counts(failures, actions, {"ThinLtoBackend": 2})
+def _check_backend(actions, failures):
     for a in _by_mnemonic(actions).get("ThinLtoBackend", []):
         module = a.outputs.to_list()[0].path.split("/vmlinux_o_be/")[-1]
         own = [p.split("/bin/" + _PKG + "/")[-1] for p in _paths(a.inputs) if "/bin/" + _PKG + "/" in p]
@@ -88,13 +69,8 @@ def _backend_test_impl(ctx):
             failures.append("%s BE runs %s, expected clang %s" % (module, a.argv[5:-2], want))
         if not (a.argv[-2].startswith("-o../") and a.argv[-2].endswith("/" + out)) or a.argv[-1] != module:
             failures.append("%s BE ends %s" % (module, a.argv[-2:]))
-    failures.extend(_host_paths(actions))
-    return _failures_result(ctx, failures)
 
-def _final_link_test_impl(ctx):
-    failures = []
-    actions = ctx.attr.target_under_test.actions
-    _counts(failures, actions, {"VmlinuxLink": 1})
+def _check_final_link(actions, failures):
     for a in _by_mnemonic(actions).get("VmlinuxLink", []):
         if a.argv[-3:] != [_PKG + "/obj/tools/objtool/objtool", "--hacks=jump_label", "--link"]:
             failures.append("objtool runs as %s" % a.argv[-3:])
@@ -104,26 +80,50 @@ def _final_link_test_impl(ctx):
                 failures.append("final link does not declare %s" % want)
         if [p for p in inputs if p.endswith(".thinlto.tar")]:
             failures.append("final link declares bundles")
-    failures.extend(_host_paths(actions))
-    return _failures_result(ctx, failures)
 
-def _initcalls_test_impl(ctx):
-    failures = []
+def _check_initcalls(actions, failures):
+    by = _by_mnemonic(actions)
+    listings = []
+    for a in by.get("InitcallScan", []):
+        listings += [p.split("/vmlinux_o_initcalls/")[-1] for p in _paths(a.outputs)]
+        fe = [p.split("/vmlinux_o_fe/")[-1] for p in _paths(a.inputs) if "/vmlinux_o_fe/" in p]
+        if len(fe) != 4:
+            failures.append("initcall scan reads %s, expected the 4 FE outputs" % fe)
+    if sorted(listings) != sorted([o + ".initcalls" for o in ["kernel/a.o", "arch/x86/entry/entry.o", "arch/arm64/kernel/pi/p.pi.o", "lib/b.o"]]):
+        failures.append("initcall listings %s" % listings)
+    for a in by.get("InitcallOrder", []):
+        if [p.split("/vmlinux_o_initcalls/")[-1] for p in _paths(a.outputs)] != [".tmp_initcalls.lds"]:
+            failures.append("initcall order writes %s" % _paths(a.outputs))
+        if len([p for p in _paths(a.inputs) if p.endswith(".initcalls")]) != len(listings):
+            failures.append("initcall order does not read every listing")
+
+_CHECKS = {
+    "backend": _check_backend,
+    "final_link": _check_final_link,
+    "frontend": _check_frontend,
+    "initcalls": _check_initcalls,
+    "thin_link": _check_thin_link,
+}
+
+def _phase_test_impl(ctx):
     actions = ctx.attr.target_under_test.actions
-    _counts(failures, actions, {"InitcallScan": 1, "InitcallOrder": 1})
+    failures = []
+    _counts(failures, actions, {m: int(n) for m, n in ctx.attr.counts.items()})
+    _CHECKS[ctx.attr.phase](actions, failures)
     failures.extend(_host_paths(actions))
-    return _failures_result(ctx, failures)
+    return [AnalysisTestResultInfo(
+        success = not failures,
+        message = "\n".join(["%s: %s" % (ctx.label, f) for f in failures]),
+    )]
 
-def _phase_test(impl):
-    return rule(
-        implementation = impl,
-        attrs = {"target_under_test": attr.label(mandatory = True)},
-        analysis_test = True,
-        test = True,
-    )
-
-frontend_test = _phase_test(_frontend_test_impl)
-thin_link_test = _phase_test(_thin_link_test_impl)
-backend_test = _phase_test(_backend_test_impl)
-final_link_test = _phase_test(_final_link_test_impl)
-initcalls_test = _phase_test(_initcalls_test_impl)
+phase_test = rule(
+    implementation = _phase_test_impl,
+    doc = "Checks the actions one phase's target registers (analysis only).",
+    attrs = {
+        "counts": attr.string_dict(doc = "mnemonic -> how many actions of it (as a string)."),
+        "phase": attr.string(mandatory = True, values = sorted(_CHECKS.keys())),
+        "target_under_test": attr.label(mandatory = True),
+    },
+    analysis_test = True,
+    test = True,
+)
