@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,6 +32,18 @@ CONFIGS = {
     "6.12": ["--source=linux-source-6.12"],                    # 6.12 x86_64
     "arm64": ["--source=linux-source-6.12", "--arch=arm64"],   # 6.12 arm64
 }
+
+
+# An absolute path anywhere in a command-line word: at its start, after a
+# separator (-fmap=/x, -Wa,-I/x, a:/x, ;/x, @/x) or joined to a flag that
+# takes a path (-I/x, -isystem/x, -L/x, also inside -Wa,/-Wl, lists).
+_JOINED = "I|L|B|F|o|isystem|idirafter|iquote|isysroot|imacros|include|iprefix|iwithprefix"
+_ABSOLUTE = re.compile(rf"(?:^|[=,:;@]|(?:^|,)-(?:{_JOINED}))/")
+
+
+def host_path_words(words, forbidden=()) -> list[str]:
+    """The words that name an absolute path or contain one of forbidden."""
+    return [w for w in words if _ABSOLUTE.search(w) or any(p in w for p in forbidden)]
 
 
 def cache_dir() -> str:
