@@ -11,6 +11,8 @@ import re
 import shutil
 import subprocess
 
+from tools.kthinlto.kbuild import Toolchain
+
 
 def backend_output(bundle_path: str) -> str:
     """The BE output of the object whose bundle this is."""
@@ -63,7 +65,7 @@ def _defined_and_undefined(path: str, nm: str) -> list[str]:
 _PROMOTED = re.compile(r"\.llvm\.\d+$")
 
 
-def output_change(old: str, new: str, nm: str = "llvm-nm-19") -> str:
+def output_change(old: str, new: str, nm: str = Toolchain().nm) -> str:
     """How a re-run BE's new object differs from its old one, in words."""
     with open(old, "rb") as a, open(new, "rb") as b:
         if a.read() == b.read():
@@ -77,7 +79,7 @@ def output_change(old: str, new: str, nm: str = "llvm-nm-19") -> str:
 
 
 def output_changes(rerun: list[str], saved: str, bundles: dict[str, str],
-                   nm: str = "llvm-nm-19") -> dict[str, list[str]]:
+                   nm: str = Toolchain().nm) -> dict[str, list[str]]:
     """For each re-run BE: how its object changed -> the objects."""
     result: dict[str, list[str]] = {}
     for module in rerun:

@@ -2,11 +2,10 @@
 
 load("//rules/private:repositories.bzl", "kernel_repository", "llvm_repository")
 
-def kthinlto_dependencies(llvm_version = "19"):
+def kthinlto_dependencies():
     """Declares @kthinlto_llvm (host LLVM) and @kernel (the translated kernel).
 
-    Args:
-      llvm_version: the Debian LLVM major version (clang-N, ld.lld-N).
+    The LLVM version is toolchains/LLVM_VERSION's, as the translator's.
     """
-    llvm_repository(name = "kthinlto_llvm", version = llvm_version)
+    llvm_repository(name = "kthinlto_llvm")
     kernel_repository(name = "kernel")

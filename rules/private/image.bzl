@@ -21,6 +21,7 @@ def _tail(ctx, target, places, takes, what):
     args.add(root + "/obj")
     args.add(ctx.attr.arch)
     args.add(ctx.attr.srcarch)
+    args.add("-" + tc.version)
     args.add(target)
     args.add(takes[0][1].path + ".work")
     for rel, f in places:
@@ -33,7 +34,7 @@ def _tail(ctx, target, places, takes, what):
         executable = ctx.executable._kbuild_tail,
         arguments = [args],
         # The LLVM tools are inputs so that the cache key follows them;
-        # make finds the same ones as clang-19 etc. on PATH, as Kbuild does.
+        # make finds the same ones as clang-N etc. on PATH, as Kbuild does.
         inputs = depset(
             ctx.files.objtree + ctx.files.srcs + [f for _, f in places],
             transitive = [tc.files],

@@ -1,5 +1,5 @@
 #!/bin/sh
-# kbuild_tail.sh SRC OBJ ARCH SRCARCH TARGET WORK [place:REL=FILE ...] [take:REL=FILE ...]
+# kbuild_tail.sh SRC OBJ ARCH SRCARCH LLVM TARGET WORK [place:REL=FILE ...] [take:REL=FILE ...]
 #
 # Runs Kbuild's own rules after vmlinux.o (`make TARGET`, e.g. vmlinux or
 # bzImage) in a writable copy of the translated object tree OBJ, on source
@@ -13,9 +13,10 @@ src=$1
 obj=$2
 arch=$3
 srcarch=$4
-target=$5
-work=$6
-shift 6
+llvm=$5
+target=$6
+work=$7
+shift 7
 rm -rf "$work"
 mkdir -p "$work"
 # make compares modification times: the copy keeps the translation's, and
@@ -51,7 +52,7 @@ abs_src=$(cd "$src" && pwd)
 abs_obj=$(cd "$work/obj" && pwd)
 # shellcheck disable=SC2086 # $assume is a list of options
 if ! make -rR --no-print-directory -C "$abs_obj" -f "$abs_src/Makefile" -I "$abs_src" sub_make_done=1 \
-	abs_srctree="$abs_src" abs_objtree="$abs_obj" ARCH="$arch" LLVM=-19 \
+	abs_srctree="$abs_src" abs_objtree="$abs_obj" ARCH="$arch" LLVM="$llvm" \
 	$assume "$target" >"$work/make.log" 2>&1; then
 	echo "kthinlto: Kbuild's make $target failed; last lines of its log:" >&2
 	tail -n 40 "$work/make.log" >&2

@@ -40,6 +40,7 @@ LlvmToolchainInfo = provider(
         "ld_lld": "(File) ld.lld",
         "llvm_ar": "(File) llvm-ar",
         "llvm_nm": "(File) llvm-nm",
+        "version": "(string) the LLVM major version, as Kbuild's LLVM=-N names the host's tools",
         "files": "(depset of File) every file the tools need at run time: " +
                  "the tools and the shared libraries they load",
         "env": "(dict of string to string) the environment of every action " +

@@ -41,7 +41,7 @@ def _shared_libraries(rctx, binary):
     return libs
 
 def _llvm_repository_impl(rctx):
-    version = rctx.attr.version
+    version = rctx.attr.version or rctx.read(rctx.path(rctx.attr._version_file)).strip()
     clang = rctx.which("clang-" + version)
     if not clang:
         fail("kthinlto: clang-%s not found on PATH; install clang-%s, lld-%s and llvm-%s (./kthin setup does)" % (version, version, version, version))
@@ -64,11 +64,15 @@ def _llvm_repository_impl(rctx):
         rctx.symlink(path, "lib/" + soname)
     rctx.file("WORKSPACE", "")
     rctx.file("BUILD.bazel", _LLVM_BUILD.format(version = version))
+    rctx.file("defs.bzl", "\"\"\"The LLVM this repository links.\"\"\"\n\nLLVM_VERSION = \"%s\"\n" % version)
 
 llvm_repository = repository_rule(
     implementation = _llvm_repository_impl,
     doc = "Links the host's LLVM (clang-N, lld-N, llvm-N) into a repository.",
-    attrs = {"version": attr.string(default = "19")},
+    attrs = {
+        "version": attr.string(doc = "The LLVM major version; default: toolchains/LLVM_VERSION."),
+        "_version_file": attr.label(default = "//toolchains:LLVM_VERSION", allow_single_file = True),
+    },
     environ = ["PATH"],
     local = True,
 )

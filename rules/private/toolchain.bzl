@@ -9,6 +9,7 @@ def _llvm_toolchain_impl(ctx):
         ld_lld = ctx.executable.ld_lld,
         llvm_ar = ctx.executable.llvm_ar,
         llvm_nm = ctx.executable.llvm_nm,
+        version = ctx.attr.version,
         files = depset(
             [ctx.executable.clang, ctx.executable.ld_lld, ctx.executable.llvm_ar, ctx.executable.llvm_nm],
             transitive = [depset(ctx.files.runtime)],
@@ -26,6 +27,7 @@ llvm_toolchain = rule(
         "ld_lld": attr.label(allow_single_file = True, executable = True, cfg = "exec", mandatory = True),
         "llvm_ar": attr.label(allow_single_file = True, executable = True, cfg = "exec", mandatory = True),
         "llvm_nm": attr.label(allow_single_file = True, executable = True, cfg = "exec", mandatory = True),
+        "version": attr.string(mandatory = True, doc = "The LLVM major version (Kbuild's LLVM=-N)."),
         "runtime": attr.label_list(allow_files = True, cfg = "exec", doc = "Shared libraries the tools load."),
     },
 )

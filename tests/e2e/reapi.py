@@ -24,6 +24,7 @@ import subprocess
 import time
 
 from tests.e2e import kernels
+from tools.kthinlto.kbuild import LLVM_VERSION
 
 # The sandbox every worker gives an action: the host's /usr (tools such as
 # /bin/sh, grep) and nothing else but the action's inputs.
@@ -230,14 +231,14 @@ def _libraries(binaries: list[str]) -> set[str]:
     return paths
 
 
-def llvm_libraries(version: str = "19") -> list[str]:
+def llvm_libraries(version: str = LLVM_VERSION) -> list[str]:
     """What the host's LLVM tools load, less what the shells and tools that
     run around them in a sandbox need (bash, for a genrule, needs libtinfo)."""
     llvm = _libraries([f"/usr/lib/llvm-{version}/bin/{t}" for t in _LLVM_TOOLS])
     return sorted(llvm - _libraries(["/bin/bash", "/bin/sh", "/bin/grep", "/bin/cat"]))
 
 
-def hide_llvm_args(tmp: str, version: str = "19") -> list[str]:
+def hide_llvm_args(tmp: str, version: str = LLVM_VERSION) -> list[str]:
     """buildbox-run arguments that hide the host's LLVM from an action: an
     empty /usr/lib/llvm-N and an empty file over every library its tools
     load (under both /usr/lib and /lib, which the sandbox binds apart)."""

@@ -15,6 +15,9 @@ import pytest
 
 from tests.e2e import kernels
 from tools.kthinlto import boot
+from tools.kthinlto.kbuild import Toolchain
+
+TC = Toolchain()
 
 # Software emulation of a tiny kernel takes seconds; a hang takes this long.
 BOOT_TIMEOUT = 300
@@ -61,7 +64,7 @@ def test_kbuild_image_of_the_same_config_boots_to_the_marker(bootable, tmp_path)
 
 def test_vmlinux_defines_kbuilds_symbols_and_has_a_system_map(bootable, bazel_image):
     def symbols(path):
-        out = subprocess.run(["llvm-nm-19", "--defined-only", path], check=True,
+        out = subprocess.run([TC.tool("llvm-nm"), "--defined-only", path], check=True,
                              capture_output=True, text=True).stdout
         return {(t, n.split(".llvm.")[0]) for t, n in
                 (l.split()[1:] for l in out.splitlines() if len(l.split()) == 3)}

@@ -19,6 +19,7 @@ import pytest
 
 from tests.e2e import kernels, reapi
 from tools.kthinlto import execlog
+from tools.kthinlto.kbuild import LLVM_VERSION
 
 PHASES = ["ThinLtoCompile", "NativeCompile", "InitcallScan", "InitcallOrder",
           "ThinLtoIndex", "ThinLtoBackend", "VmlinuxLink"]
@@ -30,10 +31,10 @@ _PROBE = """\
     name = "p%d" % i,
     outs = ["p%d.txt" % i],
     cmd = "(cat /worker-id; " +
-          "if /usr/bin/clang-19 --version >/dev/null 2>&1; then echo clang-found; else echo clang-missing; fi; " +
-          "wc -c < /usr/lib/x86_64-linux-gnu/libLLVM.so.19.1) > $@",
+          "if /usr/bin/clang-{v} --version >/dev/null 2>&1; then echo clang-found; else echo clang-missing; fi; " +
+          "wc -c < /usr/lib/x86_64-linux-gnu/libLLVM.so.{v}.1) > $@",
 ) for i in range(6)]
-"""
+""".replace("{v}", LLVM_VERSION)
 
 
 def _bazel_bin(ws: kernels.Workspace) -> str:

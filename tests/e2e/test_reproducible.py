@@ -40,6 +40,9 @@ import pytest
 
 from tests.e2e import kernels
 from tools.kthinlto import execlog
+from tools.kthinlto.kbuild import LLVM_VERSION, Toolchain
+
+TC = Toolchain()
 
 OTHER_USER = "kthinlto-repro"
 OTHER_HOST = "kthinlto-repro-host"
@@ -190,7 +193,7 @@ def test_every_action_ran_in_the_sandbox(second):
 
 def _needles(second) -> list[bytes]:
     needles = [second.base, OTHER_USER, OTHER_HOST, "bazel-sandbox", "/dev/shm/",
-               "/execroot/", os.path.expanduser("~/.cache"), "/usr/lib/llvm-19"]
+               "/execroot/", os.path.expanduser("~/.cache"), f"/usr/lib/llvm-{LLVM_VERSION}"]
     return [n.encode() for n in needles]
 
 
@@ -199,7 +202,7 @@ def _texts(data: bytes) -> list[bytes]:
     most strings at bit offsets, where a byte search misses them)."""
     if data[:4] != b"BC\xc0\xde":
         return [data]
-    dis = subprocess.run(["llvm-dis-19", "-o", "-"], input=data,
+    dis = subprocess.run([TC.tool("llvm-dis"), "-o", "-"], input=data,
                          capture_output=True, check=True).stdout
     return [data, dis]
 

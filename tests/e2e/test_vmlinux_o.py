@@ -12,6 +12,9 @@ import subprocess
 import pytest
 
 from tests.e2e import kernels
+from tools.kthinlto.kbuild import Toolchain
+
+TC = Toolchain()
 
 # ThinLTO promotes module-local symbols to globals named NAME.llvm.<hash of
 # the module's bitcode>.  The bitcode names its source file, which Kbuild
@@ -21,7 +24,7 @@ _PROMOTED = re.compile(r"\.llvm\.[0-9]+")
 
 
 def defined_symbols(obj: str) -> collections.Counter:
-    out = subprocess.run(["llvm-nm-19", "--defined-only", obj], check=True,
+    out = subprocess.run([TC.tool("llvm-nm"), "--defined-only", obj], check=True,
                          capture_output=True, text=True).stdout
     syms = collections.Counter()
     for line in out.splitlines():
@@ -38,7 +41,7 @@ _PRIVATE_NUMBER = re.compile(r"(\.L[^ ]*)\.[0-9]+$")
 
 
 def section_names(obj: str) -> list[str]:
-    out = subprocess.run(["llvm-readelf-19", "-S", "-W", obj], check=True,
+    out = subprocess.run([TC.tool("llvm-readelf"), "-S", "-W", obj], check=True,
                          capture_output=True, text=True).stdout
     names = re.findall(r"^\s*\[\s*\d+\]\s+(\S+)", out, re.M)
     # With a section per symbol, promoted symbols name sections too.
@@ -127,7 +130,7 @@ def test_objects_and_order_are_kbuilds(kernel):
     assert archives[0] == "vmlinux.a" and len(archives) >= 2
     members = []
     for archive in archives:
-        out = subprocess.run(["llvm-ar-19", "t", archive], cwd=ref,
+        out = subprocess.run([TC.tool("llvm-ar"), "t", archive], cwd=ref,
                              check=True, capture_output=True, text=True)
         members += [os.path.normpath(m) for m in out.stdout.split()]
     assert [o["path"] for o in data["objects"]] == members

@@ -2,6 +2,9 @@
 
 import shutil
 import subprocess
+from tools.kthinlto.kbuild import Toolchain
+
+TC = Toolchain()
 
 
 def compile_tree(root, sources: dict[str, str], native: tuple[str, ...] = ()) -> None:
@@ -14,5 +17,5 @@ def compile_tree(root, sources: dict[str, str], native: tuple[str, ...] = ()) ->
         out = root / "fe" / (src[:-2] + ".o")
         out.parent.mkdir(parents=True, exist_ok=True)
         lto = [] if src in native else ["-flto=thin"]
-        subprocess.run([shutil.which("clang-19"), "-O2", *lto, "-c", str(path), "-o", str(out)],
+        subprocess.run([shutil.which(TC.tool("clang")), "-O2", *lto, "-c", str(path), "-o", str(out)],
                        check=True)

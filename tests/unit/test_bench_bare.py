@@ -6,6 +6,9 @@ import subprocess
 import pytest
 
 from bench import bare
+from tools.kthinlto.kbuild import Toolchain
+
+TC = Toolchain()
 
 BACK = "../../../../../../"
 ARGS = [
@@ -64,9 +67,9 @@ def test_run_bare_runs_every_command_and_counts_their_cpu(tmp_path):
 
 
 def test_clang_start_times_an_empty_module(tmp_path):
-    mean = bare.clang_start("clang-19", dict(os.environ), 2, str(tmp_path))
+    mean = bare.clang_start(TC.tool("clang"), dict(os.environ), 2, str(tmp_path))
     assert 0 < mean < 5
-    assert subprocess.run(["llvm-nm-19", str(tmp_path / "empty.o")],
+    assert subprocess.run([TC.tool("llvm-nm"), str(tmp_path / "empty.o")],
                           capture_output=True).returncode == 0
 
 

@@ -4,6 +4,9 @@ import os
 import subprocess
 
 from bench import reruns as compare
+from tools.kthinlto.kbuild import Toolchain
+
+TC = Toolchain()
 
 
 def test_backend_output_is_named_after_the_bundle():
@@ -43,7 +46,7 @@ def _object(tmp_path, name, source):
     d = tmp_path / name
     d.mkdir()
     (d / "m.c").write_text(source)
-    subprocess.run(["clang-19", "-c", "-O2", "-o", "m.o", "m.c"], cwd=d, check=True)
+    subprocess.run([TC.tool("clang"), "-c", "-O2", "-o", "m.o", "m.c"], cwd=d, check=True)
     return str(d / "m.o")
 
 

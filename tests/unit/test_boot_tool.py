@@ -9,6 +9,9 @@ import pytest
 
 from tools.kthinlto import boot
 from tools.kthinlto.arches import ARCHES, of_config
+from tools.kthinlto.kbuild import Toolchain
+
+TC = Toolchain()
 
 X86, ARM64 = ARCHES["x86_64"], ARCHES["arm64"]
 
@@ -62,7 +65,7 @@ def test_initramfs_is_a_newc_cpio_with_console_and_init(tmp_path):
 def test_init_is_a_static_elf_that_holds_the_marker(tmp_path, arch, machine):
     init = tmp_path / "init"
     boot.build_init("KTHINLTO-BOOTED-test", str(init), arch)
-    headers = subprocess.run(["llvm-readelf-19", "-h", "-l", str(init)], check=True,
+    headers = subprocess.run([TC.tool("llvm-readelf"), "-h", "-l", str(init)], check=True,
                              capture_output=True, text=True).stdout
     assert "EXEC (Executable file)" in headers and machine in headers
     assert "INTERP" not in headers and "DYNAMIC" not in headers

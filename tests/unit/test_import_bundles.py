@@ -10,6 +10,9 @@ import os
 import subprocess
 import sys
 import tarfile
+from tools.kthinlto.kbuild import Toolchain
+
+TC = Toolchain()
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "..", "..", "rules/private/import_bundles.py")
 
@@ -37,7 +40,7 @@ def fake_ld(imports: dict[str, str], status: int = 0, error: str = "") -> str:
 
 def run(manifest_lines, ld):
     write("manifest", "".join(l + "\n" for l in manifest_lines))
-    return subprocess.run([sys.executable, SCRIPT, "manifest", "fe", "scratch", "llvm-nm-19", ld],
+    return subprocess.run([sys.executable, SCRIPT, "manifest", "fe", "scratch", TC.tool("llvm-nm"), ld],
                           capture_output=True, text=True)
 
 
@@ -132,7 +135,7 @@ def test_params_file_is_read_from_the_execroot(tmp_path, monkeypatch):
     write("ld.params", "-r\n")
     write("manifest", "a.o\tout/a.o.tar\n")
     proc = subprocess.run([sys.executable, SCRIPT, "manifest", "fe", "scratch",
-                           "llvm-nm-19", "tools/ld2", "@ld.params"],
+                           TC.tool("llvm-nm"), "tools/ld2", "@ld.params"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert open("ld.args").read().split() == ["@" + str(tmp_path / "ld.params")]

@@ -12,6 +12,9 @@ import subprocess
 import pytest
 
 from tests.unit.objects import compile_tree
+from tools.kthinlto.kbuild import Toolchain
+
+TC = Toolchain()
 
 SCAN = os.path.join(os.path.dirname(__file__), "..", "..", "rules", "private", "initcall_scan.sh")
 
@@ -35,12 +38,12 @@ def tree(tmp_path, monkeypatch):
 
 
 def scan(*objs):
-    return subprocess.run(["/bin/sh", SCAN, shutil.which("llvm-nm-19"), "fe/", "out/",
+    return subprocess.run(["/bin/sh", SCAN, shutil.which(TC.tool("llvm-nm")), "fe/", "out/",
                            *[f"fe/{o}" for o in objs]], capture_output=True, text=True)
 
 
 def alone(obj):
-    nm = subprocess.run([shutil.which("llvm-nm-19"), "--defined-only", f"fe/{obj}"],
+    nm = subprocess.run([shutil.which(TC.tool("llvm-nm")), "--defined-only", f"fe/{obj}"],
                         capture_output=True, text=True, check=True).stdout
     return "".join(line + "\n" for line in nm.splitlines() if "__initcall__" in line)
 

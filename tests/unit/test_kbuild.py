@@ -7,6 +7,9 @@ import pytest
 
 from tools.kthinlto import kbuild
 from tools.kthinlto.records import TranslationError
+from tools.kthinlto.kbuild import Toolchain
+
+TC = Toolchain()
 
 
 # read_config
@@ -61,16 +64,16 @@ def test_toolchain_names_tools_with_suffix():
 
 def test_make_args_build_out_of_tree_with_llvm_suffix():
     assert kbuild.make_args("/k/src", "/k/obj", "x86_64", kbuild.Toolchain()) == [
-        "make", "-C", "/k/src", "O=/k/obj", "ARCH=x86_64", "LLVM=-19"]
+        "make", "-C", "/k/src", "O=/k/obj", "ARCH=x86_64", f"LLVM=-{kbuild.LLVM_VERSION}"]
 
 
 # write_shims
 
 def test_write_shims_creates_executables_named_like_the_tools(tmp_path):
     paths = kbuild.write_shims(str(tmp_path / "shims"), kbuild.Toolchain())
-    assert paths == {"CC": str(tmp_path / "shims" / "clang-19"),
-                     "LD": str(tmp_path / "shims" / "ld.lld-19"),
-                     "NM": str(tmp_path / "shims" / "llvm-nm-19"),
+    assert paths == {"CC": str(tmp_path / "shims" / TC.tool("clang")),
+                     "LD": str(tmp_path / "shims" / TC.tool("ld.lld")),
+                     "NM": str(tmp_path / "shims" / TC.tool("llvm-nm")),
                      "PERL": str(tmp_path / "shims" / "perl")}
     assert all(os.access(p, os.X_OK) for p in paths.values())
 
@@ -139,7 +142,7 @@ def test_normalize_objtool_drops_debug_paths_and_build_id(tmp_path):
         (d / "tool.c").write_text("int main(void) { return 0; }\n")
         objtool = tmp_path / where / "obj/tools/objtool/objtool"
         objtool.parent.mkdir(parents=True)
-        subprocess.run(["clang-19", "-g", "-fuse-ld=lld", "-Wl,--build-id=sha1", "tool.c",
+        subprocess.run([TC.tool("clang"), "-g", "-fuse-ld=lld", "-Wl,--build-id=sha1", "tool.c",
                         "-o", str(objtool)], cwd=d, check=True)
         assert str(d).encode() in objtool.read_bytes()
         kbuild.normalize_objtool(str(tmp_path / where / "obj"), kbuild.Toolchain())

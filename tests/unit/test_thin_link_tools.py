@@ -13,6 +13,9 @@ import sys
 import pytest
 
 from tests.unit.objects import compile_tree
+from tools.kthinlto.kbuild import Toolchain
+
+TC = Toolchain()
 
 RULES = os.path.join(os.path.dirname(__file__), "..", "..", "rules", "private")
 IMPORT_BUNDLES = os.path.join(RULES, "import_bundles.py")
@@ -41,7 +44,7 @@ def thin_link(modules=("a.o", "lib/b.o"), bundled=("a.o", "lib/b.o")):
                            "--thinlto-prefix-replace=;../scratch/",
                            "-o", "../scratch/thin-link.o", *modules]) + "\n")
     return subprocess.run([sys.executable, IMPORT_BUNDLES, "manifest", "fe", "scratch",
-                           shutil.which("llvm-nm-19"), shutil.which("ld.lld-19"), "@ld.params"],
+                           shutil.which(TC.tool("llvm-nm")), shutil.which(TC.tool("ld.lld")), "@ld.params"],
                           capture_output=True, text=True)
 
 
@@ -51,7 +54,7 @@ def backend(module):
     os.makedirs(os.path.dirname(f"be/{module}"), exist_ok=True)
     return subprocess.run(
         ["/bin/sh", BACKEND, f"out/{module}.thinlto.tar", f"fe/{module}", module, work,
-         shutil.which("clang-19"), "-O2", "-fno-lto", "-x", "ir",
+         shutil.which(TC.tool("clang")), "-O2", "-fno-lto", "-x", "ir",
          f"-fthinlto-index={module}.thinlto.bc", "-c", f"-o{back}be/{module}", module],
         capture_output=True, text=True)
 
@@ -62,7 +65,7 @@ def test_backend_imports_from_its_bundle_and_cleans_up(tree):
     proc = backend("a.o")
     assert proc.returncode == 0, proc.stderr
     # b_value was imported from lib/b.o and inlined: a.o needs nothing else.
-    nm = subprocess.run(["llvm-nm-19", "be/a.o"], capture_output=True, text=True,
+    nm = subprocess.run([TC.tool("llvm-nm"), "be/a.o"], capture_output=True, text=True,
                         check=True).stdout
     assert "T a_entry" in nm
     assert "b_value" not in nm

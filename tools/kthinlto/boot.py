@@ -27,7 +27,7 @@ from absl import app
 from absl import flags
 
 from tools.kthinlto.arches import ARCHES, Arch, of_config
-from tools.kthinlto.kbuild import read_config
+from tools.kthinlto.kbuild import Toolchain, read_config
 
 def missing_boot_options(config: dict[str, str], arch: Arch) -> list[str]:
     """Options of arch.boot_options that config (CONFIG_X -> value) does not set to y."""
@@ -110,7 +110,7 @@ def qemu_command(kernel: str, initrd: str, arch: Arch = ARCHES["x86_64"]) -> lis
 
 
 def build_init(marker: str, out: str, arch: Arch = ARCHES["x86_64"],
-               clang: str = "clang-19") -> None:
+               clang: str = Toolchain().clang) -> None:
     src = out + ".c"
     with open(src, "w") as f:
         f.write(init_source(marker, arch.name))

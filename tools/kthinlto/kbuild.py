@@ -58,11 +58,23 @@ def kbuild_env(environ, **extra: str) -> dict[str, str]:
 
 SHIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "shim.sh")
 
+# The LLVM major version (Debian's clang-N, ld.lld-N, ...): written once, in
+# toolchains/LLVM_VERSION, which the set-up (kthin) and the LLVM repository
+# rule read too.
+_LLVM_VERSION_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "toolchains", "LLVM_VERSION")
+with open(_LLVM_VERSION_FILE) as _f:
+    LLVM_VERSION = _f.read().strip()
+
 
 @dataclasses.dataclass(frozen=True)
 class Toolchain:
-    """Host names of the LLVM tools Kbuild is told to use (LLVM=-19)."""
-    suffix: str = "-19"
+    """Host names of the LLVM tools Kbuild is told to use (LLVM=-N)."""
+    suffix: str = "-" + LLVM_VERSION
+
+    def tool(self, name: str) -> str:
+        """Any LLVM tool by its plain name: llvm-readelf -> llvm-readelf-19."""
+        return name + self.suffix
 
     @property
     def clang(self) -> str:
@@ -355,7 +367,8 @@ def check_tools(tc: Toolchain) -> None:
         if shutil.which(tool) is None:
             raise TranslationError(
                 f"{tool} not found on PATH; install it (./kthin setup installs "
-                "clang-19, lld-19, llvm-19 and clang-tools-19 from Debian)")
+                f"clang{tc.suffix}, lld{tc.suffix}, llvm{tc.suffix} and "
+                f"clang-tools{tc.suffix} from Debian)")
 
 
 def log_to_stderr() -> None:
