@@ -243,9 +243,11 @@ def configure(srctree: str, objtree: str, arch: str, tc: Toolchain,
     else:
         run(base + [spec.target], log_path, f"make {spec.target}", env=env)
     if spec.fragments:
+        # In the object tree: merge_config.sh makes its scratch file in the
+        # working directory, and the source tree may be read-only (or shared).
         run([os.path.join(srctree, "scripts/kconfig/merge_config.sh"), "-m",
              "-O", objtree, config, *spec.fragments], log_path,
-            "merge config fragments", env=env, cwd=srctree)
+            "merge config fragments", env=env, cwd=objtree)
     run([os.path.join(srctree, "scripts/config"), "--file", config,
          "-d", "LTO_NONE", "-d", "LTO_CLANG_FULL", "-e", "LTO_CLANG_THIN"],
         log_path, "enable CONFIG_LTO_CLANG_THIN", env=env)
