@@ -1,10 +1,28 @@
-"""Bzlmod set-up: the module extension behind MODULE.bazel's use_repo."""
+"""Bzlmod set-up: the module extension behind MODULE.bazel's use_repo.
+
+    kthinlto = use_extension("@kthinlto//rules:extensions.bzl", "kthinlto")
+    kthinlto.kernel(name = "kernel", declaration = "//kernels:kernel.json")
+    use_repo(kthinlto, "kernel", "kthinlto_llvm")
+"""
 
 load("//rules/private:repositories.bzl", "kernel_repository", "llvm_repository")
 
-def _kthinlto_impl(
-        module_ctx):  # @unused: no tags; one kernel, one LLVM.
-    llvm_repository(name = "kthinlto_llvm")
-    kernel_repository(name = "kernel")
+_kernel = tag_class(
+    doc = "A declared kernel: the repository @<name> from its declaration file.",
+    attrs = {
+        "name": attr.string(mandatory = True, doc = "The repository; @kernel is //:vmlinux_o's."),
+        "declaration": attr.label(mandatory = True, doc = "Its kernels/<name>.json."),
+        "timeout": attr.int(default = 7200, doc = "Seconds the translation may take."),
+    },
+)
 
-kthinlto = module_extension(implementation = _kthinlto_impl)
+def _kthinlto_impl(module_ctx):
+    llvm_repository(name = "kthinlto_llvm")
+    for mod in module_ctx.modules:
+        for kernel in mod.tags.kernel:
+            kernel_repository(name = kernel.name, declaration = kernel.declaration, timeout = kernel.timeout)
+
+kthinlto = module_extension(
+    implementation = _kthinlto_impl,
+    tag_classes = {"kernel": _kernel},
+)

@@ -77,28 +77,72 @@ llvm_repository = repository_rule(
     local = True,
 )
 
-_POINTER = "kernel_tree.json"
+def _workspace_root(rctx, label):
+    """The directory of the workspace that holds `label`'s file."""
+    root = rctx.path(label).dirname
+    for _ in label.package.split("/") if label.package else []:
+        root = root.dirname
+    return root
+
+def _watch_translator(rctx):
+    """Reads the translator's files through labels: Bazel runs this rule
+    again when any of them changes (their digest is in the cache key)."""
+    tools = rctx.path(rctx.attr._translator).dirname
+    for child in tools.readdir():
+        if child.basename.endswith((".py", ".sh", ".json")):
+            rctx.path(Label("@kthinlto//tools/kthinlto:" + child.basename))
+    rctx.path(rctx.attr._schema)
+
+def _run(rctx, args, timeout):
+    """Runs the translator (through ./kthin, which provides its Python);
+    fails with its one-line error."""
+    result = rctx.execute([rctx.path(rctx.attr._kthin), "translate"] + args, quiet = False, timeout = timeout)
+    if result.return_code != 0:
+        errors = [line for line in result.stderr.splitlines() if line.startswith("kthinlto: error:")]
+        fail(errors[-1] if errors else "kthinlto: translating %s failed (exit %d): %s" % (
+            rctx.attr.declaration,
+            result.return_code,
+            result.stderr[-2000:],
+        ))
+    return json.decode(rctx.read("translation.json"))
 
 def _kernel_repository_impl(rctx):
-    root = rctx.path(rctx.attr.anchor).dirname
-    if not root.get_child(_POINTER).exists:
-        fail("kthinlto: no kernel is configured (%s is missing); run `./kthin configure` (or `./kthin build`) first" % root.get_child(_POINTER))
+    declaration = rctx.path(rctx.attr.declaration)
+    _watch_translator(rctx)
+    args = [
+        "--declaration=%s" % declaration,
+        "--workspace=%s" % _workspace_root(rctx, rctx.attr.declaration),
+        "--result=%s" % rctx.path("translation.json"),
+    ]
 
-    # Reading through the label makes Bazel refetch when the pointer changes.
-    pointer = json.decode(rctx.read(rctx.path(rctx.attr.pointer)))
-    gen = rctx.path(pointer["gen"])
+    # Checked before any Kbuild step; the files it names are watched too.
+    rctx.report_progress("checking %s" % rctx.attr.declaration)
+    checked = _run(rctx, args + ["--check_only"], 600)
+    for label in checked["watch"]:
+        rctx.path(Label(label))
+    rctx.report_progress("translating %s (or reusing its translation in KTHINLTO_CACHE)" % rctx.attr.declaration)
+    done = _run(rctx, args + ["--repository=%s" % rctx.path(".")], rctx.attr.timeout)
+    gen = rctx.path(done["gen"])
     for name in ["BUILD.bazel", "kernel.bzl", "src", "obj"]:
-        child = gen.get_child(name)
-        if not child.exists:
-            fail("kthinlto: %s is missing; run `./kthin configure` again" % child)
-        rctx.symlink(child, name)
+        rctx.symlink(gen.get_child(name), name)
     rctx.file("WORKSPACE", "")
 
 kernel_repository = repository_rule(
     implementation = _kernel_repository_impl,
-    doc = "The kernel translated by tools/kthinlto/configure.py (see kernel_tree.json).",
+    doc = """A declared kernel, translated: kernels/<name>.json -> @<name>.
+
+The translation is kept in KTHINLTO_CACHE by everything it depends on, so
+another checkout or output base with the same declaration reuses it.""",
     attrs = {
-        "anchor": attr.label(default = "//:BUILD.bazel"),
-        "pointer": attr.label(default = "//:" + _POINTER),
+        "declaration": attr.label(
+            mandatory = True,
+            allow_single_file = [".json"],
+            doc = "The declaration file (tools/kthinlto/declaration.py says its fields).",
+        ),
+        "timeout": attr.int(default = 7200, doc = "Seconds the translation may take."),
+        "_kthin": attr.label(default = "//:kthin", allow_single_file = True),
+        "_schema": attr.label(default = "//rules/private:schema.bzl", allow_single_file = True),
+        "_translator": attr.label(default = "//tools/kthinlto:configure.py", allow_single_file = True),
     },
+    environ = ["KTHINLTO_CACHE", "HOME"],
 )

@@ -1,17 +1,26 @@
-"""Translates a kernel tree and config into the Bazel graph of vmlinux.o.
+"""Translates a declared kernel into the Bazel graph of vmlinux.o.
 
 Kbuild runs once with recording shims (no ThinLTO object is compiled), then
 clang-scan-deps lists every object's headers; the result is a generated Bazel
-repository (@kernel) that `bazel build //:vmlinux_o` builds.
+repository directory, kept in KTHINLTO_CACHE/trees/<key of its inputs>.
+
+Two ways in:
+  * `./kthin configure [FLAGS]` (this module without --declaration):
+    translates the kernel the flags describe, then writes its declaration,
+    kernels/<--name>.json (tools/kthinlto/declaration.py), into the
+    workspace.  A failure leaves the workspace as it was.
+  * `--declaration=kernels/<name>.json`: what the kernel repository rule
+    (rules/private/repositories.bzl) runs when Bazel needs @<name>.
 
 Examples:
   # the default: Debian's linux-source-6.1 as pinned in sources.json,
   # x86_64 tinyconfig + configs/bootable.config + ThinLTO
   python3 -m tools.kthinlto.configure
   # another pinned Debian source, cross-built for arm64 (tinyconfig +
-  # configs/bootable-arm64.config)
-  python3 -m tools.kthinlto.configure --source=linux-source-6.12 --arch=arm64
-  # your own tree with defconfig plus a fragment
+  # configs/bootable-arm64.config), declared beside the default as @kernel_arm64
+  python3 -m tools.kthinlto.configure --name=kernel_arm64 \\
+      --source=linux-source-6.12 --arch=arm64
+  # your own tree with defconfig plus a fragment (copied into kernels/)
   python3 -m tools.kthinlto.configure --source=$HOME/linux \\
       --config=defconfig --fragment=my.config
   # a full .config
@@ -29,15 +38,11 @@ import time
 from absl import app
 from absl import flags as absl_flags
 
-from tools.kthinlto import arches, deps, emit, graph, kbuild, records, trees
+from tools.kthinlto import arches, declaration, deps, emit, graph, kbuild, records, trees
 from tools.kthinlto.records import TranslationError
 # Re-exported: the source helpers are part of this CLI's documented surface.
 from tools.kthinlto.source import (check_kernel_tree, pinned_tree,  # noqa: F401
                                    read_pins, sha256_file, unpack)
-
-POINTER = "kernel_tree.json"
-# The ruleset's own checkout (configs/ lives here).
-RULESET = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 FLAGS = absl_flags.FLAGS
 absl_flags.DEFINE_string("source", read_pins()[0],
@@ -60,8 +65,25 @@ absl_flags.DEFINE_string("kcflags", "",
                          "KCFLAGS); recorded in the graph.  KCFLAGS, CFLAGS, "
                          "LLVM and the like in the environment are ignored.")
 absl_flags.DEFINE_integer("jobs", os.cpu_count() or 2, "Parallel jobs for Kbuild.")
-absl_flags.DEFINE_string("workspace", os.path.dirname(os.path.dirname(
-    os.path.dirname(os.path.abspath(__file__)))), "The kthinlto workspace.")
+absl_flags.DEFINE_string("workspace", declaration.RULESET,
+                         "The workspace whose kernels/<name>.json to write "
+                         "(or whose labels a --declaration names).")
+absl_flags.DEFINE_string("name", declaration.DEFAULT_NAME,
+                         "The kernel's repository: kernels/<name>.json, "
+                         "@<name>//:vmlinux_o (declared in WORKSPACE and "
+                         "MODULE.bazel if new).  The default is //:vmlinux_o's.")
+absl_flags.DEFINE_string("declaration", None,
+                         "Translate this declaration file instead of the "
+                         "flags (what Bazel's kernel repository rule runs).")
+absl_flags.DEFINE_string("result", None,
+                         "With --declaration: write {\"gen\": dir, \"watch\": "
+                         "[labels]} here on success.")
+absl_flags.DEFINE_boolean("check_only", False,
+                          "With --declaration: check it and write --result's "
+                          "watch list; no Kbuild step.")
+absl_flags.DEFINE_string("repository", None,
+                         "With --declaration: the Bazel repository directory "
+                         "that will use the translation (recorded for ./kthin prune).")
 absl_flags.DEFINE_string("cache_dir", os.environ.get("KTHINLTO_CACHE") or
                          os.path.expanduser("~/.cache/kthinlto"),
                          "Where extracted sources and object trees live.")
@@ -69,42 +91,76 @@ absl_flags.DEFINE_string("cache_dir", os.environ.get("KTHINLTO_CACHE") or
 
 @dataclasses.dataclass(frozen=True)
 class Request:
+    """A translation's inputs, resolved: source is a pinned package's name
+    or an absolute path; spec's files are absolute paths."""
     source: str
     sha256: str | None
     spec: kbuild.ConfigSpec
     arch: str
     jobs: int
     kcflags: str
-    workspace: str
     cache_dir: str
+    # How errors name the settings: flags, or a declaration's fields.
+    names: dict = dataclasses.field(default_factory=lambda: kbuild.FLAG_NAMES)
+
+
+# A declaration's fields, as errors name them.
+_FIELD_NAMES = {"target": "config", "config_file": "config_file", "fragments": "fragments"}
+
+
+def request_of(decl: declaration.Declaration, workspace: str, jobs: int,
+               cache_dir: str, file: str | None = None) -> Request:
+    """Resolves a declaration's labels and paths (workspace-relative).
+    file: the declaration file (None: the declaration came from flags)."""
+    def resolve(value: str, field: str) -> str:
+        return declaration.resolve(value, workspace, field)
+    pinned = decl.source in read_pins()[1] and not declaration.is_label(decl.source)
+    spec = kbuild.ConfigSpec(
+        target="" if decl.config_file else (decl.config or "tinyconfig"),
+        config_file=resolve(decl.config_file, "config_file") if decl.config_file else "",
+        fragments=tuple(resolve(f, "fragments") for f in decl.fragments))
+    return Request(source=decl.source if pinned else resolve(decl.source, "source"),
+                   sha256=decl.sha256 or None, spec=spec, arch=decl.arch,
+                   jobs=jobs, kcflags=decl.kcflags, cache_dir=cache_dir,
+                   names=kbuild.FLAG_NAMES if file is None else _FIELD_NAMES)
 
 
 def resolve_source(req: Request) -> str:
     src = os.path.abspath(req.source)
-    if req.source in read_pins()[1] and not os.path.exists(req.source):
+    pins = read_pins()[1]
+    if req.source in pins and not os.path.exists(req.source):
         src = pinned_tree(req.source, req.cache_dir)
     elif os.path.isfile(src):
         src = unpack(src, req.sha256, req.cache_dir)
     elif not os.path.isdir(src):
         raise TranslationError(
             f"{req.source}: no such kernel tree or tarball, nor a package pinned "
-            f"in tools/kthinlto/sources.json ({', '.join(sorted(read_pins()[1]))})")
+            f"in tools/kthinlto/sources.json ({', '.join(sorted(pins))}); "
+            "pass --source=<one of them>")
     check_kernel_tree(src, req.arch)
     return src
 
 
-def translate(req: Request) -> str:
-    """Runs the whole translation; returns the generated repository dir."""
+def check(req: Request) -> tuple[kbuild.Toolchain, str]:
+    """Everything checked before any Kbuild step: (toolchain, source tree)."""
     tc = kbuild.Toolchain()
     kbuild.check_tools(tc)
+    srctree = resolve_source(req)
+    kbuild.check_spec(req.spec, srctree, arches.srcarch(req.arch), req.names)
+    return tc, srctree
+
+
+def translate(req: Request, user: str | None = None) -> str:
+    """Runs the whole translation, or finds it done; returns the generated
+    repository dir.  user: a Bazel repository directory that will link to
+    it (recorded for ./kthin prune)."""
+    tc, srctree = check(req)
     ignored = kbuild.ignored_settings(os.environ)
     if ignored:
         logging.info("ignoring %s from the environment: the translation takes "
-                     "settings only from its flags (--kcflags, --config, ...)",
+                     "settings only from its declaration (kcflags, config, ...)",
                      ", ".join(ignored))
     env = kbuild.kbuild_env(os.environ)
-    srctree = resolve_source(req)
-    kbuild.check_spec(req.spec, srctree, arches.srcarch(req.arch))
     work = os.path.join(req.cache_dir, "trees", trees.translation_key(
         translation_inputs(req, srctree, tc)))
     try:
@@ -116,8 +172,8 @@ def translate(req: Request) -> str:
             else:
                 gen = _translate_into(work, req, srctree, tc, env)
                 trees.mark_complete(work)
-            pointer = publish(req.workspace, gen)
-            trees.record_user(work, pointer)
+            if user:
+                trees.record_user(work, user)
     except BaseException:
         # Nothing of a failed translation stays in the cache.
         if not trees.is_complete(work) and not os.environ.get("KTHINLTO_KEEP_FAILED"):
@@ -192,33 +248,92 @@ def _translate_into(work: str, req: Request, srctree: str, tc: kbuild.Toolchain,
     return gen
 
 
-def publish(workspace: str, gen: str) -> str:
-    """Points the workspace at gen atomically (rename of the pointer file);
-    returns the pointer file."""
-    pointer = os.path.join(workspace, POINTER)
-    tmp = pointer + f".tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump({"gen": gen}, f)
-        f.write("\n")
-    os.replace(tmp, pointer)
-    logging.info("%s -> %s", pointer, gen)
-    return pointer
-
-
-def config_spec(arch: str, config: str | None, config_file: str,
-                fragments: list[str]) -> kbuild.ConfigSpec:
-    """The configuration the flags ask for (paths made absolute).
+def declaration_of_flags(source: str, sha256: str | None, arch: str,
+                         config: str | None, config_file: str,
+                         fragments: list[str], kcflags: str) -> declaration.Declaration:
+    """The declaration the command-line flags ask for, files as absolute
+    paths.
 
     With none of config, config_file and fragments: the default kernel,
     tinyconfig plus the architecture's bootable fragment, if it has one.
     """
     if config is None and not config_file and not fragments:
-        known = arches.ARCHES.get(arch)
-        fragments = [os.path.join(RULESET, known.bootable_fragment)] if known else []
-    return kbuild.ConfigSpec(
-        target="" if config_file else (config or "tinyconfig"),
+        default = declaration.default_fragment(arch)
+        fragments = [default] if default else []
+        config = "tinyconfig"
+    pinned = source in read_pins()[1] and not os.path.exists(source)
+    return declaration.Declaration(
+        source=source if pinned else os.path.abspath(source),
+        sha256=sha256 or "", arch=arch,
+        config="" if config_file else (config or "tinyconfig"),
         config_file=os.path.abspath(config_file) if config_file else "",
-        fragments=tuple(os.path.abspath(f) for f in fragments))
+        fragments=tuple(f if declaration.is_label(f) else os.path.abspath(f)
+                        for f in fragments),
+        kcflags=kcflags)
+
+
+def declare(decl: declaration.Declaration, workspace: str,
+            name: str) -> tuple[declaration.Declaration, dict[str, str]]:
+    """decl as the workspace declares it: its config files as labels.
+    Returns it and the files to copy into kernels/ (label -> file)."""
+    copies = {}
+
+    def label(path: str) -> str:
+        if not path or declaration.is_label(path):
+            return path
+        lbl, copy = declaration.as_label(path, workspace, name)
+        if copy:
+            copies[lbl] = copy
+        return lbl
+    return dataclasses.replace(
+        decl, config_file=label(decl.config_file),
+        fragments=tuple(label(f) for f in decl.fragments)), copies
+
+
+def _configure_from_flags() -> int:
+    """./kthin configure: translate the flags' kernel, then declare it."""
+    declaration.check_name(FLAGS.name)
+    decl = declaration_of_flags(FLAGS.source, FLAGS.sha256, FLAGS.arch,
+                                FLAGS.config, FLAGS.config_file, FLAGS.fragment,
+                                FLAGS.kcflags)
+    translate(request_of(decl, FLAGS.workspace, FLAGS.jobs, FLAGS.cache_dir))
+    # Only a kernel that translated is declared: a failure leaves the
+    # workspace as it was.
+    declared, copies = declare(decl, FLAGS.workspace, FLAGS.name)
+    declaration.copy_into(FLAGS.workspace, copies)
+    file = declaration.path(FLAGS.workspace, FLAGS.name)
+    declaration.write(file, declared)
+    for changed in declaration.register(FLAGS.workspace, FLAGS.name):
+        logging.info("declared @%s in %s", FLAGS.name, changed)
+    target = "//:vmlinux_o" if FLAGS.name == declaration.DEFAULT_NAME else f"@{FLAGS.name}//:vmlinux_o"
+    logging.info("wrote %s; build it with: bazel build %s", file, target)
+    return 0
+
+
+def _translate_declaration() -> int:
+    """What the kernel repository rule runs: check (and translate) a
+    declaration file; the result goes to --result as JSON."""
+    file = FLAGS.declaration
+    decl = declaration.read(file)
+    try:
+        req = request_of(decl, FLAGS.workspace, FLAGS.jobs, FLAGS.cache_dir, file)
+        if FLAGS.check_only:
+            check(req)
+            result = {"watch": declaration.watched_labels(decl)}
+        else:
+            result = {"gen": translate(req, FLAGS.repository)}
+    except TranslationError as e:
+        raise TranslationError(f"{_shown(file, FLAGS.workspace)}: {e}") from None
+    if FLAGS.result:
+        with open(FLAGS.result, "w") as f:
+            json.dump(result, f)
+    return 0
+
+
+def _shown(file: str, workspace: str) -> str:
+    """A declaration file as errors name it: workspace-relative if inside."""
+    rel = os.path.relpath(os.path.abspath(file), os.path.abspath(workspace))
+    return file if rel.startswith("..") else rel
 
 
 def main(argv: list[str]) -> int:
@@ -227,17 +342,11 @@ def main(argv: list[str]) -> int:
     if FLAGS.jobs < 1:
         print(f"kthinlto: error: --jobs={FLAGS.jobs}: must be 1 or more", file=sys.stderr)
         return 1
-    spec = config_spec(FLAGS.arch, FLAGS.config, FLAGS.config_file, FLAGS.fragment)
-    req = Request(source=FLAGS.source, sha256=FLAGS.sha256, spec=spec,
-                  arch=FLAGS.arch, jobs=FLAGS.jobs, kcflags=FLAGS.kcflags,
-                  workspace=FLAGS.workspace,
-                  cache_dir=FLAGS.cache_dir)
     try:
-        translate(req)
+        return _translate_declaration() if FLAGS.declaration else _configure_from_flags()
     except TranslationError as e:
         print(f"kthinlto: error: {e}", file=sys.stderr)
         return 1
-    return 0
 
 
 if __name__ == "__main__":

@@ -131,15 +131,21 @@ def config_targets(srctree: str, srcarch: str) -> list[str]:
     return sorted(targets)
 
 
-def check_spec(spec: "ConfigSpec", srctree: str, srcarch: str) -> None:
+# How errors name each ConfigSpec setting: as configure's flags by default.
+FLAG_NAMES = {"target": "--config", "config_file": "--config_file", "fragments": "--fragment"}
+
+
+def check_spec(spec: "ConfigSpec", srctree: str, srcarch: str,
+               names: dict[str, str] = FLAG_NAMES) -> None:
     """Refuses, before any Kbuild step, a config target Kbuild does not have
-    and config files that are not kernel configs."""
+    and config files that are not kernel configs.  names: how the error
+    names each setting (a flag, or a declaration's field)."""
     if spec.target and spec.target not in config_targets(srctree, srcarch):
         raise TranslationError(
-            f"--config={spec.target}: no such config target for ARCH's "
+            f"{names['target']}={spec.target}: no such config target for ARCH's "
             f"arch/{srcarch}; the tree has: {', '.join(config_targets(srctree, srcarch))}")
-    for path, what in ([(spec.config_file, "--config_file")] if spec.config_file else []) + [
-            (f, "--fragment") for f in spec.fragments]:
+    for path, what in ([(spec.config_file, names["config_file"])] if spec.config_file else []) + [
+            (f, names["fragments"]) for f in spec.fragments]:
         if not os.path.isfile(path):
             raise TranslationError(f"{what}={path}: no such config file")
         if not read_config(path, unset=True):

@@ -5,9 +5,9 @@ everything the translation depends on: the kernel source (the digest of a
 pinned or tarball source, or a fingerprint of a tree's files), the
 architecture, the config target and the contents of the config files, the
 KCFLAGS, the translator's own files and the LLVM it runs.  Translating the
-same inputs again, from any workspace, reuses that tree.  Each workspace
-that points at a tree (kernel_tree.json) is recorded in it, so that
-`--prune` can drop the trees no workspace points at any more:
+same inputs again, from any workspace, reuses that tree.  Each Bazel kernel
+repository (in any output base) that links to a tree is recorded in it, so
+that `--prune` can drop the trees no repository links to any more:
 
   python3 -m tools.kthinlto.trees --prune     # or: ./kthin prune
 """
@@ -25,7 +25,7 @@ _TOOLS = os.path.dirname(os.path.abspath(__file__))
 # The rules' schema is part of what a translation writes.
 _SCHEMA = os.path.join(os.path.dirname(os.path.dirname(_TOOLS)), "rules", "private", "schema.bzl")
 COMPLETE = "complete"   # written last: the tree may be used
-USERS = "users"         # one pointer file (kernel_tree.json) per line
+USERS = "users"         # one Bazel repository directory per line
 
 
 def _digest(data: bytes) -> str:
@@ -105,13 +105,13 @@ def drop_lock(tree: str) -> None:
         os.unlink(tree + ".lock")
 
 
-def record_user(tree: str, pointer: str) -> None:
-    """Notes that the workspace pointer file now points into tree."""
+def record_user(tree: str, repository: str) -> None:
+    """Notes that a Bazel repository directory links into tree."""
     path = os.path.join(tree, USERS)
     users = set(_read_lines(path))
-    if pointer not in users:
+    if repository not in users:
         with open(path, "a") as f:
-            f.write(pointer + "\n")
+            f.write(repository + "\n")
 
 
 def _read_lines(path: str) -> list[str]:
@@ -122,17 +122,16 @@ def _read_lines(path: str) -> list[str]:
         return []
 
 
-def _points_into(pointer: str, tree: str) -> bool:
-    try:
-        with open(pointer) as f:
-            gen = json.load(f).get("gen", "")
-    except (OSError, ValueError):
+def _points_into(repository: str, tree: str) -> bool:
+    """Whether the repository (still) links to the tree's translation."""
+    linked = os.path.join(repository, "kernel.bzl")
+    if not os.path.lexists(linked):
         return False
-    return os.path.realpath(gen).startswith(os.path.realpath(tree) + os.sep)
+    return os.path.realpath(linked).startswith(os.path.realpath(tree) + os.sep)
 
 
 def unused(cache_dir: str) -> list[str]:
-    """Trees no recorded workspace points into (sorted paths)."""
+    """Trees no recorded repository links into (sorted paths)."""
     trees = os.path.join(cache_dir, "trees")
     if not os.path.isdir(trees):
         return []
@@ -160,7 +159,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prune", action="store_true",
-                        help="remove the translations no workspace points at")
+                        help="remove the translations no Bazel repository links to")
     parser.add_argument("--cache_dir", default=os.environ.get("KTHINLTO_CACHE")
                         or os.path.expanduser("~/.cache/kthinlto"))
     args = parser.parse_args(argv)
