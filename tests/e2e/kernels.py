@@ -23,14 +23,15 @@ from tools.kthinlto.kbuild import read_config
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-# name -> configure flags: one small config per kernel and architecture
-# tested, each the translation's default (tinyconfig plus the arch's
-# bootable fragment), so that one build serves its symbol checks and its
-# boot test.  "default" is what `./kthin build` builds.
+# name -> the kernel repository the workspace declares (kernels/<repo>.json):
+# one small config per kernel and architecture tested, each tinyconfig plus
+# the arch's bootable fragment, so that one build serves its symbol checks
+# and its boot test.  "default" is @kernel, what `./kthin build` builds; the
+# others are declared beside it and built as @<repo>//:vmlinux_o.
 CONFIGS = {
-    "default": [],                                             # 6.1 x86_64
-    "6.12": ["--source=linux-source-6.12"],                    # 6.12 x86_64
-    "arm64": ["--source=linux-source-6.12", "--arch=arm64"],   # 6.12 arm64
+    "default": "kernel",        # 6.1 x86_64
+    "6.12": "kernel_6_12",      # 6.12 x86_64
+    "arm64": "kernel_arm64",    # 6.12 arm64
 }
 
 
@@ -94,16 +95,24 @@ class Workspace:
                     "--max_idle_secs=600", *args], cwd=self.root, check=check)
 
     def configure(self, *flags: str, check: bool = True) -> subprocess.CompletedProcess:
+        """./kthin configure: translates, then declares kernels/<--name>.json."""
         return run([sys.executable, "-m", "tools.kthinlto.configure",
                     f"--workspace={self.root}", f"--cache_dir={cache_dir()}",
                     *flags], cwd=self.root, check=check)
 
-    def gen(self) -> str:
-        with open(os.path.join(self.root, "kernel_tree.json")) as f:
-            return json.load(f)["gen"]
+    def fetch(self, repo: str = "kernel", check: bool = True) -> subprocess.CompletedProcess:
+        """Makes Bazel translate (or reuse) the declared kernel @repo."""
+        return self.bazel("query", f"@{repo}//:vmlinux_o", check=check)
 
-    def kernel_data(self) -> dict:
-        return emit.read_kernel_bzl(os.path.join(self.gen(), "kernel.bzl"))
+    def gen(self, repo: str = "kernel") -> str:
+        """The translation @repo links to (fetched first if need be)."""
+        linked = os.path.join(self.output_base, "external", repo, "kernel.bzl")
+        if not os.path.exists(linked):
+            self.fetch(repo)
+        return os.path.dirname(os.path.realpath(linked))
+
+    def kernel_data(self, repo: str = "kernel") -> dict:
+        return emit.read_kernel_bzl(os.path.join(self.gen(repo), "kernel.bzl"))
 
     def aquery(self, expr: str) -> dict:
         out = self.bazel("aquery", expr, "--output=jsonproto").stdout
@@ -121,17 +130,32 @@ def new_workspace(base: str) -> Workspace:
 @dataclasses.dataclass
 class BuiltKernel:
     name: str
+    repo: str            # its Bazel repository (kernels/<repo>.json)
     ws: Workspace
     srctree: str
     objtree: str
     vmlinux_o: str       # Bazel's
     reference: str       # Kbuild's in-process ThinLTO object tree
-    translate_seconds: float
     exec_log: str        # the build's execution log (JSON)
 
     @property
     def arch(self) -> arches.Arch:
         return arch_of(os.path.join(self.objtree, ".config"))
+
+    def target(self, name: str) -> str:
+        """A target of this kernel's repository: @repo//:name."""
+        return f"@{self.repo}//:{name}"
+
+    def gen(self) -> str:
+        return self.ws.gen(self.repo)
+
+    def kernel_data(self) -> dict:
+        return self.ws.kernel_data(self.repo)
+
+    def bazel_bin(self) -> str:
+        """Where its outputs are: bazel-bin/external/<repo>."""
+        out = self.ws.bazel("info", "bazel-bin").stdout.strip()
+        return os.path.join(out, "external", self.repo)
 
 
 def arch_of(config_path: str) -> arches.Arch:
@@ -176,22 +200,21 @@ def kbuild_image(kernel: "BuiltKernel", jobs: int = 2) -> str:
 
 
 def build(name: str, base: str, disk_cache: str) -> BuiltKernel:
+    """The declared kernel CONFIGS[name], built by `bazel build` alone in a
+    fresh checkout (Bazel translates it), and Kbuild's reference."""
     ws = new_workspace(base)
-    start = time.monotonic()
-    ws.configure(*CONFIGS[name])
-    seconds = time.monotonic() - start
-    gen = ws.gen()
+    repo = CONFIGS[name]
+    exec_log = os.path.join(base, "exec.json")
+    ws.bazel("build", f"@{repo}//:vmlinux_o", f"--disk_cache={disk_cache}",
+             f"--execution_log_json_file={exec_log}")
+    gen = ws.gen(repo)
     srctree = os.path.realpath(os.path.join(gen, "src"))
     objtree = os.path.realpath(os.path.join(gen, "obj"))
-    exec_log = os.path.join(base, "exec.json")
-    ws.bazel("build", "//:vmlinux_o", f"--disk_cache={disk_cache}",
-             f"--execution_log_json_file={exec_log}")
     out = ws.bazel("info", "bazel-bin").stdout.strip()
-    vmlinux_o = os.path.join(out, "external/kernel/vmlinux.o")
+    vmlinux_o = os.path.join(out, "external", repo, "vmlinux.o")
     assert os.path.isfile(vmlinux_o), vmlinux_o
     ref = kbuild_reference(srctree, os.path.join(objtree, ".config"))
-    return BuiltKernel(name, ws, srctree, objtree, vmlinux_o, ref, seconds,
-                       exec_log)
+    return BuiltKernel(name, repo, ws, srctree, objtree, vmlinux_o, ref, exec_log)
 
 
 def default_source() -> str:

@@ -70,11 +70,19 @@ def test_unknown_config_target_is_one_line_listing_the_targets(ws):
     assert "make " not in proc.stderr  # refused before any Kbuild step
 
 
+def declared(ws) -> str:
+    """The workspace's default declaration, as it is now."""
+    with open(os.path.join(ws.root, "kernels", "kernel.json")) as f:
+        return f.read()
+
+
 def test_a_config_file_that_is_no_kernel_config_is_refused(ws):
+    before = declared(ws)
     proc = ws.configure("--config_file=/etc/hostname", check=False)
     line = error_line(proc)
     assert "--config_file=/etc/hostname: not a kernel config" in line
-    assert not os.path.exists(os.path.join(ws.root, "kernel_tree.json"))
+    assert declared(ws) == before
+    assert not os.path.exists(os.path.join(ws.root, "kernels", "kernel..config"))
 
 
 def test_jobs_below_one_is_refused_before_anything_runs(ws):
@@ -84,17 +92,14 @@ def test_jobs_below_one_is_refused_before_anything_runs(ws):
 
 
 def test_failed_translation_leaves_previous_output(ws, broken_tree):
-    pointer = os.path.join(ws.root, "kernel_tree.json")
-    with open(pointer, "w") as f:
-        json.dump({"gen": "/previous/translation"}, f)
+    before = declared(ws)
     trees = os.path.join(kernels.cache_dir(), "trees")
-    before = set(os.listdir(trees)) if os.path.isdir(trees) else set()
+    before_trees = set(os.listdir(trees)) if os.path.isdir(trees) else set()
     proc = ws.configure(f"--source={broken_tree}", "--config=tinyconfig", check=False)
     assert proc.returncode == 1
-    with open(pointer) as f:
-        assert json.load(f) == {"gen": "/previous/translation"}
+    assert declared(ws) == before
     after = set(os.listdir(trees)) if os.path.isdir(trees) else set()
-    assert after == before, "a failed translation left files behind"
+    assert after == before_trees, "a failed translation left files behind"
 
 
 def test_deleted_source_fails_build_naming_it(tmp_path):
@@ -127,7 +132,7 @@ def test_x86_only_options_in_an_arm64_fragment_are_named(ws, tmp_path):
     assert f"{fragment}: " in line and "ARCH=arm64" in line
     assert "CONFIG_EARLY_PRINTK=y" in line and "CONFIG_X86_X2APIC=y" in line
     assert "CONFIG_PRINTK=y" not in line  # arm64 has that one
-    assert not os.path.exists(os.path.join(ws.root, "kernel_tree.json"))
+    assert not os.path.exists(os.path.join(ws.root, "kernels", "kernel.json.x86.config"))
 
 
 def test_kernel_without_the_vmlinux_o_target_is_refused_naming_it(ws, tmp_path):
@@ -139,3 +144,48 @@ def test_kernel_without_the_vmlinux_o_target_is_refused_naming_it(ws, tmp_path):
     line = error_line(proc)
     assert f"{copy}/Makefile: Linux 6.1 has no `vmlinux_o` target" in line
     assert "make tinyconfig" not in proc.stderr  # refused before any Kbuild step
+
+
+# A declaration (kernels/kernel.json) that Bazel's repository rule refuses:
+# field -> (value, what the one line says).  Each is refused before any
+# Kbuild step runs.
+BAD_DECLARATIONS = [
+    ({"source": "/nonexistent/linux"}, "source", "/nonexistent/linux: no such kernel tree"),
+    ({"source": "linux-source-6.1", "arch": "nosuch"}, "arch", "arch=nosuch: no such architecture"),
+    ({"source": "linux-source-6.1", "config": "nosuch_defconfig"}, "config",
+     "config=nosuch_defconfig: no such config target"),
+    ({"source": "linux-source-6.1", "fragments": ["//kernels:nosuch.config"]}, "fragments",
+     "fragments=/"),
+    ({"source": "linux-source-6.1", "arhc": "x86_64"}, "arhc", "unknown field 'arhc'"),
+]
+
+
+def test_bad_declarations_fail_the_build_in_one_line_naming_file_and_field(ws):
+    path = os.path.join(ws.root, "kernels", "kernel.json")
+    try:
+        for data, field, says in BAD_DECLARATIONS:
+            with open(path, "w") as f:
+                json.dump(data, f)
+            proc = ws.bazel("build", "//:vmlinux_o", check=False)
+            assert proc.returncode != 0, field
+            lines = [l for l in proc.stderr.splitlines()
+                     if l.startswith("kthinlto: error: kernels/kernel.json: ")]
+            assert lines and says in lines[0], (field, proc.stderr[-3000:])
+            assert "make " not in proc.stderr, field   # before any Kbuild step
+    finally:
+        ws.shutdown()
+
+
+def test_tarball_digest_mismatch_is_refused_naming_the_declaration(ws, tmp_path):
+    tarball = tmp_path / "linux.tar.xz"
+    tarball.write_bytes(b"not the kernel")
+    path = os.path.join(ws.root, "kernels", "kernel.json")
+    with open(path, "w") as f:
+        json.dump({"source": str(tarball), "sha256": "0" * 64}, f)
+    try:
+        proc = ws.bazel("build", "//:vmlinux_o", check=False)
+    finally:
+        ws.shutdown()
+    lines = [l for l in proc.stderr.splitlines()
+             if l.startswith("kthinlto: error: kernels/kernel.json: ")]
+    assert lines and "sha256" in lines[0] and str(tarball) in lines[0], proc.stderr[-3000:]

@@ -30,10 +30,10 @@ def bootable(kernel):
 
 @pytest.fixture(scope="session")
 def bazel_image(bootable, disk_cache) -> dict:
-    ws = bootable.ws
     image = bootable.arch.image
-    ws.bazel("build", f"//:{image}", "//:vmlinux", "//:System.map", f"--disk_cache={disk_cache}")
-    out = os.path.join(ws.bazel("info", "bazel-bin").stdout.strip(), "external/kernel/image")
+    bootable.ws.bazel("build", *(bootable.target(t) for t in (image, "vmlinux", "System.map")),
+                      f"--disk_cache={disk_cache}")
+    out = os.path.join(bootable.bazel_bin(), "image")
     paths = {name: os.path.join(out, name) for name in ("vmlinux", "System.map")}
     paths["image"] = os.path.join(out, image)
     return paths

@@ -26,7 +26,8 @@ def test_undeclared_header_is_a_sandbox_failure(default_kernel, tmp_path):
     orig = kernel.ws.gen()
     for name in ("src", "obj"):
         os.symlink(os.path.realpath(os.path.join(orig, name)), gen / name)
-    shutil.copy(os.path.join(orig, "BUILD.bazel"), gen / "BUILD.bazel")
+    for name in ("BUILD.bazel", "WORKSPACE"):
+        shutil.copy(os.path.join(orig, name), gen / name)
     data = emit.read_kernel_bzl(os.path.join(orig, "kernel.bzl"))
     hidden = data["files"].index(HEADER)
     for o in data["objects"]:
@@ -34,11 +35,11 @@ def test_undeclared_header_is_a_sandbox_failure(default_kernel, tmp_path):
     (gen / "kernel.bzl").write_text(emit.kernel_bzl(data))
     assert os.path.exists(os.path.join(gen, HEADER))
 
+    # Bazel's own way to use a repository directory as @kernel.
     ws = kernels.new_workspace(str(tmp_path / "ws"))
-    with open(os.path.join(ws.root, "kernel_tree.json"), "w") as f:
-        json.dump({"gen": str(gen)}, f)
     try:
-        proc = ws.bazel("build", "//:vmlinux_o", check=False)
+        proc = ws.bazel("build", "//:vmlinux_o", f"--override_repository=kernel={gen}",
+                        check=False)
     finally:
         ws.shutdown()
     assert proc.returncode != 0

@@ -51,7 +51,7 @@ def section_names(obj: str) -> list[str]:
 @pytest.fixture(scope="session")
 def actions(kernel):
     """Every action of //:vmlinux_o, from `bazel aquery`."""
-    return kernel.ws.aquery("deps(//:vmlinux_o)").get("actions", [])
+    return kernel.ws.aquery(f"deps({kernel.target('vmlinux_o')})").get("actions", [])
 
 
 def test_defined_symbols_match_kbuild(kernel):
@@ -88,7 +88,7 @@ def test_initcall_linker_script_is_kbuilds_byte_for_byte(kernel):
 def test_objtool_arguments_are_kbuilds(kernel):
     # Kbuild runs objtool on vmlinux.o on x86 only (arm64 has none): ours
     # runs it exactly when and as Kbuild's saved command does.
-    data = kernel.ws.kernel_data()
+    data = kernel.kernel_data()
     with open(os.path.join(kernel.reference, ".vmlinux.o.cmd")) as f:
         saved = f.readline()
     steps = saved.split(":=", 1)[1].split(";")
@@ -101,7 +101,7 @@ def test_objtool_arguments_are_kbuilds(kernel):
 
 
 def test_one_action_per_object_and_phase(kernel, actions):
-    data = kernel.ws.kernel_data()
+    data = kernel.kernel_data()
     bitcode = sum(o["bitcode"] for o in data["objects"])
     # Made by Kbuild with another tool than $(CC) (arm64's .pi.o), linked in.
     prebuilt = sum(o.get("prebuilt", 0) for o in data["objects"])
@@ -122,7 +122,7 @@ def test_one_action_per_object_and_phase(kernel, actions):
 def test_objects_and_order_are_kbuilds(kernel):
     # The archives in the order of Kbuild's own saved link command
     # (arm64 links arch/arm64/lib/lib.a before lib/lib.a, x86 after).
-    data = kernel.ws.kernel_data()
+    data = kernel.kernel_data()
     ref = kernel.reference
     with open(os.path.join(ref, ".vmlinux.o.cmd")) as f:
         link = f.readline().split(":=", 1)[1].split(";")[0].split()

@@ -8,7 +8,7 @@ import tarfile
 
 import pytest
 
-from tools.kthinlto import configure
+from tools.kthinlto import configure, declaration
 from tools.kthinlto.records import TranslationError
 
 KERNEL_FILES = ("Makefile", "Kbuild", "scripts/Makefile.build",
@@ -54,7 +54,7 @@ def test_check_kernel_tree_rejects_other_directory_naming_it(tmp_path):
 
 def test_check_kernel_tree_rejects_tree_without_the_arch(tmp_path):
     tree = make_kernel_tree(tmp_path / "linux")
-    with pytest.raises(TranslationError, match="arch/arm64 missing"):
+    with pytest.raises(TranslationError, match=r"--arch=arm64: no such architecture .* \(no arch/arm64\); it has: x86"):
         configure.check_kernel_tree(str(tree), "arm64")
 
 
@@ -132,30 +132,47 @@ def test_unpack_rejects_missing_tarball(tmp_path):
         configure.unpack(str(missing), None, str(tmp_path / "cache"))
 
 
-# publish
+# declaration_of_flags: what ./kthin configure declares
 
-def test_publish_points_workspace_pointer_at_generated_repository(tmp_path):
-    configure.publish(str(tmp_path), "/cache/trees/x/gen")
-    with open(tmp_path / configure.POINTER) as f:
-        assert json.load(f) == {"gen": "/cache/trees/x/gen"}
-    assert os.listdir(tmp_path) == [configure.POINTER]
-
-
-# config_spec
-
-def test_config_spec_default_is_tinyconfig_with_the_arch_bootable_fragment():
-    x86 = configure.config_spec("x86_64", None, "", [])
-    assert x86.target == "tinyconfig"
-    assert x86.fragments == (os.path.join(configure.RULESET, "configs/bootable.config"),)
-    arm = configure.config_spec("arm64", None, "", [])
-    assert arm.fragments == (os.path.join(configure.RULESET, "configs/bootable-arm64.config"),)
-    assert configure.config_spec("riscv", None, "", []).fragments == ()
+def test_no_config_flag_declares_tinyconfig_with_the_arch_bootable_fragment():
+    x86 = configure.declaration_of_flags("linux-source-6.1", None, "x86_64", None, "", [], "")
+    assert (x86.config, x86.fragments) == ("tinyconfig", ("@kthinlto//configs:bootable.config",))
+    arm = configure.declaration_of_flags("linux-source-6.1", None, "arm64", None, "", [], "")
+    assert arm.fragments == ("@kthinlto//configs:bootable-arm64.config",)
+    assert configure.declaration_of_flags("linux-source-6.1", None, "riscv", None, "", [], "").fragments == ()
 
 
-def test_config_spec_any_config_flag_replaces_the_default():
-    assert configure.config_spec("x86_64", "tinyconfig", "", []).fragments == ()
-    assert configure.config_spec("x86_64", "defconfig", "", []).target == "defconfig"
-    only = configure.config_spec("x86_64", None, "", ["my.config"])
-    assert only.target == "tinyconfig" and only.fragments == (os.path.abspath("my.config"),)
-    full = configure.config_spec("x86_64", None, "a/.config", [])
-    assert (full.target, full.config_file, full.fragments) == ("", os.path.abspath("a/.config"), ())
+def test_any_config_flag_replaces_the_default():
+    def decl(config, config_file, fragments):
+        return configure.declaration_of_flags("linux-source-6.1", None, "x86_64",
+                                              config, config_file, fragments, "")
+    assert decl("tinyconfig", "", []).fragments == ()
+    assert decl("defconfig", "", []).config == "defconfig"
+    only = decl(None, "", ["my.config"])
+    assert only.config == "tinyconfig" and only.fragments == (os.path.abspath("my.config"),)
+    full = decl(None, "a/.config", [])
+    assert (full.config, full.config_file, full.fragments) == ("", os.path.abspath("a/.config"), ())
+
+
+def test_request_of_resolves_labels_and_keeps_pinned_names(tmp_path):
+    decl = configure.declaration_of_flags("linux-source-6.1", None, "x86_64", None, "", [], "")
+    req = configure.request_of(decl, str(tmp_path), 2, str(tmp_path / "cache"))
+    assert req.source == "linux-source-6.1"
+    assert req.spec.target == "tinyconfig"
+    assert req.spec.fragments == (os.path.join(declaration.RULESET, "configs", "bootable.config"),)
+    assert os.path.isfile(req.spec.fragments[0])
+
+
+def test_declare_copies_outside_files_into_kernels_and_names_them_by_label(tmp_path):
+    ws = tmp_path / "ws"
+    (ws / "cfg").mkdir(parents=True)
+    (ws / "cfg" / "BUILD.bazel").write_text("")
+    (ws / "cfg" / "in.config").write_text("CONFIG_A=y\n")
+    outside = tmp_path / "out.config"
+    outside.write_text("CONFIG_B=y\n")
+    decl = configure.declaration_of_flags(
+        "linux-source-6.1", None, "x86_64", None, "",
+        [str(ws / "cfg" / "in.config"), str(outside)], "")
+    declared, copies = configure.declare(decl, str(ws), "k")
+    assert declared.fragments == ("//cfg:in.config", "//kernels:k.out.config")
+    assert copies == {"//kernels:k.out.config": str(outside)}

@@ -36,28 +36,34 @@ def test_translator_digest_covers_the_translators_files_and_the_schema():
     assert os.path.isfile(trees._SCHEMA)
 
 
-def _workspace(tmp_path, name, gen):
-    ws = tmp_path / name
-    ws.mkdir()
-    pointer = ws / "kernel_tree.json"
-    pointer.write_text(json.dumps({"gen": str(gen)}))
-    return str(pointer)
+def _repository(tmp_path, name, gen):
+    """A Bazel kernel repository directory linking to gen's kernel.bzl."""
+    repo = tmp_path / name
+    repo.mkdir()
+    (repo / "kernel.bzl").symlink_to(gen / "kernel.bzl")
+    return str(repo)
 
 
-def test_prune_drops_the_trees_no_workspace_points_at(tmp_path):
+def _relink(repo, gen):
+    os.unlink(os.path.join(repo, "kernel.bzl"))
+    os.symlink(gen / "kernel.bzl", os.path.join(repo, "kernel.bzl"))
+
+
+def test_prune_drops_the_trees_no_repository_links_to(tmp_path):
     cache = tmp_path / "cache"
     used, moved, legacy = (cache / "trees" / n for n in ("used", "moved", "20261130-0101-1"))
     for t in (used, moved, legacy):
         (t / "gen").mkdir(parents=True)
+        (t / "gen" / "kernel.bzl").write_text("KERNEL = {}\n")
         trees.mark_complete(str(t))
-    trees.record_user(str(used), _workspace(tmp_path, "a", used / "gen"))
-    pointer = _workspace(tmp_path, "b", moved / "gen")
-    trees.record_user(str(moved), pointer)
-    trees.record_user(str(moved), pointer)   # recorded once
+    trees.record_user(str(used), _repository(tmp_path, "a", used / "gen"))
+    repo = _repository(tmp_path, "b", moved / "gen")
+    trees.record_user(str(moved), repo)
+    trees.record_user(str(moved), repo)   # recorded once
     assert (moved / trees.USERS).read_text().count("\n") == 1
-    # Workspace b moves on to the used tree: nothing points at "moved".
-    with open(pointer, "w") as f:
-        json.dump({"gen": str(used / "gen")}, f)
+    assert trees.unused(str(cache)) == [str(legacy)]
+    # Repository b is fetched again, for the used tree: nothing links to "moved".
+    _relink(repo, used / "gen")
     (cache / "trees" / "moved.lock").write_text("")
     assert trees.unused(str(cache)) == [str(legacy), str(moved)]
     assert trees.prune(str(cache)) == [str(legacy), str(moved)]

@@ -105,7 +105,8 @@ class Request:
 
 
 # A declaration's fields, as errors name them.
-_FIELD_NAMES = {"target": "config", "config_file": "config_file", "fragments": "fragments"}
+_FIELD_NAMES = {"target": "config", "config_file": "config_file", "fragments": "fragments",
+                "arch": "arch"}
 
 
 def request_of(decl: declaration.Declaration, workspace: str, jobs: int,
@@ -137,7 +138,7 @@ def resolve_source(req: Request) -> str:
             f"{req.source}: no such kernel tree or tarball, nor a package pinned "
             f"in tools/kthinlto/sources.json ({', '.join(sorted(pins))}); "
             "pass --source=<one of them>")
-    check_kernel_tree(src, req.arch)
+    check_kernel_tree(src, req.arch, req.names["arch"])
     return src
 
 

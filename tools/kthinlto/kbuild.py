@@ -132,7 +132,8 @@ def config_targets(srctree: str, srcarch: str) -> list[str]:
 
 
 # How errors name each ConfigSpec setting: as configure's flags by default.
-FLAG_NAMES = {"target": "--config", "config_file": "--config_file", "fragments": "--fragment"}
+FLAG_NAMES = {"target": "--config", "config_file": "--config_file", "fragments": "--fragment",
+              "arch": "--arch"}
 
 
 def check_spec(spec: "ConfigSpec", srctree: str, srcarch: str,

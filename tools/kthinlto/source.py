@@ -123,13 +123,19 @@ def fetch(pin: Pin, cache_dir: str) -> str:
     return out
 
 
-def check_kernel_tree(path: str, arch: str) -> None:
+def check_kernel_tree(path: str, arch: str, arch_setting: str = "--arch") -> None:
     for needed in ("Makefile", "Kbuild", "scripts/Makefile.build",
-                   "scripts/generate_initcall_order.pl", f"arch/{srcarch(arch)}"):
+                   "scripts/generate_initcall_order.pl"):
         if not os.path.exists(os.path.join(path, needed)):
             raise TranslationError(
                 f"{path} is not a Linux kernel source tree with LTO support "
                 f"({needed} missing); pass --source=<kernel tree or tarball>")
+    if not os.path.isdir(os.path.join(path, "arch", srcarch(arch))):
+        known = sorted(d for d in os.listdir(os.path.join(path, "arch"))
+                       if os.path.isdir(os.path.join(path, "arch", d)))
+        raise TranslationError(
+            f"{arch_setting}={arch}: no such architecture in {path} (no "
+            f"arch/{srcarch(arch)}); it has: {', '.join(known)}")
     with open(os.path.join(path, "Makefile"), errors="replace") as f:
         makefile = f.read()
     if "\nvmlinux_o:" not in makefile:
