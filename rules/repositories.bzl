@@ -4,11 +4,12 @@ each kernel with kthinlto_kernel()."""
 load("//rules/private:repositories.bzl", "kernel_repository", "llvm_repository")
 
 def kthinlto_dependencies():
-    """Declares @kthinlto_llvm, the host's LLVM.
+    """Declares @kthinlto_llvm, the host's LLVM, and registers its toolchain.
 
     Its version is toolchains/LLVM_VERSION's, as the translator's.
     """
     llvm_repository(name = "kthinlto_llvm")
+    native.register_toolchains("@kthinlto//toolchains:all")
 
 def kthinlto_kernel(name, declaration, **kwargs):
     """Declares the kernel repository @<name> from a declaration file.
