@@ -2,10 +2,10 @@
 
     kthinlto = use_extension("@kthinlto//rules:extensions.bzl", "kthinlto")
     kthinlto.kernel(name = "kernel", declaration = "//kernels:kernel.json")
-    use_repo(kthinlto, "kernel", "kthinlto_llvm")
+    use_repo(kthinlto, "kernel", "kthinlto_llvm", "kthinlto_python")
 """
 
-load("//rules/private:repositories.bzl", "kernel_repository", "llvm_repository")
+load("//rules/private:repositories.bzl", "kernel_repository", "llvm_repository", "python_repository")
 
 _kernel = tag_class(
     doc = "A declared kernel: the repository @<name> from its declaration file.",
@@ -18,6 +18,7 @@ _kernel = tag_class(
 
 def _kthinlto_impl(module_ctx):
     llvm_repository(name = "kthinlto_llvm")
+    python_repository(name = "kthinlto_python")
     for mod in module_ctx.modules:
         for kernel in mod.tags.kernel:
             kernel_repository(name = kernel.name, declaration = kernel.declaration, timeout = kernel.timeout)

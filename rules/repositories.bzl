@@ -1,14 +1,16 @@
 """WORKSPACE set-up: `load` this, call kthinlto_dependencies(), and declare
 each kernel with kthinlto_kernel()."""
 
-load("//rules/private:repositories.bzl", "kernel_repository", "llvm_repository")
+load("//rules/private:repositories.bzl", "kernel_repository", "llvm_repository", "python_repository")
 
 def kthinlto_dependencies():
-    """Declares @kthinlto_llvm, the host's LLVM, and registers its toolchain.
+    """Declares @kthinlto_llvm (the host's LLVM) and @kthinlto_python (the
+    interpreter of the action tools), and registers the toolchain.
 
-    Its version is toolchains/LLVM_VERSION's, as the translator's.
+    The LLVM version is toolchains/LLVM_VERSION's, as the translator's.
     """
     llvm_repository(name = "kthinlto_llvm")
+    python_repository(name = "kthinlto_python")
     native.register_toolchains("@kthinlto//toolchains:all")
 
 def kthinlto_kernel(name, declaration, **kwargs):

@@ -15,6 +15,34 @@ def llvm_toolchain(ctx):
     """
     return ctx.toolchains[TOOLCHAIN_TYPE].llvm
 
+def action_python(ctx):
+    """The ActionPythonInfo of the resolved toolchain.
+
+    Args:
+      ctx: the rule context.
+
+    Returns:
+      ActionPythonInfo.
+    """
+    return ctx.toolchains[TOOLCHAIN_TYPE].python
+
+def merged_env(*envs):
+    """Action environments merged; LD_LIBRARY_PATH lists are joined.
+
+    Args:
+      *envs: dicts of string to string.
+
+    Returns:
+      One dict.
+    """
+    out = {}
+    for env in envs:
+        for key, value in env.items():
+            if key == "LD_LIBRARY_PATH" and out.get(key):
+                value = out[key] + ":" + value
+            out[key] = value
+    return out
+
 def expand(flag, root):
     """Turns the translator's %{src}/%{obj} tokens into execroot paths.
 

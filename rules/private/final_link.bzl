@@ -3,12 +3,12 @@
 Also the initcall-ordering linker script, which Kbuild generates from the
 bitcode (scripts/generate_initcall_order.pl) and the final link uses: the
 objects' initcall symbols are listed by InitcallScan actions, a shard of
-objects each, and initcall_order.py orders them as Kbuild's script does, in
+objects each, and tools/kthinlto/actions/initcall_order.py orders them as Kbuild's script does, in
 one process (InitcallOrder).  An edit re-scans one shard; the ordering
 re-runs only when an initcall changed.
 """
 
-load(":common.bzl", "TOOLCHAIN_TYPE", "common_dir", "llvm_toolchain")
+load(":common.bzl", "TOOLCHAIN_TYPE", "action_python", "common_dir", "llvm_toolchain")
 load(":providers.bzl", "InitcallOrderInfo", "KernelObjectsInfo")
 load(":thin_link.bzl", "link_inputs")
 
@@ -46,18 +46,23 @@ def _kernel_initcall_order_impl(ctx):
     # Ordered as Kbuild's script orders them, without its process per object
     # (initcall_order.py; the e2e suite compares the result with Kbuild's).
     out = ctx.actions.declare_file(ctx.attr.name + "/.tmp_initcalls.lds")
+    python = action_python(ctx)
+    head = ctx.actions.args()
+    head.add_all(python.flags)
+    head.add(ctx.file._initcall_order)
     args = ctx.actions.args()
     args.use_param_file("@%s", use_always = True)
     args.set_param_file_format("multiline")
-    args.add(out)
+    args.add(out, format = "--out=%s")
     args.add_all(listings)
     ctx.actions.run(
-        executable = ctx.executable._initcall_order,
-        arguments = [args],
-        inputs = listings,
+        executable = python.interpreter,
+        arguments = [head, args],
+        inputs = depset(listings + [ctx.file._initcall_order], transitive = [python.files]),
         outputs = [out],
-        # Local but remotely cached: a tenth of a second of the host's
-        # python3, which is not an input.
+        env = python.env,
+        # Local but remotely cached: a tenth of a second, not worth
+        # shipping every listing to a worker.
         execution_requirements = {"no-remote-exec": "1"},
         mnemonic = "InitcallOrder",
         progress_message = "Ordering the initcalls of %d objects of %s" % (len(objects), ctx.label),
@@ -70,7 +75,7 @@ kernel_initcall_order = rule(
     attrs = {
         "objects": attr.label(providers = [KernelObjectsInfo], mandatory = True),
         "enabled": attr.bool(doc = "Whether Kbuild orders initcalls (Clang LTO with scripts/generate_initcall_order.pl); if not, lds is None."),
-        "_initcall_order": attr.label(default = "//rules/private:initcall_order.py", allow_single_file = True, executable = True, cfg = "exec"),
+        "_initcall_order": attr.label(default = "//tools/kthinlto/actions:initcall_order.py", allow_single_file = True),
         "_initcall_scan": attr.label(default = "//rules/private:initcall_scan.sh", allow_single_file = True, executable = True, cfg = "exec"),
     },
     toolchains = [TOOLCHAIN_TYPE],

@@ -49,3 +49,17 @@ LlvmToolchainInfo = provider(
                "$ORIGIN/../lib finds only their direct dependencies)",
     },
 )
+
+ActionPythonInfo = provider(
+    doc = "The interpreter of the action tools (tools/kthinlto/actions), as inputs.",
+    fields = {
+        "interpreter": "(File) python3, linked from the host by @kthinlto_python",
+        "files": "(depset of File) the interpreter, the standard library it " +
+                 "reads and the shared libraries it loads",
+        "env": "(dict of string to string) PYTHONHOME, the execroot-relative " +
+               "root of that standard library (so it reads no other), and " +
+               "LD_LIBRARY_PATH, the directory of those libraries",
+        "flags": "(list of string) interpreter flags before the script: -S " +
+                 "(no site packages)",
+    },
+)

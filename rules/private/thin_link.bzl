@@ -20,7 +20,7 @@ imported bitcode changed (docs/backend-inputs.md says why this design and
 not another).
 """
 
-load(":common.bzl", "TOOLCHAIN_TYPE", "common_dir", "kernel_root", "llvm_toolchain")
+load(":common.bzl", "TOOLCHAIN_TYPE", "action_python", "common_dir", "kernel_root", "llvm_toolchain", "merged_env")
 load(":providers.bzl", "KernelObjectsInfo", "ThinLtoIndexInfo")
 
 def link_inputs(args, objects, files):
@@ -56,6 +56,7 @@ def _relative(dir, start):
 
 def _kernel_thin_link_impl(ctx):
     tc = llvm_toolchain(ctx)
+    python = action_python(ctx)
     objects = ctx.attr.objects[KernelObjectsInfo].objects
     bundles = {
         o.path: ctx.actions.declare_file(ctx.attr.name + "/" + o.path + ".thinlto.tar")
@@ -90,24 +91,30 @@ def _kernel_thin_link_impl(ctx):
         if o.bitcode
     ]))
     head = ctx.actions.args()
-    head.add(manifest)
-    head.add(fe_dir)
-    head.add(scratch)
-    head.add(tc.llvm_nm)
-    head.add(tc.ld_lld)
+    head.add_all(python.flags)
+    head.add(ctx.file._import_bundles)
+    head.add(manifest, format = "--manifest=%s")
+    head.add(fe_dir, format = "--fe_dir=%s")
+    head.add(scratch, format = "--scratch=%s")
+    head.add(tc.llvm_nm, format = "--nm=%s")
+    head.add(tc.ld_lld, format = "--ld=%s")
+    head.add("--")
     ctx.actions.run(
-        executable = ctx.executable._import_bundles,
+        executable = python.interpreter,
         arguments = [head, args],
-        inputs = depset(inputs + [manifest], transitive = [tc.files]),
+        inputs = depset(
+            inputs + [manifest] + ctx.files._import_bundles_srcs,
+            transitive = [tc.files, python.files],
+        ),
         outputs = bundles.values(),
-        env = tc.env,
+        env = merged_env(tc.env, python.env),
         mnemonic = "ThinLtoIndex",
         # Sandboxed like every local action (no network, only declared
         # inputs); its bundles are copied out of the tmpfs sandbox once,
         # about a tenth of a second per 50 MB.
         # Local but remotely cached (no-remote-exec): it reads every object
         # and writes a bundle per object, one serial step that shipping both
-        # ways would only slow down; it also runs the host's python3.
+        # ways would only slow down.
         execution_requirements = {"no-remote-exec": "1"},
         progress_message = "Thin-linking %d bitcode objects of %s" % (len(bundles), ctx.label),
     )
@@ -123,10 +130,13 @@ kernel_thin_link = rule(
         "ldflags": attr.string_list(doc = "KBUILD_LDFLAGS of the vmlinux.o link."),
         "objects": attr.label(providers = [KernelObjectsInfo], mandatory = True),
         "_import_bundles": attr.label(
-            default = "//rules/private:import_bundles.py",
+            default = "//tools/kthinlto/actions:import_bundles.py",
             allow_single_file = True,
-            executable = True,
-            cfg = "exec",
+        ),
+        "_import_bundles_srcs": attr.label(
+            default = "//tools/kthinlto/actions:import_bundles_srcs",
+            allow_files = True,
+            doc = "The script and the modules it imports.",
         ),
     },
     toolchains = [TOOLCHAIN_TYPE],

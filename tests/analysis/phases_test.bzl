@@ -55,6 +55,28 @@ def _check_thin_link(actions, failures):
         fe = [p.split("/vmlinux_o_fe/")[-1] for p in _paths(a.inputs) if "/vmlinux_o_fe/" in p]
         if fe != ["arch/arm64/kernel/pi/p.pi.o", "arch/x86/entry/entry.o", "kernel/a.o", "lib/b.o"]:
             failures.append("thin link reads %s, expected every FE output" % fe)
+        _check_action_python(a, "tools/kthinlto/actions/import_bundles.py", failures)
+        named = [w.split("=")[0] for w in a.argv[3:8]]
+        if named != ["--manifest", "--fe_dir", "--scratch", "--nm", "--ld"] or a.argv[8] != "--":
+            failures.append("thin link's launcher arguments %s, expected named ones, then --" % a.argv[3:9])
+        for tool in ["tools/kthinlto/bundle.py", "tools/kthinlto/__init__.py", "tools/__init__.py"]:
+            if tool not in _paths(a.inputs):
+                failures.append("thin link does not declare %s, which its launcher imports" % tool)
+
+def _check_action_python(action, script, failures):
+    """The action runs the declared interpreter on script, and declares both
+    and the standard library (so the host's python3 is no hidden input)."""
+    argv = action.argv
+    if not argv[0].endswith("external/kthinlto_python/bin/python3") or argv[1:3] != ["-S", script]:
+        failures.append("%s runs %s, expected the declared python3 -S %s" % (action.mnemonic, argv[:3], script))
+    inputs = _paths(action.inputs)
+    for want in [argv[0], script]:
+        if want not in inputs:
+            failures.append("%s does not declare %s" % (action.mnemonic, want))
+    if not [p for p in inputs if p.startswith("external/kthinlto_python/lib/python3.") and p.endswith("/tarfile.py")]:
+        failures.append("%s does not declare the standard library" % action.mnemonic)
+    if action.env.get("PYTHONHOME") != "external/kthinlto_python":
+        failures.append("%s: PYTHONHOME=%s, expected the declared interpreter's" % (action.mnemonic, action.env.get("PYTHONHOME")))
 
 def _check_backend(actions, failures):
     for a in _by_mnemonic(actions).get("ThinLtoBackend", []):
@@ -96,6 +118,7 @@ def _check_initcalls(actions, failures):
             failures.append("initcall order writes %s" % _paths(a.outputs))
         if len([p for p in _paths(a.inputs) if p.endswith(".initcalls")]) != len(listings):
             failures.append("initcall order does not read every listing")
+        _check_action_python(a, "tools/kthinlto/actions/initcall_order.py", failures)
 
 _CHECKS = {
     "backend": _check_backend,

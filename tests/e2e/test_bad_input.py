@@ -110,6 +110,7 @@ def test_deleted_source_fails_build_naming_it(tmp_path):
     kernels.private_source(str(copy))
     ws = kernels.new_workspace(str(tmp_path / "ws"))
     ws.configure(f"--source={copy}")
+    ws.fetch()   # Bazel has the translation (a later fetch would translate anew)
     victim = copy / "include/linux/compiler_types.h"
     victim.unlink()
     try:

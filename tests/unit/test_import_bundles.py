@@ -1,4 +1,4 @@
-"""rules/private/import_bundles.py: the thin link's bundles.
+"""tools/kthinlto/actions/import_bundles.py: the thin link's bundles.
 
 A fake linker (a small sh script) stands in for ld.lld: it writes the index
 and import list of each module into the scratch directory, as ld.lld's
@@ -14,7 +14,7 @@ from tools.kthinlto.kbuild import Toolchain
 
 TC = Toolchain()
 
-SCRIPT = os.path.join(os.path.dirname(__file__), "..", "..", "rules/private/import_bundles.py")
+SCRIPT = os.path.join(os.path.dirname(__file__), "..", "..", "tools/kthinlto/actions/import_bundles.py")
 
 
 def write(path, text=""):
@@ -40,7 +40,8 @@ def fake_ld(imports: dict[str, str], status: int = 0, error: str = "") -> str:
 
 def run(manifest_lines, ld):
     write("manifest", "".join(l + "\n" for l in manifest_lines))
-    return subprocess.run([sys.executable, SCRIPT, "manifest", "fe", "scratch", TC.tool("llvm-nm"), ld],
+    return subprocess.run([sys.executable, SCRIPT, "--manifest=manifest", "--fe_dir=fe",
+                           "--scratch=scratch", "--nm=" + TC.tool("llvm-nm"), "--ld=" + ld],
                           capture_output=True, text=True)
 
 
@@ -134,8 +135,9 @@ def test_params_file_is_read_from_the_execroot(tmp_path, monkeypatch):
     os.chmod("tools/ld2", 0o755)
     write("ld.params", "-r\n")
     write("manifest", "a.o\tout/a.o.tar\n")
-    proc = subprocess.run([sys.executable, SCRIPT, "manifest", "fe", "scratch",
-                           TC.tool("llvm-nm"), "tools/ld2", "@ld.params"],
+    proc = subprocess.run([sys.executable, SCRIPT, "--manifest=manifest", "--fe_dir=fe",
+                           "--scratch=scratch", "--nm=" + TC.tool("llvm-nm"), "--ld=tools/ld2",
+                           "--", "@ld.params"],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert open("ld.args").read().split() == ["@" + str(tmp_path / "ld.params")]

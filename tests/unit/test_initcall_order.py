@@ -1,4 +1,4 @@
-"""rules/private/initcall_order.py: the initcall-ordering linker script.
+"""tools/kthinlto/actions/initcall_order.py: the initcall-ordering linker script.
 
 Listings as initcall_scan.sh writes them (the __initcall__ lines of
 `llvm-nm --defined-only`); the expected scripts are what Kbuild's
@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 
-SCRIPT = os.path.join(os.path.dirname(__file__), "..", "..", "rules", "private", "initcall_order.py")
+SCRIPT = os.path.join(os.path.dirname(__file__), "..", "..", "tools", "kthinlto", "actions", "initcall_order.py")
 
 
 def order(tmp_path, listings: dict[str, str]):
@@ -22,7 +22,7 @@ def order(tmp_path, listings: dict[str, str]):
         paths.append(str(path))
     out = tmp_path / "out" / ".tmp_initcalls.lds"
     out.parent.mkdir(exist_ok=True)
-    proc = subprocess.run([sys.executable, SCRIPT, str(out), *paths],
+    proc = subprocess.run([sys.executable, SCRIPT, f"--out={out}", *paths],
                           capture_output=True, text=True)
     return proc, (out.read_text() if out.exists() else None)
 
@@ -114,7 +114,7 @@ def test_no_initcalls_at_all_is_an_error(tmp_path):
 
 def test_a_missing_listing_is_named(tmp_path):
     out = tmp_path / "out.lds"
-    proc = subprocess.run([sys.executable, SCRIPT, str(out), str(tmp_path / "gone.o.initcalls")],
+    proc = subprocess.run([sys.executable, SCRIPT, f"--out={out}", str(tmp_path / "gone.o.initcalls")],
                           capture_output=True, text=True)
     assert proc.returncode == 1
     assert "gone.o.initcalls" in proc.stderr
@@ -126,7 +126,7 @@ def test_arguments_from_a_params_file_as_bazel_passes_them(tmp_path):
     listing.write_text("0000 d __initcall__kmod_a__1_1_a6\n")
     out = tmp_path / "out.lds"
     params = tmp_path / "out.lds-0.params"
-    params.write_text(f"{out}\n{listing}\n")
+    params.write_text(f"--out={out}\n{listing}\n")
     proc = subprocess.run([sys.executable, SCRIPT, f"@{params}"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert out.read_text() == ("SECTIONS {\n\t.initcall6.init : {\n"

@@ -1,7 +1,7 @@
 """The thin-link and BE launchers with the real clang-19 and ld.lld-19.
 
 Two small C modules, a.o calling a function of b.o, compiled to ThinLTO
-bitcode; then rules/private/import_bundles.py and rules/private/backend.sh
+bitcode; then tools/kthinlto/actions/import_bundles.py and rules/private/backend.sh
 run exactly as the ThinLtoIndex and ThinLtoBackend actions run them.
 """
 
@@ -17,8 +17,9 @@ from tools.kthinlto.kbuild import Toolchain
 
 TC = Toolchain()
 
-RULES = os.path.join(os.path.dirname(__file__), "..", "..", "rules", "private")
-IMPORT_BUNDLES = os.path.join(RULES, "import_bundles.py")
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+RULES = os.path.join(ROOT, "rules", "private")
+IMPORT_BUNDLES = os.path.join(ROOT, "tools", "kthinlto", "actions", "import_bundles.py")
 BACKEND = os.path.join(RULES, "backend.sh")
 
 SOURCES = {
@@ -43,8 +44,9 @@ def thin_link(modules=("a.o", "lib/b.o"), bundled=("a.o", "lib/b.o")):
         f.write("\n".join(["-r", "--thinlto-index-only", "--thinlto-emit-imports-files",
                            "--thinlto-prefix-replace=;../scratch/",
                            "-o", "../scratch/thin-link.o", *modules]) + "\n")
-    return subprocess.run([sys.executable, IMPORT_BUNDLES, "manifest", "fe", "scratch",
-                           shutil.which(TC.tool("llvm-nm")), shutil.which(TC.tool("ld.lld")), "@ld.params"],
+    return subprocess.run([sys.executable, IMPORT_BUNDLES, "--manifest=manifest", "--fe_dir=fe",
+                           "--scratch=scratch", "--nm=" + shutil.which(TC.tool("llvm-nm")),
+                           "--ld=" + shutil.which(TC.tool("ld.lld")), "--", "@ld.params"],
                           capture_output=True, text=True)
 
 

@@ -1,7 +1,7 @@
-#!/usr/bin/env python3
 """Thin-link launcher: runs ld.lld, then writes each object's import bundle.
 
-  import_bundles.py MANIFEST FE_DIR SCRATCH NM LD @PARAMS
+  python3 import_bundles.py --manifest=MANIFEST --fe_dir=FE_DIR \\
+      --scratch=SCRATCH --nm=NM --ld=LD -- LD_ARGS... (e.g. @PARAMS)
 
 The thin link runs inside FE_DIR, the FE's output directory, so every module
 is named by its short objtree path (kernel/sys.o).  The linker writes an
@@ -19,17 +19,21 @@ seconds on every edit).  SCRATCH is removed afterwards.
 
 When the link fails without naming an input (ld.lld reports some corrupt
 bitcode as just "Invalid abbrev number"), NM (llvm-nm) finds and names the
-module that cannot be read.  Stdlib only: an action tool.
+module that cannot be read.  The bundle format is tools/kthinlto/bundle.py's.
+Stdlib only: an action tool, run by the toolchain's declared interpreter.
 """
 
+import argparse
 import concurrent.futures
 import os
 import shutil
 import subprocess
 import sys
-import tarfile
 
-IOV_MAX = 1024
+# Run as a script: the ruleset's root (three levels up) holds the package.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__))))))
+from tools.kthinlto import bundle  # noqa: E402
 
 
 def fail(msg: str) -> None:
@@ -54,48 +58,9 @@ def absolute(word: str) -> str:
     return os.path.abspath(word) if "/" in word else word
 
 
-def tar_member(name: str, data: bytes) -> list[bytes]:
-    """One member as tarfile's GNU format writes it, with fixed metadata
-    (the same inputs give the same bytes): header, data, padding."""
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    info.mode = 0o644
-    return [info.tobuf(tarfile.GNU_FORMAT, tarfile.ENCODING, "surrogateescape"),
-            data, bytes(-len(data) % tarfile.BLOCKSIZE)]
-
-
 def read_file(path: str) -> bytes:
     with open(path, "rb") as f:
         return f.read()
-
-
-def write_bundle(bundle: str, module: str, scratch: str,
-                 segments: dict[str, list[bytes]], imports: list[str]) -> None:
-    """One bundle: index, import list, then the imported bitcode; ends as
-    tarfile ends an archive (two zero blocks, padding to a whole record).
-    Written with one writev of shared buffers."""
-    os.makedirs(os.path.dirname(bundle) or ".", exist_ok=True)
-    parts: list[bytes] = []
-    for suffix in (".thinlto.bc", ".imports"):
-        parts += tar_member(module + suffix, read_file(os.path.join(scratch, module + suffix)))
-    for m in imports:
-        if m != module:
-            parts += segments[m]
-    size = sum(len(p) for p in parts) + 2 * tarfile.BLOCKSIZE
-    parts.append(bytes(2 * tarfile.BLOCKSIZE + (-size % tarfile.RECORDSIZE)))
-    parts = [p for p in parts if p]
-    out = os.open(bundle, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        # writev may write less than asked (and takes at most IOV_MAX
-        # buffers): go on from where it stopped.
-        while parts:
-            done = os.writev(out, parts[:IOV_MAX])
-            while parts and done >= len(parts[0]):
-                done -= len(parts.pop(0))
-            if done:
-                parts[0] = parts[0][done:]
-    finally:
-        os.close(out)
 
 
 def unreadable_module(nm: str, fe_dir: str, modules: list[str]) -> str | None:
@@ -111,9 +76,24 @@ def unreadable_module(nm: str, fe_dir: str, modules: list[str]) -> str | None:
     return None
 
 
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="import_bundles.py",
+        description="Runs the thin link, then writes each object's import bundle.")
+    parser.add_argument("--manifest", required=True,
+                        help="module<TAB>bundle per line, one per bitcode object")
+    parser.add_argument("--fe_dir", required=True, help="the FE output directory (the link's cwd)")
+    parser.add_argument("--scratch", required=True, help="where lld writes indexes and import lists")
+    parser.add_argument("--nm", required=True, help="llvm-nm, to name an unreadable module")
+    parser.add_argument("--ld", required=True, help="ld.lld")
+    parser.add_argument("ld_args", nargs="*", help="the link's arguments (after --)")
+    return parser.parse_args(argv)
+
+
 def main(argv: list[str]) -> int:
+    args = parse_args(argv)
     manifest, fe_dir, scratch, nm, ld, params = (
-        argv[1], argv[2], argv[3], argv[4], argv[5], argv[6:])
+        args.manifest, args.fe_dir, args.scratch, args.nm, args.ld, args.ld_args)
     shutil.rmtree(scratch, ignore_errors=True)
     os.makedirs(scratch)
     try:
@@ -136,23 +116,23 @@ def main(argv: list[str]) -> int:
             return proc.returncode
         known = {module for module, _ in entries}
         jobs = []
-        for module, bundle in entries:
-            imports = imported_modules(os.path.join(scratch, module + ".imports"))
+        for module, out in entries:
+            imports = imported_modules(os.path.join(scratch, module + bundle.IMPORTS))
             for imported in imports:
                 if imported not in known:
                     fail(f"the index of {module} imports {imported}, which is "
                          "not a bitcode object of this build")
-            jobs.append((bundle, module, sorted(imports)))
+            jobs.append((out, module, sorted(imports)))
         # Each imported module's tar segment is made once: popular modules
         # are in hundreds of bundles (on defconfig mm/slab_common.o is in
         # 1094 of 2654), which share its buffers.
-        segments = {m: tar_member(m, read_file(os.path.join(fe_dir, m)))
+        segments = {m: bundle.tar_member(m, read_file(os.path.join(fe_dir, m)))
                     for m in sorted({m for _, module, imports in jobs
                                      for m in imports if m != module})}
         # The thin link is the only action running (every BE waits for it):
         # one writer per core; writev copies in the kernel, without the GIL.
         with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-            list(pool.map(lambda job: write_bundle(job[0], job[1], scratch, segments, job[2]),
+            list(pool.map(lambda job: bundle.write(job[0], job[1], scratch, segments, job[2]),
                           jobs))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -160,4 +140,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main(sys.argv[1:]))

@@ -1,7 +1,7 @@
-#!/usr/bin/env python3
 """Initcall-ordering linker script from the objects' initcall listings.
 
-  initcall_order.py @PARAMS    (one argument per line: OUT, then LISTING...)
+  python3 initcall_order.py --out=OUT LISTING...   (or @PARAMS: one
+                                                    argument per line)
 
 What Kbuild's scripts/generate_initcall_order.pl writes (.tmp_initcalls.lds),
 made in one process: the script runs `$NM --defined-only` once per object
@@ -19,9 +19,10 @@ The rules are the script's:
   - one output section per level, levels sorted as strings; each lists
     `*(<section>..<module>__<counter>_<line>_<function>)` in that order.
 The e2e suite checks the result byte for byte against Kbuild's own file.
-Stdlib only: an action tool.
+Stdlib only: an action tool, run by the toolchain's declared interpreter.
 """
 
+import argparse
 import os
 import re
 import sys
@@ -91,34 +92,27 @@ def read_lines(path: str) -> list[str]:
         return f.read().splitlines()
 
 
-def expand_params(args: list[str]) -> list[str]:
-    """Arguments with each @FILE replaced by its lines (Bazel's multiline
-    parameter file)."""
-    words: list[str] = []
-    for arg in args:
-        if arg.startswith("@"):
-            words.extend(read_lines(arg[1:]))
-        else:
-            words.append(arg)
-    return words
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="initcall_order.py", fromfile_prefix_chars="@",
+        description="Writes Kbuild's .tmp_initcalls.lds from initcall listings.")
+    parser.add_argument("--out", required=True, help="the linker script to write")
+    parser.add_argument("listings", nargs="+", help="initcall_scan.sh listings, in link order")
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str]) -> int:
+    args = parse_args(argv)
     try:
-        words = expand_params(argv[1:])
-        if not words:
-            print("usage: initcall_order.py OUT LISTING... | @PARAMS", file=sys.stderr)
-            return 2
-        out = words[0]
-        text = linker_script([(p, read_lines(p)) for p in words[1:]])
+        text = linker_script([(p, read_lines(p)) for p in args.listings])
     except (InitcallError, OSError) as e:
         print(f"kthinlto initcall order: error: {e}", file=sys.stderr)
         return 1
-    with open(out + ".tmp", "w", encoding="utf-8", errors="surrogateescape") as f:
+    with open(args.out + ".tmp", "w", encoding="utf-8", errors="surrogateescape") as f:
         f.write(text)
-    os.replace(out + ".tmp", out)
+    os.replace(args.out + ".tmp", args.out)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main(sys.argv[1:]))
