@@ -18,6 +18,16 @@ class Backend:
     argv: tuple[str, ...]  # clang and its arguments, relative to the work dir
     env: tuple[tuple[str, str], ...]
 
+    @property
+    def output(self) -> str:
+        """The object it writes, execroot-relative (clang's -o, which
+        names it from the work directory)."""
+        back = self.argv[0][:len(self.argv[0]) - len(self.argv[0].lstrip("./"))]
+        for a in self.argv:
+            if a.startswith("-o" + back):
+                return a[len("-o" + back):]
+        raise ValueError(f"{self.module}: no -o in its backend command")
+
 
 def backend(arguments: list[str], env: dict[str, str]) -> Backend:
     """One ThinLtoBackend action (its aquery arguments and environment):

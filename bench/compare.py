@@ -77,6 +77,14 @@ def backend_bundles(bazel: list[str], ws: str) -> dict[str, str]:
     return {b.module: os.path.join(root, b.bundle) for b in backends(bazel, ws)}
 
 
+def backend_outputs(bazel: list[str], ws: str) -> dict[str, str]:
+    """Object module name -> absolute path of its BE output (from the
+    ThinLtoBackend actions' command lines)."""
+    root = subprocess.run(bazel + ["info", "execution_root"], cwd=ws, check=True,
+                          capture_output=True, text=True).stdout.strip()
+    return {b.module: os.path.join(root, b.output) for b in backends(bazel, ws)}
+
+
 def mean_bitcode_inputs(digests: dict[str, dict[str, str]]) -> float:
     """Declared bitcode inputs per BE: its own bitcode and its bundle's
     (every member but the index and the import list)."""
@@ -138,12 +146,13 @@ def edit_and_null(src: str, make: list[str], bazel: list[str], ws: str,
     changed."""
     edit(src)
     k_edit = timed(make)
+    outputs = backend_outputs(bazel, ws)
     with tempfile.TemporaryDirectory(prefix="kthinlto-bench-be-") as saved:
-        save_outputs(bundles, saved)
-        outputs = stamps(bundles)
+        save_outputs(outputs, saved)
+        before_stamps = stamps(outputs)
         b_edit = timed(bazel_build(bazel, *profile("edit")), cwd=ws)
-        rerun = rewritten(outputs, stamps(bundles))
-        changes = output_changes(rerun, saved, bundles)
+        rerun = rewritten(before_stamps, stamps(outputs))
+        changes = output_changes(rerun, saved, outputs)
     k_null = timed(make)
     b_null = timed(bazel_build(bazel, *profile("null")), cwd=ws)
     subprocess.run(bazel + ["shutdown"], cwd=ws, check=False)

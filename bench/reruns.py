@@ -14,18 +14,13 @@ import subprocess
 from tools.kthinlto.kbuild import Toolchain
 
 
-def backend_output(bundle_path: str) -> str:
-    """The BE output of the object whose bundle this is."""
-    head, module = bundle_path.split("/vmlinux_o_thin_link/", 1)
-    return f"{head}/vmlinux_o_be/{module[:-len('.thinlto.tar')]}"
-
-
-def stamps(bundles: dict[str, str]) -> dict[str, tuple[int, int] | None]:
-    """Module -> (inode, mtime) of its BE output (None if missing)."""
+def stamps(outputs: dict[str, str]) -> dict[str, tuple[int, int] | None]:
+    """Module -> (inode, mtime) of its BE output (outputs: module -> the
+    path of its BE output; None if missing)."""
     result = {}
-    for module, path in bundles.items():
+    for module, path in outputs.items():
         try:
-            st = os.stat(backend_output(path))
+            st = os.stat(path)
             result[module] = (st.st_ino, st.st_mtime_ns)
         except FileNotFoundError:
             result[module] = None
@@ -40,16 +35,16 @@ def rewritten(before: dict[str, tuple[int, int] | None],
     return sorted(m for m in after if after[m] is None or after[m] != before.get(m))
 
 
-def save_outputs(bundles: dict[str, str], dest: str) -> None:
+def save_outputs(outputs: dict[str, str], dest: str) -> None:
     """Copies every BE output to dest/<module> (untimed, before the edit
     build): Bazel deletes a re-run action's old output, and the bench wants
     to compare it with the new one.  A copy, not a hard link: a link would
     change the output's ctime, which Bazel takes for a modified output."""
-    for module, path in bundles.items():
+    for module, path in outputs.items():
         target = os.path.join(dest, module)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         try:
-            shutil.copyfile(backend_output(path), target)
+            shutil.copyfile(path, target)
         except FileNotFoundError:
             pass
 
@@ -78,12 +73,12 @@ def output_change(old: str, new: str, nm: str = Toolchain().nm) -> str:
     return "symbols changed"
 
 
-def output_changes(rerun: list[str], saved: str, bundles: dict[str, str],
+def output_changes(rerun: list[str], saved: str, outputs: dict[str, str],
                    nm: str = Toolchain().nm) -> dict[str, list[str]]:
     """For each re-run BE: how its object changed -> the objects."""
     result: dict[str, list[str]] = {}
     for module in rerun:
-        old, new = os.path.join(saved, module), backend_output(bundles[module])
+        old, new = os.path.join(saved, module), outputs[module]
         if not os.path.exists(old) or not os.path.exists(new):
             how = "no object before or after"
         else:

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-from tools.kthinlto import arches, emit, kbuild
+from tools.kthinlto import arches, emit, execlog, kbuild
 from tools.kthinlto.kbuild import read_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -118,6 +118,10 @@ class Workspace:
         out = self.bazel("aquery", expr, "--output=jsonproto").stdout
         return json.loads(out) if out.strip() else {}
 
+    def output_dirs(self, target: str = "//:vmlinux_o") -> dict[str, str]:
+        """mnemonic -> the directory of its outputs (execroot-relative)."""
+        return execlog.output_dirs(self.aquery(f"deps({target})"))
+
     def shutdown(self) -> None:
         self.bazel("shutdown", check=False)
 
@@ -125,6 +129,9 @@ class Workspace:
 def new_workspace(base: str) -> Workspace:
     root = copy_checkout(os.path.join(base, "checkout"))
     return Workspace(root=root, output_base=os.path.join(base, "output_base"))
+
+
+_OUTPUT_DIRS: dict[tuple[str, str], dict[str, str]] = {}
 
 
 @dataclasses.dataclass
@@ -151,6 +158,14 @@ class BuiltKernel:
 
     def kernel_data(self) -> dict:
         return self.ws.kernel_data(self.repo)
+
+    def output_dir(self, mnemonic: str) -> str:
+        """Execroot-relative directory of a phase's outputs, found by the
+        mnemonic of its actions (aquery, run once per kernel)."""
+        key = (self.ws.output_base, self.repo)
+        if key not in _OUTPUT_DIRS:
+            _OUTPUT_DIRS[key] = self.ws.output_dirs(self.target("vmlinux_o"))
+        return _OUTPUT_DIRS[key][mnemonic]
 
     def bazel_bin(self) -> str:
         """Where its outputs are: bazel-bin/external/<repo>."""

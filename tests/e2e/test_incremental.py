@@ -22,8 +22,15 @@ EDIT_B = "\treturn task_tgid_vnr(current) + 2;\n}"
 TOOL_PREFIXES = ("external/kthinlto_llvm/", "rules/private/")
 
 
-THIN_LINK = "bazel-out/k8-fastbuild/bin/external/kernel/vmlinux_o_thin_link/"
-FE = "bazel-out/k8-fastbuild/bin/external/kernel/vmlinux_o_fe/"
+_DIRS: dict[str, dict[str, str]] = {}
+
+
+def dirs(ws: kernels.Workspace) -> dict[str, str]:
+    """mnemonic -> the directory (ending in /) of its outputs, found by
+    mnemonic (ThinLtoCompile, ThinLtoIndex, ThinLtoBackend)."""
+    if ws.output_base not in _DIRS:
+        _DIRS[ws.output_base] = {m: d + "/" for m, d in ws.output_dirs().items()}
+    return _DIRS[ws.output_base]
 
 
 def sha256(path: str) -> str:
@@ -38,14 +45,26 @@ def be_state(ws: kernels.Workspace, objects: list[str]) -> dict[str, tuple[str, 
     imports: what, besides its own bitcode, decides its backend.
     """
     root = ws.bazel("info", "execution_root").stdout.strip()
-    return {o: (sha256(os.path.join(root, FE + o)),
-                sha256(os.path.join(root, THIN_LINK + o + ".thinlto.tar")))
+    fe, thin_link = dirs(ws)["ThinLtoCompile"], dirs(ws)["ThinLtoIndex"]
+    return {o: (sha256(os.path.join(root, fe + o)),
+                sha256(os.path.join(root, thin_link + o + ".thinlto.tar")))
             for o in objects}
 
 
-def be_object(entry: dict) -> str:
+def be_object(ws: kernels.Workspace, entry: dict) -> str:
+    """The object a ThinLtoBackend entry of the execution log compiled."""
     out = execlog.outputs(entry)[0]
-    return out.split("/vmlinux_o_be/", 1)[1]
+    be = dirs(ws)["ThinLtoBackend"]
+    assert out.startswith(be), (out, be)
+    return out[len(be):]
+
+
+def fe_object(ws: kernels.Workspace, entry: dict) -> str:
+    """The object a ThinLtoCompile entry of the execution log compiled."""
+    out = execlog.outputs(entry)[0]
+    fe = dirs(ws)["ThinLtoCompile"]
+    assert out.startswith(fe), (out, fe)
+    return out[len(fe):]
 
 
 @dataclasses.dataclass
@@ -84,13 +103,14 @@ def test_backend_declares_own_bitcode_index_and_imports_only(setup):
     root = setup.ws.bazel("info", "execution_root").stdout.strip()
     bitcode_inputs = []
     for e in backends:
-        obj = be_object(e)
+        obj = be_object(setup.ws, e)
         declared = {p for p in execlog.input_paths(e)
                     if not p.startswith(TOOL_PREFIXES)}
         # Its own bitcode and its bundle: nothing else of the other objects.
-        assert declared == {FE + obj, THIN_LINK + obj + ".thinlto.tar"}, obj
+        fe, thin_link = dirs(setup.ws)["ThinLtoCompile"], dirs(setup.ws)["ThinLtoIndex"]
+        assert declared == {fe + obj, thin_link + obj + ".thinlto.tar"}, obj
         # The bundle: its index, its import list and exactly those modules.
-        b = bundle.read(os.path.join(root, THIN_LINK + obj + ".thinlto.tar"), obj)
+        b = bundle.read(os.path.join(root, thin_link + obj + ".thinlto.tar"), obj)
         assert b.modules == b.imports, obj
         bitcode_inputs.append(1 + len(b.modules))
     mean = sum(bitcode_inputs) / len(bitcode_inputs)
@@ -110,7 +130,7 @@ def test_edit_reruns_only_affected_backends_with_local_cache(setup, tmp_path):
     finally:
         kernels.edit(setup.source, EDIT_FILE, EDIT_A, EDIT_OLD)
     fe = execlog.executed(entries, "ThinLtoCompile")
-    assert [execlog.outputs(e)[0].split("/vmlinux_o_fe/", 1)[1] for e in fe] == ["kernel/sys.o"]
+    assert [fe_object(setup.ws, e) for e in fe] == ["kernel/sys.o"]
     assert len(execlog.executed(entries, "ThinLtoIndex")) == 1
     # Only the shard holding sys.o is re-scanned; its initcalls are the same,
     # so Kbuild's ordering script does not run again.
@@ -119,7 +139,7 @@ def test_edit_reruns_only_affected_backends_with_local_cache(setup, tmp_path):
     assert any(p.endswith("/kernel/sys.o.initcalls") for p in execlog.outputs(scans[0]))
     assert execlog.executed(entries, "InitcallOrder") == []
     changed = {o for o in setup.bitcode if after[o] != setup.original[o]}
-    rerun = {be_object(e) for e in execlog.executed(entries, "ThinLtoBackend")}
+    rerun = {be_object(setup.ws, e) for e in execlog.executed(entries, "ThinLtoBackend")}
     print(f"one-line edit of {EDIT_FILE}: {len(rerun)} of {len(setup.bitcode)} "
           f"backends re-ran: {sorted(rerun)}")
     assert "kernel/sys.o" in changed
@@ -141,12 +161,12 @@ def test_edit_in_second_output_base_hits_shared_disk_cache(setup, tmp_path):
         ws.shutdown()
     entries = execlog.read(log)
     fe = execlog.executed(entries, "ThinLtoCompile")
-    assert [execlog.outputs(e)[0].split("/vmlinux_o_fe/", 1)[1] for e in fe] == ["kernel/sys.o"]
+    assert [fe_object(ws, e) for e in fe] == ["kernel/sys.o"]
     hits = [e for e in entries if e["mnemonic"] == "ThinLtoCompile" and e["remoteCacheHit"]]
     assert len(hits) == len(setup.bitcode) - 1
     assert len(execlog.executed(entries, "ThinLtoIndex")) == 1
     changed = {o for o in setup.bitcode if after[o] != setup.original[o]}
-    rerun = {be_object(e) for e in execlog.executed(entries, "ThinLtoBackend")}
+    rerun = {be_object(ws, e) for e in execlog.executed(entries, "ThinLtoBackend")}
     be_hits = [e for e in entries if e["mnemonic"] == "ThinLtoBackend" and e["remoteCacheHit"]]
     print(f"second output base: {len(rerun)} backends ran, {len(be_hits)} disk-cache hits")
     assert rerun == changed
@@ -163,7 +183,8 @@ def test_damaged_bitcode_stops_the_build_naming_the_object(setup, damage):
     # A warm server that does not re-check outputs: Bazel keeps the damaged
     # file as the FE's output, as it would keep a bad cache entry.
     setup.ws.bazel("build", "//:vmlinux_o", f"--disk_cache={setup.disk_cache}")
-    path = os.path.join(setup.ws.bazel("info", "execution_root").stdout.strip(), FE + victim)
+    path = os.path.join(setup.ws.bazel("info", "execution_root").stdout.strip(),
+                        dirs(setup.ws)["ThinLtoCompile"] + victim)
     with open(path, "rb") as f:
         original = f.read()
     # An edit never built before, so no cache holds the thin link's result.

@@ -99,8 +99,8 @@ def distributed(default_kernel, tmp_path_factory):
     log = os.path.join(tmp, "exec.json")
     try:
         probes = _probe(tmp, cluster.endpoint)
-        be_dir = os.path.join(ws.output_base, "execroot/kthinlto/bazel-out/k8-fastbuild/bin/"
-                              "external/kernel/vmlinux_o_be")
+        be_dir = os.path.join(ws.output_base, "execroot/kthinlto",
+                              default_kernel.output_dir("ThinLtoBackend"))
         with open(os.path.join(tmp, "bazel.log"), "w") as out:
             build = subprocess.Popen(
                 ["bazel", f"--output_base={ws.output_base}", "--max_idle_secs=600",
@@ -216,7 +216,9 @@ def _blob(cache: str, path: str) -> str:
 def test_corrupt_cache_entry_is_not_used(default_kernel, http_cache, tmp_path):
     url, cache = http_cache
     # Flip bytes in the cached vmlinux.o and one BE object.
-    be_object = os.path.join(os.path.dirname(default_kernel.vmlinux_o), "vmlinux_o_be/kernel/sys.o")
+    be_dir = default_kernel.output_dir("ThinLtoBackend")
+    be_object = os.path.join(default_kernel.ws.bazel("info", "execution_root").stdout.strip(),
+                             be_dir, "kernel/sys.o")
     for path in [default_kernel.vmlinux_o, be_object]:
         blob = _blob(cache, path)
         with open(blob, "r+b") as f:
@@ -236,7 +238,7 @@ def test_corrupt_cache_entry_is_not_used(default_kernel, http_cache, tmp_path):
                             r"does not match received digest", proc.stderr)
     print(f"digest mismatches reported: {mismatches}")
     assert any(m.endswith("/vmlinux.o") for m in mismatches), proc.stderr[-3000:]
-    assert any(m.endswith("vmlinux_o_be/kernel/sys.o") for m in mismatches), proc.stderr[-3000:]
+    assert any(m.endswith(be_dir + "/kernel/sys.o") for m in mismatches), proc.stderr[-3000:]
     assert len(execlog.executed(entries, "VmlinuxLink")) == 1
     assert len(execlog.executed(entries, "ThinLtoBackend")) == 1
     assert _same(vmlinux_o, default_kernel.vmlinux_o)
@@ -257,8 +259,9 @@ def test_cache_down_at_start(default_kernel, disk_cache, tmp_path):
         # and run here, with one warning about reading the cache (and a few
         # summarized ones about writing to it).
         local = str(tmp_path / "disk_cache")
+        be_kernel = default_kernel.output_dir("ThinLtoBackend") + "/kernel/"
         dropped = reapi.copy_disk_cache(disk_cache, local, lambda outs: any(
-            "/vmlinux_o_be/kernel/" in o for o in outs))
+            be_kernel in o for o in outs))
         proc, entries = _build(ws, str(tmp_path / "exec.json"), "--config=cache",
                                f"--remote_cache=http://{down}", f"--disk_cache={local}")
         vmlinux_o = _vmlinux_o(ws)
@@ -273,5 +276,5 @@ def test_cache_down_at_start(default_kernel, disk_cache, tmp_path):
     assert all("Remote Cache" in w for w in warnings), warnings
     ran = execlog.executed(entries, "ThinLtoBackend")
     assert dropped and ran, (dropped, len(ran))
-    assert all("/vmlinux_o_be/kernel/" in execlog.outputs(e)[0] for e in ran)
+    assert all(be_kernel in execlog.outputs(e)[0] for e in ran)
     assert _same(vmlinux_o, default_kernel.vmlinux_o)

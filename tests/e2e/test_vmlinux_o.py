@@ -76,8 +76,8 @@ def test_sections_match_kbuild(kernel):
 def test_initcall_linker_script_is_kbuilds_byte_for_byte(kernel):
     # initcall_order.py stands in for Kbuild's generate_initcall_order.pl;
     # the final link places every initcall by this file.
-    ours = os.path.join(os.path.dirname(kernel.vmlinux_o), "vmlinux_o_initcalls",
-                        ".tmp_initcalls.lds")
+    execroot = kernel.ws.bazel("info", "execution_root").stdout.strip()
+    ours = os.path.join(execroot, kernel.output_dir("InitcallOrder"), ".tmp_initcalls.lds")
     with open(ours) as f:
         text = f.read()
     with open(os.path.join(kernel.reference, ".tmp_initcalls.lds")) as f:

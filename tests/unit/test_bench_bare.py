@@ -30,6 +30,7 @@ def test_backend_reads_the_launcher_command_line():
     assert b.module == "kernel/sys.o"
     assert b.bundle.endswith("sys.o.thinlto.tar") and b.own.endswith("vmlinux_o_fe/kernel/sys.o")
     assert b.argv[0] == BACK + "external/kthinlto_llvm/bin/clang"
+    assert b.output == "bazel-out/k8-fastbuild/bin/external/kernel/vmlinux_o_be/kernel/sys.o"
     with pytest.raises(ValueError, match="not a ThinLtoBackend command line"):
         bare.backend(["clang", "-c", "x.c"], {})
 

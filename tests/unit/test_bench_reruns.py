@@ -9,12 +9,6 @@ from tools.kthinlto.kbuild import Toolchain
 TC = Toolchain()
 
 
-def test_backend_output_is_named_after_the_bundle():
-    bundle = "/x/bazel-out/k8-fastbuild/bin/external/kernel/vmlinux_o_thin_link/kernel/sys.o.thinlto.tar"
-    assert compare.backend_output(bundle) == (
-        "/x/bazel-out/k8-fastbuild/bin/external/kernel/vmlinux_o_be/kernel/sys.o")
-
-
 def test_rewritten_names_new_and_missing_outputs_only():
     before = {"a.o": (1, 10), "b.o": (2, 20), "c.o": (3, 30), "d.o": None}
     after = {"a.o": (1, 10), "b.o": (4, 20), "c.o": (3, 31), "d.o": None}
@@ -24,20 +18,17 @@ def test_rewritten_names_new_and_missing_outputs_only():
 
 
 def test_stamps_change_when_bazel_replaces_an_output(tmp_path):
-    thin = tmp_path / "vmlinux_o_thin_link" / "kernel"
-    be = tmp_path / "vmlinux_o_be" / "kernel"
-    thin.mkdir(parents=True)
+    be = tmp_path / "be" / "kernel"
     be.mkdir(parents=True)
-    bundles = {m: str(thin / f"{m}.thinlto.tar") for m in ("sys.o", "fork.o")}
-    bundles = {f"kernel/{m}": p for m, p in bundles.items()}
+    outputs = {f"kernel/{m}": str(be / m) for m in ("sys.o", "fork.o")}
     for m in ("sys.o", "fork.o"):
         (be / m).write_bytes(b"old")
-    first = compare.stamps(bundles)
+    first = compare.stamps(outputs)
     # As Bazel runs an action: the output is deleted, then written anew.
     os.unlink(be / "sys.o")
     (be / "sys.o.tmp").write_bytes(b"new")
     os.rename(be / "sys.o.tmp", be / "sys.o")
-    assert compare.rewritten(first, compare.stamps(bundles)) == ["kernel/sys.o"]
+    assert compare.rewritten(first, compare.stamps(outputs)) == ["kernel/sys.o"]
 
 
 def _object(tmp_path, name, source):
@@ -68,21 +59,18 @@ def test_output_change_tells_bytes_symbols_and_promoted_names(tmp_path):
 
 
 def test_saved_outputs_are_compared_with_the_rerun_ones(tmp_path):
-    thin = tmp_path / "vmlinux_o_thin_link" / "kernel"
-    be = tmp_path / "vmlinux_o_be" / "kernel"
-    thin.mkdir(parents=True)
+    be = tmp_path / "be" / "kernel"
     be.mkdir(parents=True)
-    bundles = {f"kernel/{m}": str(thin / f"{m}.thinlto.tar")
-               for m in ("sys.o", "fork.o", "exit.o")}
+    outputs = {f"kernel/{m}": str(be / m) for m in ("sys.o", "fork.o", "exit.o")}
     for m in ("sys.o", "fork.o", "exit.o"):
         (be / m).write_bytes(b"old " + m.encode())
     saved = tmp_path / "saved"
-    compare.save_outputs(bundles, str(saved))
+    compare.save_outputs(outputs, str(saved))
     assert (saved / "kernel" / "fork.o").read_bytes() == b"old fork.o"
     # As Bazel re-runs two of them: fork.o gets the same bytes, exit.o none.
     for m in ("fork.o", "exit.o"):
         os.unlink(be / m)
     (be / "fork.o").write_bytes(b"old fork.o")
-    changes = compare.output_changes(["kernel/exit.o", "kernel/fork.o"], str(saved), bundles)
+    changes = compare.output_changes(["kernel/exit.o", "kernel/fork.o"], str(saved), outputs)
     assert changes == {"no object before or after": ["kernel/exit.o"],
                        "same bytes": ["kernel/fork.o"]}

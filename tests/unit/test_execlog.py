@@ -40,3 +40,26 @@ def test_figures_table_counts_remote_local_and_hits(tmp_path):
     assert rows[0].split() == ["mnemonic", "remote", "local", "cache", "hit"]
     assert rows[1].split() == ["ThinLtoBackend", "0", "1", "1"]
     assert rows[2].split() == ["ThinLtoIndex", "0", "1", "0"]
+
+
+AQUERY = {
+    "artifacts": [{"id": 1, "execPath": "bazel-out/k8/bin/external/kernel/be/kernel/sys.o"},
+                  {"id": 2, "execPath": "bazel-out/k8/bin/external/kernel/be/lib/string.o"},
+                  {"id": 3, "execPath": "bazel-out/k8/bin/external/kernel/x.tar"}],
+    "actions": [{"mnemonic": "ThinLtoBackend", "outputIds": [1]},
+                {"mnemonic": "ThinLtoBackend", "outputIds": [2]},
+                {"mnemonic": "ThinLtoIndex", "outputIds": [3]}],
+}
+
+
+def test_output_dirs_are_found_by_mnemonic():
+    assert execlog.output_dirs(AQUERY) == {
+        "ThinLtoBackend": "bazel-out/k8/bin/external/kernel/be",
+        "ThinLtoIndex": "bazel-out/k8/bin/external/kernel"}
+
+
+def test_aquery_outputs_read_path_fragments_too():
+    aquery = {"pathFragments": [{"id": 1, "label": "bazel-out"}, {"id": 2, "label": "a.o", "parentId": 1}],
+              "artifacts": [{"id": 7, "pathFragmentId": 2}],
+              "actions": [{"mnemonic": "X", "outputIds": [7]}]}
+    assert execlog.aquery_outputs(aquery) == {"X": ["bazel-out/a.o"]}

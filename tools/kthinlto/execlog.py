@@ -6,6 +6,7 @@ appear at all.
 """
 
 import collections
+import os
 import json
 
 
@@ -64,3 +65,33 @@ def outputs(entry: dict) -> list[str]:
 
 def input_paths(entry: dict) -> list[str]:
     return [i["path"] for i in entry.get("inputs", [])]
+
+
+def aquery_outputs(aquery: dict) -> dict[str, list[str]]:
+    """mnemonic -> the exec paths of its actions' outputs, from `bazel aquery
+    --output=jsonproto` (Bazel 4 names artifacts by execPath, later ones by
+    pathFragments)."""
+    fragments = {f["id"]: f for f in aquery.get("pathFragments", [])}
+
+    def path(artifact: dict) -> str:
+        if "execPath" in artifact:
+            return artifact["execPath"]
+        parts, fid = [], artifact["pathFragmentId"]
+        while fid:
+            parts.append(fragments[fid]["label"])
+            fid = fragments[fid].get("parentId", 0)
+        return "/".join(reversed(parts))
+    artifacts = {a["id"]: path(a) for a in aquery.get("artifacts", [])}
+    result = collections.defaultdict(list)
+    for action in aquery.get("actions", []):
+        result[action["mnemonic"]].extend(artifacts[i] for i in action.get("outputIds", []))
+    return dict(result)
+
+
+def output_dirs(aquery: dict) -> dict[str, str]:
+    """mnemonic -> the directory all its outputs are under: how a test or
+    the bench finds a phase's files (kernel/sys.o is <dir>/kernel/sys.o)
+    from the mnemonic alone, whatever the rules name their targets."""
+    import os
+    return {m: os.path.commonpath([os.path.dirname(p) for p in paths])
+            for m, paths in aquery_outputs(aquery).items() if paths}
