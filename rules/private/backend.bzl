@@ -5,7 +5,7 @@ flags minus the preprocessor ones, `-x ir -fthinlto-index=...`.
 """
 
 load(":common.bzl", "TOOLCHAIN_TYPE", "llvm_toolchain")
-load(":providers.bzl", "KernelObjectsInfo", "ThinLtoIndexInfo")
+load(":providers.bzl", "KernelObjectsInfo", "ThinLtoIndexInfo", "kernel_object")
 
 def backend_action(ctx, tc, flags, module, bitcode, bundle, out):
     """Emits one BE compile, run where its bundle is unpacked.
@@ -72,12 +72,12 @@ def _kernel_backend_impl(ctx):
             bundle = index.bundles[o.path],
             out = out,
         )
-        objects.append(struct(
+        objects.append(kernel_object(
             path = o.path,
             bitcode = o.bitcode,
             native = out,
-            lazy = o.lazy,
             be_flags = o.be_flags,
+            lazy = o.lazy,
         ))
     return [
         DefaultInfo(files = depset([o.native for o in objects])),
@@ -86,7 +86,7 @@ def _kernel_backend_impl(ctx):
 
 kernel_backend = rule(
     implementation = _kernel_backend_impl,
-    doc = "Compiles every bitcode object to native code from its index (BE phase).",
+    doc = "Compiles a link unit's bitcode members to native code from their indexes (BE phase).",
     attrs = {
         "index": attr.label(providers = [ThinLtoIndexInfo], mandatory = True),
         "objects": attr.label(providers = [KernelObjectsInfo], mandatory = True),

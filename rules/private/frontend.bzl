@@ -6,7 +6,7 @@ host.
 """
 
 load(":common.bzl", "TOOLCHAIN_TYPE", "expand", "kernel_root", "llvm_toolchain")
-load(":providers.bzl", "KernelObjectsInfo")
+load(":providers.bzl", "KernelObjectsInfo", "kernel_object")
 
 def frontend_action(ctx, tc, flags, source, inputs, out, bitcode):
     """Emits one FE compile.
@@ -79,11 +79,10 @@ def _kernel_frontend_impl(ctx):
                 out = out,
                 bitcode = o["bitcode"] == 1,
             )
-        objects.append(struct(
+        objects.append(kernel_object(
             path = o["path"],
             bitcode = out if o["bitcode"] else None,
             native = None if o["bitcode"] else out,
-            lazy = o["lazy"] == 1,
             be_flags = expanded[o["be_flags"]],
         ))
     return [
@@ -93,7 +92,7 @@ def _kernel_frontend_impl(ctx):
 
 kernel_frontend = rule(
     implementation = _kernel_frontend_impl,
-    doc = "Compiles every object of a translated kernel (FE phase).",
+    doc = "Compiles every object of a translated kernel, once each (FE phase).",
     attrs = {
         "flagsets": attr.string(doc = "JSON list of flag lists (with %{src}/%{obj} tokens)."),
         "objects": attr.string(doc = "JSON list of objects from tools/kthinlto/emit.py."),

@@ -12,6 +12,7 @@ are cached like every other action.
 """
 
 load(":common.bzl", "TOOLCHAIN_TYPE", "kernel_root", "llvm_toolchain")
+load(":schema.bzl", "decode")
 
 def _tail(ctx, target, places, takes, what):
     tc = llvm_toolchain(ctx)
@@ -125,15 +126,18 @@ def kernel_images(name, kernel, vmlinux_o, objtree, srcs):
         image and pinned build stamp).
       vmlinux_o: the final link's vmlinux.o.
       objtree: the translated object tree (labels).
-      srcs: the source files Kbuild reads for these steps (labels).
+      srcs: the source files Kbuild reads for these steps (labels), besides
+        the Kconfig files (KERNEL names them: include/config/auto.conf
+        depends on them all).
     """
-    config = kernel["config"]
+    data = decode(kernel)
+    config = data.config
     common = {
         "arch": config["arch"],
-        "build_env": kernel["build_env"],
+        "build_env": data.build_env,
         "objtree": objtree,
         "srcarch": config["srcarch"],
-        "srcs": srcs,
+        "srcs": srcs + data.kconfig_files,
         "vmlinux_o": vmlinux_o,
     }
     kernel_vmlinux(name = name, **common)

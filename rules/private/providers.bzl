@@ -1,17 +1,30 @@
-"""Providers that carry a kernel through the four ThinLTO phases."""
+"""Providers that carry a kernel through the four ThinLTO phases, and the
+object record they hold."""
+
+def kernel_object(path, bitcode = None, native = None, be_flags = [], lazy = False):
+    """The record of one object: the only constructor of it.
+
+    Args:
+      path: (string) objtree-relative, e.g. kernel/sys.o: the object's key
+        and its ThinLTO module name.
+      bitcode: (File or None) the FE's ThinLTO bitcode.
+      native: (File or None) machine code: from the FE for assembly,
+        -fno-lto and prebuilt objects, from the BE for bitcode.
+      be_flags: (list of string) Kbuild's flags minus the preprocessor
+        ones, for the BE compile, paths expanded to execroot-relative ones.
+      lazy: (bool) in a link unit: a lib.a member, linked only on demand.
+        The FE's records are never lazy; a unit's members are.
+
+    Returns:
+      A struct with exactly these fields.
+    """
+    return struct(path = path, bitcode = bitcode, native = native, be_flags = be_flags, lazy = lazy)
 
 KernelObjectsInfo = provider(
-    doc = "The objects of vmlinux.o in Kbuild's link order, after one phase.",
+    doc = "Objects after one phase: every object (the FE), or one link " +
+          "unit's members in its link order (after the BE).",
     fields = {
-        "objects": "(list of struct) one per object, in link order; each has " +
-                   "path (string: objtree-relative, e.g. kernel/sys.o), " +
-                   "bitcode (File or None: the FE's ThinLTO bitcode), " +
-                   "native (File or None: machine code, from FE for " +
-                   "assembly and -fno-lto files, from BE for bitcode), " +
-                   "lazy (bool: a lib.a member, linked only on demand), " +
-                   "be_flags (list of string: Kbuild's flags minus the " +
-                   "preprocessor ones, for the BE compile, with paths " +
-                   "expanded to execroot-relative ones)",
+        "objects": "(list of kernel_object records) in link order",
     },
 )
 
@@ -26,10 +39,11 @@ ThinLtoIndexInfo = provider(
     },
 )
 
-InitcallOrderInfo = provider(
-    doc = "Kbuild's initcall-ordering linker script for Clang LTO.",
+LinkerScriptInfo = provider(
+    doc = "A linker script the rules generate for a link unit, as Kbuild does.",
     fields = {
-        "lds": "(File or None) .tmp_initcalls.lds, or None if Kbuild uses none",
+        "script": "(File) the script, passed to the link with -T " +
+                  "(Kbuild's .tmp_initcalls.lds orders initcalls for Clang LTO)",
     },
 )
 

@@ -1,12 +1,30 @@
-"""The version of the data the translator writes and the rules read.
+"""The data the translator writes and the rules read: its version, its
+shape, and its one decoder.
 
-tools/kthinlto/emit.py reads KERNEL_SCHEMA from this file and writes it into
-every kernel.bzl; the rules refuse a kernel.bzl of another version.  Raise it
-whenever the shape of KERNEL changes.
+tools/kthinlto/emit.py writes KERNEL into the generated kernel.bzl and reads
+KERNEL_SCHEMA from this file; decode() is the only place the rules read
+KERNEL's fields, and it refuses a KERNEL of another version.  Raise the
+version whenever the shape changes.
+
+KERNEL (schema 3), JSON-compatible:
+  schema        this version
+  files         package paths (src/..., obj/...) that objects index
+  flagsets      lists of compile flags (%{src}/%{obj} tokens) objects index
+  objects       a JSON string of a list, one per object, each compiled once:
+                {path, bitcode (0/1), source (files index), flags and
+                be_flags (flagsets indexes), inputs (files indexes),
+                prebuilt (0/1)}
+  units         the link units, each a relocatable link: {name (its output,
+                vmlinux.o), ldflags, whole and lazy (member paths in link
+                order), scripts (generated linker scripts: "initcalls"),
+                post_link ([] or [tool package path, args...])}
+  config        what was translated, and the architecture's facts
+  build_env     KBUILD_BUILD_* and the like, pinned
+  kconfig_files every Kconfig file (package paths)
 """
 
-# 2: objects may be prebuilt; config carries srcarch, image and image_path.
-KERNEL_SCHEMA = 2
+# 3: link units (units), objects keyed by path without lazy.
+KERNEL_SCHEMA = 3
 
 def check_schema(kernel):
     """Fails, naming the fix, unless KERNEL is of the version these rules read.
@@ -21,3 +39,40 @@ def check_schema(kernel):
             made,
             KERNEL_SCHEMA,
         ))
+
+def decode(kernel):
+    """KERNEL, checked and decoded once.
+
+    Args:
+      kernel: the KERNEL dict of a generated kernel.bzl.
+
+    Returns:
+      A struct: files, objects_json (the FE rule decodes it: faster in a
+      rule than in a macro), flagsets_json, units (list of struct: name,
+      target, ldflags, whole, lazy, scripts, post_link_tool (string or
+      None), post_link_args), config, build_env, kconfig_files.
+    """
+    check_schema(kernel)
+    units = []
+    for u in kernel["units"]:
+        post = u["post_link"]
+        units.append(struct(
+            name = u["name"],
+            # vmlinux.o -> vmlinux_o: the unit's target.
+            target = u["name"].replace(".", "_").replace("/", "_"),
+            ldflags = u["ldflags"],
+            whole = u["whole"],
+            lazy = u["lazy"],
+            scripts = u["scripts"],
+            post_link_tool = post[0] if post else None,
+            post_link_args = post[1:],
+        ))
+    return struct(
+        files = kernel["files"],
+        objects_json = kernel["objects"],
+        flagsets_json = json.encode(kernel["flagsets"]),
+        units = units,
+        config = kernel["config"],
+        build_env = kernel["build_env"],
+        kconfig_files = kernel["kconfig_files"],
+    )

@@ -28,7 +28,7 @@ def link_inputs(args, objects, files):
 
     Args:
       args: Args to add to.
-      objects: list of object structs (KernelObjectsInfo.objects).
+      objects: list of kernel_object records (KernelObjectsInfo.objects).
       files: list of File, the file to link for each of `objects`.
     """
     whole = [f for o, f in zip(objects, files) if not o.lazy]
@@ -125,9 +125,9 @@ def _kernel_thin_link_impl(ctx):
 
 kernel_thin_link = rule(
     implementation = _kernel_thin_link_impl,
-    doc = "Runs the ThinLTO thin link over a kernel's FE outputs.",
+    doc = "Runs the ThinLTO thin link over a link unit's members (FE outputs).",
     attrs = {
-        "ldflags": attr.string_list(doc = "KBUILD_LDFLAGS of the vmlinux.o link."),
+        "ldflags": attr.string_list(doc = "The unit's linker flags."),
         "objects": attr.label(providers = [KernelObjectsInfo], mandatory = True),
         "_import_bundles": attr.label(
             default = "//tools/kthinlto/actions:import_bundles.py",

@@ -1,16 +1,18 @@
-"""A tiny translated kernel, written by hand: two bitcode objects (one a lazy
-lib.a member), one native, one prebuilt, objtool and initcall ordering.
-Laid out as tools/kthinlto/emit.py lays out a generated repository (src/,
-obj/ and the KERNEL dict of kernel.bzl), schema 2."""
+"""A tiny translated kernel, written by hand: two bitcode objects, one
+native, one prebuilt; two link units: vmlinux.o (lib/b.o a lazy lib.a
+member, objtool and initcall ordering) and a second unit that links lib/b.o
+whole and nothing after.  Laid out as tools/kthinlto/emit.py lays out a
+generated repository (src/, obj/ and the KERNEL dict of kernel.bzl),
+schema 3."""
 
 KERNEL = {
-    "schema": 2,
-    "objects": [
-        {"path": "kernel/a.o", "bitcode": 1, "lazy": 0, "source": 0, "flags": 0, "be_flags": 1, "inputs": [0, 2], "prebuilt": 0},
-        {"path": "arch/x86/entry/entry.o", "bitcode": 0, "lazy": 0, "source": 3, "flags": 2, "be_flags": 2, "inputs": [2, 3], "prebuilt": 0},
-        {"path": "arch/arm64/kernel/pi/p.pi.o", "bitcode": 0, "lazy": 0, "source": 4, "flags": 3, "be_flags": 3, "inputs": [], "prebuilt": 1},
-        {"path": "lib/b.o", "bitcode": 1, "lazy": 1, "source": 1, "flags": 0, "be_flags": 1, "inputs": [1, 2], "prebuilt": 0},
-    ],
+    "schema": 3,
+    "objects": json.encode([
+        {"path": "kernel/a.o", "bitcode": 1, "source": 0, "flags": 0, "be_flags": 1, "inputs": [0, 2], "prebuilt": 0},
+        {"path": "arch/x86/entry/entry.o", "bitcode": 0, "source": 3, "flags": 2, "be_flags": 2, "inputs": [2, 3], "prebuilt": 0},
+        {"path": "arch/arm64/kernel/pi/p.pi.o", "bitcode": 0, "source": 4, "flags": 3, "be_flags": 3, "inputs": [], "prebuilt": 1},
+        {"path": "lib/b.o", "bitcode": 1, "source": 1, "flags": 0, "be_flags": 1, "inputs": [1, 2], "prebuilt": 0},
+    ]),
     "files": [
         "src/kernel/a.c",
         "src/lib/b.c",
@@ -24,10 +26,24 @@ KERNEL = {
         ["-D__ASSEMBLY__", "-I%{src}/include", "-Wa,-I%{obj}"],
         [],
     ],
-    "ldflags": ["-m", "elf_x86_64", "-z", "noexecstack"],
-    "objtool_args": ["--hacks=jump_label", "--link"],
-    "objtool": 1,
-    "initcalls": 1,
+    "units": [
+        {
+            "name": "vmlinux.o",
+            "ldflags": ["-m", "elf_x86_64", "-z", "noexecstack"],
+            "whole": ["kernel/a.o", "arch/x86/entry/entry.o", "arch/arm64/kernel/pi/p.pi.o"],
+            "lazy": ["lib/b.o"],
+            "scripts": ["initcalls"],
+            "post_link": ["obj/tools/objtool/objtool", "--hacks=jump_label", "--link"],
+        },
+        {
+            "name": "extra/unit.o",
+            "ldflags": ["-m", "elf_x86_64"],
+            "whole": ["lib/b.o"],
+            "lazy": [],
+            "scripts": [],
+            "post_link": [],
+        },
+    ],
     "config": {"arch": "x86_64", "srcarch": "x86", "image": "bzImage", "image_path": "arch/x86/boot/bzImage"},
     "build_env": {"KBUILD_BUILD_USER": "kthinlto"},
     "kconfig_files": [],

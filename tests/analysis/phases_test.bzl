@@ -35,7 +35,7 @@ def _counts(failures, actions, expected):
 def _check_frontend(actions, failures):
     for a in _by_mnemonic(actions).get("ThinLtoCompile", []):
         out = a.outputs.to_list()[0].path
-        if not out.endswith("/vmlinux_o_fe/kernel/a.o"):
+        if not out.endswith("/objects/kernel/a.o"):
             continue
         want = ["-I%s/src/include" % _PKG, "-I%s/obj/include" % _PKG, "-D__KERNEL__", "-Os", "-flto=thin", "-c", "-o", out, _PKG + "/src/kernel/a.c"]
         if a.argv[1:] != want:
@@ -52,7 +52,7 @@ def _check_thin_link(actions, failures):
         outs = [p.split("/vmlinux_o_thin_link/")[-1] for p in _paths(a.outputs)]
         if outs != ["kernel/a.o.thinlto.tar", "lib/b.o.thinlto.tar"]:
             failures.append("thin link writes %s, expected a bundle per bitcode object" % outs)
-        fe = [p.split("/vmlinux_o_fe/")[-1] for p in _paths(a.inputs) if "/vmlinux_o_fe/" in p]
+        fe = [p.split("/objects/")[-1] for p in _paths(a.inputs) if "/objects/" in p]
         if fe != ["arch/arm64/kernel/pi/p.pi.o", "arch/x86/entry/entry.o", "kernel/a.o", "lib/b.o"]:
             failures.append("thin link reads %s, expected every FE output" % fe)
         _check_action_python(a, "tools/kthinlto/actions/import_bundles.py", failures)
@@ -82,7 +82,7 @@ def _check_backend(actions, failures):
     for a in _by_mnemonic(actions).get("ThinLtoBackend", []):
         module = a.outputs.to_list()[0].path.split("/vmlinux_o_be/")[-1]
         own = [p.split("/bin/" + _PKG + "/")[-1] for p in _paths(a.inputs) if "/bin/" + _PKG + "/" in p]
-        want = ["vmlinux_o_fe/" + module, "vmlinux_o_thin_link/" + module + ".thinlto.tar"]
+        want = ["objects/" + module, "vmlinux_o_thin_link/" + module + ".thinlto.tar"]
         if own != want:
             failures.append("%s BE declares %s, expected exactly %s" % (module, own, want))
         out = a.outputs.to_list()[0].path
@@ -93,11 +93,11 @@ def _check_backend(actions, failures):
             failures.append("%s BE ends %s" % (module, a.argv[-2:]))
 
 def _check_final_link(actions, failures):
-    for a in _by_mnemonic(actions).get("VmlinuxLink", []):
+    for a in _by_mnemonic(actions).get("RelocatableLink", []):
         if a.argv[-3:] != [_PKG + "/obj/tools/objtool/objtool", "--hacks=jump_label", "--link"]:
             failures.append("objtool runs as %s" % a.argv[-3:])
         inputs = _paths(a.inputs)
-        for want in ["/vmlinux_o_be/kernel/a.o", "/vmlinux_o_be/lib/b.o", "/vmlinux_o_fe/arch/x86/entry/entry.o", "/vmlinux_o_initcalls/.tmp_initcalls.lds", _PKG + "/obj/tools/objtool/objtool"]:
+        for want in ["/vmlinux_o_be/kernel/a.o", "/vmlinux_o_be/lib/b.o", "/objects/arch/x86/entry/entry.o", "/vmlinux_o_initcalls/.tmp_initcalls.lds", _PKG + "/obj/tools/objtool/objtool"]:
             if not [p for p in inputs if p.endswith(want)]:
                 failures.append("final link does not declare %s" % want)
         if [p for p in inputs if p.endswith(".thinlto.tar")]:
@@ -108,7 +108,7 @@ def _check_initcalls(actions, failures):
     listings = []
     for a in by.get("InitcallScan", []):
         listings += [p.split("/vmlinux_o_initcalls/")[-1] for p in _paths(a.outputs)]
-        fe = [p.split("/vmlinux_o_fe/")[-1] for p in _paths(a.inputs) if "/vmlinux_o_fe/" in p]
+        fe = [p.split("/objects/")[-1] for p in _paths(a.inputs) if "/objects/" in p]
         if len(fe) != 4:
             failures.append("initcall scan reads %s, expected the 4 FE outputs" % fe)
     if sorted(listings) != sorted([o + ".initcalls" for o in ["kernel/a.o", "arch/x86/entry/entry.o", "arch/arm64/kernel/pi/p.pi.o", "lib/b.o"]]):
@@ -120,7 +120,26 @@ def _check_initcalls(actions, failures):
             failures.append("initcall order does not read every listing")
         _check_action_python(a, "tools/kthinlto/actions/initcall_order.py", failures)
 
+def _check_second_unit(actions, failures):
+    by = _by_mnemonic(actions)
+    for a in by.get("ThinLtoIndex", []):
+        fe = [p.split("/objects/")[-1] for p in _paths(a.inputs) if "/objects/" in p]
+        if fe != ["lib/b.o"]:
+            failures.append("second unit's thin link reads %s, expected its one member" % fe)
+    for a in by.get("ThinLtoBackend", []):
+        if not a.outputs.to_list()[0].path.endswith("/extra_unit_o_be/lib/b.o"):
+            failures.append("second unit's backend writes %s" % _paths(a.outputs))
+    for a in by.get("RelocatableLink", []):
+        if not a.outputs.to_list()[0].path.endswith(_PKG + "/extra/unit.o"):
+            failures.append("second unit links %s" % _paths(a.outputs))
+        if [w for w in a.argv if "objtool" in w]:
+            failures.append("second unit runs a post-link step: %s" % a.argv)
+        inputs = _paths(a.inputs)
+        if [p for p in inputs if p.endswith(".lds")] or not [p for p in inputs if p.endswith("/extra_unit_o_be/lib/b.o")]:
+            failures.append("second unit's link declares %s" % inputs)
+
 _CHECKS = {
+    "second_unit": _check_second_unit,
     "backend": _check_backend,
     "final_link": _check_final_link,
     "frontend": _check_frontend,

@@ -6,7 +6,8 @@ import os
 import subprocess
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TESTS = ("frontend_test", "thin_link_test", "backend_test", "initcalls_test", "final_link_test")
+TESTS = ("frontend_test", "thin_link_test", "backend_test", "initcalls_test", "final_link_test",
+         "second_unit_thin_link_test", "second_unit_backend_test", "second_unit_test")
 
 
 def test_each_phase_registers_the_actions_it_should(tmp_path):

@@ -6,7 +6,8 @@ import os
 import pytest
 
 from tools.kthinlto import emit
-from tools.kthinlto.graph import Link, Object
+from tools.kthinlto import graph
+from tools.kthinlto.graph import LinkUnit, Object
 
 FE = ("-I%{src}/include", "-D__KERNEL__", "-Os", "-flto=thin", "-fsplit-lto-unit")
 NATIVE = ("-D__ASSEMBLY__", "-I%{src}/include", "-Wa,-I%{obj}")
@@ -17,21 +18,21 @@ def objects():
     return [
         Object("kernel/umh.o", True, "%{src}/kernel/umh.c", FE,
                ("%{src}/kernel/umh.c", "%{src}/include/linux/kconfig.h",
-                "%{obj}/include/generated/autoconf.h"), False),
+                "%{obj}/include/generated/autoconf.h")),
         Object("arch/x86/entry/entry_64.o", False, "%{src}/arch/x86/entry/entry_64.S",
-               NATIVE, ("%{src}/include/linux/kconfig.h",), False),
+               NATIVE, ("%{src}/include/linux/kconfig.h",)),
         Object("lib/sort.o", True, "%{src}/lib/sort.c", FE,
-               ("%{src}/lib/sort.c",), True),
+               ("%{src}/lib/sort.c",)),
     ]
 
 
-def link(objtool_args=("--link",), initcalls=True):
-    return Link(("-m", "elf_x86_64"), ("kernel/umh.o", "arch/x86/entry/entry_64.o"),
-                ("lib/sort.o",), objtool_args, initcalls)
+def link(post_link=(graph.OBJTOOL, "--link"), scripts=("initcalls",)):
+    return LinkUnit("vmlinux.o", ("-m", "elf_x86_64"), ("kernel/umh.o", "arch/x86/entry/entry_64.o"),
+                    ("lib/sort.o",), scripts, post_link)
 
 
 def data(**link_kw):
-    return emit.kernel_data(objects(), link(**link_kw), CONFIG, {"KBUILD_BUILD_USER": "kthinlto"})
+    return emit.kernel_data(objects(), [link(**link_kw)], CONFIG, {"KBUILD_BUILD_USER": "kthinlto"})
 
 
 def read_kernel_bzl(gen):
@@ -63,14 +64,14 @@ def test_kernel_data_lists_each_file_once_as_package_path():
         "src/lib/sort.c"]
 
 
-def test_kernel_data_objects_in_order_with_bitcode_lazy_and_source_index():
+def test_kernel_data_objects_in_order_with_bitcode_and_source_index():
     d = data()
     files = d["files"]
-    assert [(o["path"], o["bitcode"], o["lazy"], files[o["source"]])
-            for o in d["objects"]] == [
-        ("kernel/umh.o", 1, 0, "src/kernel/umh.c"),
-        ("arch/x86/entry/entry_64.o", 0, 0, "src/arch/x86/entry/entry_64.S"),
-        ("lib/sort.o", 1, 1, "src/lib/sort.c")]
+    assert [(o["path"], o["bitcode"], files[o["source"]]) for o in d["objects"]] == [
+        ("kernel/umh.o", 1, "src/kernel/umh.c"),
+        ("arch/x86/entry/entry_64.o", 0, "src/arch/x86/entry/entry_64.S"),
+        ("lib/sort.o", 1, "src/lib/sort.c")]
+    assert "lazy" not in d["objects"][0]   # a unit's membership, not the object's
 
 
 def test_kernel_data_inputs_are_sorted_indices_including_the_source():
@@ -101,19 +102,20 @@ def test_kernel_data_backend_flag_set_has_no_preprocessor_options_or_flto():
     assert d["flagsets"][umh["be_flags"]] == ["-Os", "-fsplit-lto-unit"]
 
 
-def test_kernel_data_link_fields_and_config():
+def test_kernel_data_link_units_and_config():
     d = data()
-    assert d["ldflags"] == ["-m", "elf_x86_64"]
-    assert d["objtool_args"] == ["--link"]
-    assert d["objtool"] == 1
-    assert d["initcalls"] == 1
+    assert d["units"] == [{
+        "name": "vmlinux.o", "ldflags": ["-m", "elf_x86_64"],
+        "whole": ["kernel/umh.o", "arch/x86/entry/entry_64.o"], "lazy": ["lib/sort.o"],
+        "scripts": ["initcalls"], "post_link": ["obj/tools/objtool/objtool", "--link"]}]
     assert d["config"] == CONFIG
+    assert d["schema"] == emit.schema_version() == 3
 
 
 def test_kernel_data_marks_prebuilt_objects_with_their_object_as_source():
     pi = Object("arch/arm64/kernel/pi/map_range.pi.o", False,
-                "%{obj}/arch/arm64/kernel/pi/map_range.pi.o", (), (), False, prebuilt=True)
-    d = emit.kernel_data(objects() + [pi], link(), CONFIG, {})
+                "%{obj}/arch/arm64/kernel/pi/map_range.pi.o", (), (), prebuilt=True)
+    d = emit.kernel_data(objects() + [pi], [link()], CONFIG, {})
     prebuilt = [o for o in d["objects"] if o["prebuilt"]]
     assert [o["path"] for o in prebuilt] == ["arch/arm64/kernel/pi/map_range.pi.o"]
     assert d["files"][prebuilt[0]["source"]] == "obj/arch/arm64/kernel/pi/map_range.pi.o"
@@ -121,8 +123,8 @@ def test_kernel_data_marks_prebuilt_objects_with_their_object_as_source():
 
 
 def test_kernel_data_without_objtool_or_initcalls():
-    d = data(objtool_args=None, initcalls=False)
-    assert (d["objtool"], d["objtool_args"], d["initcalls"]) == (0, [], 0)
+    [unit] = data(post_link=(), scripts=())["units"]
+    assert (unit["post_link"], unit["scripts"]) == ([], [])
 
 
 def test_kernel_data_is_json_serializable():
@@ -156,21 +158,13 @@ def test_read_kernel_bzl_reads_the_former_list_form(tmp_path):
     assert emit.read_kernel_bzl(str(path)) == d
 
 
-def test_write_build_file_loads_kernel_and_names_objtool(tmp_path):
+def test_write_build_file_loads_kernel_and_wires_its_link_units(tmp_path):
     gen = tmp_path / "gen"
     emit.write(str(gen), "/k/src", "/k/obj", data())
     build = (gen / "BUILD.bazel").read_text()
     assert 'load(":kernel.bzl", "KERNEL")' in build
-    assert 'srcs = ["obj/tools/objtool/objtool"],' in build
+    assert "kernel_link_units(kernel = KERNEL)" in build
     assert "kernel = KERNEL," in build
-
-
-def test_write_build_file_without_objtool_has_empty_filegroup(tmp_path):
-    gen = tmp_path / "gen"
-    emit.write(str(gen), "/k/src", "/k/obj", data(objtool_args=None))
-    build = (gen / "BUILD.bazel").read_text()
-    assert "srcs = []," in build
-    assert "objtool/objtool" not in build
 
 
 def test_write_creates_workspace_file(tmp_path):
@@ -184,7 +178,7 @@ def test_write_build_file_has_vmlinux_and_the_x86_tree(tmp_path):
     emit.write(str(gen), "/k/src", "/k/obj", data())
     build = (gen / "BUILD.bazel").read_text()
     assert 'name = "vmlinux",' in build
-    assert '"src/arch/x86/**"' in build and 'srcs = KERNEL["kconfig_files"],' in build
+    assert '"src/arch/x86/**"' in build
     assert 'exclude = ["obj/source", "obj/source/**"]' in build
 
 

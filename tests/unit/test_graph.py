@@ -1,9 +1,9 @@
-"""tools/kthinlto/graph.py: the vmlinux.o link and its objects."""
+"""tools/kthinlto/graph.py: link units and their objects."""
 
 import pytest
 
 from tools.kthinlto import flags, graph
-from tools.kthinlto.graph import Link, Object
+from tools.kthinlto.graph import LinkUnit, Object
 from tools.kthinlto.records import Compile, Record, TranslationError
 
 SRC = "/k/src"
@@ -27,8 +27,9 @@ def members(archive):
     return list(ARCHIVES[archive])
 
 
-def link_of(whole=(), lazy=(), ldflags=(), objtool_args=None, initcalls=False):
-    return Link(tuple(ldflags), tuple(whole), tuple(lazy), objtool_args, initcalls)
+def link_of(whole=(), lazy=(), ldflags=(), post_link=(), scripts=(), name="vmlinux.o"):
+    return LinkUnit(name, tuple(ldflags), tuple(whole), tuple(lazy), tuple(scripts),
+                    tuple(post_link))
 
 
 def bitcode_compile(path, source):
@@ -60,20 +61,26 @@ def test_parse_link_lib_members_are_lazy_in_link_order():
         "lib/sort.o", "lib/ctype.o", "arch/x86/lib/memcpy_64.o")
 
 
+def test_parse_link_names_the_unit_by_its_output():
+    assert graph.parse_link(LINK_ARGV, members).name == "vmlinux.o"
+    argv = ("-r", "-o", "./drivers/m/m.lto.o", "drivers/m/a.o")
+    assert graph.parse_link(argv, members).name == "drivers/m/m.lto.o"
+
+
 def test_parse_link_detects_initcall_ordering_script():
-    assert graph.parse_link(LINK_ARGV, members).initcalls is True
+    assert graph.parse_link(LINK_ARGV, members).scripts == ("initcalls",)
 
 
 def test_parse_link_without_linker_script_has_no_initcalls():
     argv = ("-r", "-o", "vmlinux.o", "--whole-archive", "vmlinux.a",
             "--no-whole-archive")
     link = graph.parse_link(argv, members)
-    assert link.initcalls is False
+    assert link.scripts == ()
     assert link.lazy == ()
 
 
-def test_parse_link_leaves_objtool_args_unset():
-    assert graph.parse_link(LINK_ARGV, members).objtool_args is None
+def test_parse_link_leaves_post_link_unset():
+    assert graph.parse_link(LINK_ARGV, members).post_link == ()
 
 
 def test_parse_link_adds_loose_object_normalized_to_current_mode():
@@ -90,10 +97,17 @@ def test_parse_link_rejects_unknown_linker_script():
         graph.parse_link(argv, members)
 
 
-def test_link_from_records_parses_the_single_link_record():
+def test_units_from_records_parses_every_link_record_in_order():
+    other = ("-r", "-o", "drivers/m/m.lto.o", "drivers/m/a.o")
     recs = [Record("bitcode", OBJ, ("-c", "-o", "a.o", "a.c")),
-            Record("link", OBJ, LINK_ARGV)]
-    assert graph.link_from_records(recs, members) == graph.parse_link(LINK_ARGV, members)
+            Record("link", OBJ, LINK_ARGV), Record("link", OBJ, other)]
+    assert graph.units_from_records(recs, members) == [
+        graph.parse_link(LINK_ARGV, members), graph.parse_link(other, members)]
+
+
+def test_units_from_records_without_a_link_names_what_is_missing():
+    with pytest.raises(TranslationError, match="expected one link step"):
+        graph.units_from_records([Record("bitcode", OBJ, ("-c", "-o", "a.o", "a.c"))], members)
 
 
 # parse_objtool
@@ -102,19 +116,19 @@ def test_parse_objtool_returns_arguments_between_tool_and_vmlinux_o():
     cmd = ("cmd_vmlinux.o := ld.lld-19 -m elf_x86_64 -r -o vmlinux.o "
            "--whole-archive vmlinux.a  ; ./tools/objtool/objtool "
            "--hacks=jump_label --static-call --uaccess --link vmlinux.o")
-    assert graph.parse_objtool(cmd) == ("--hacks=jump_label", "--static-call",
+    assert graph.parse_objtool(cmd) == (graph.OBJTOOL, "--hacks=jump_label", "--static-call",
                                         "--uaccess", "--link")
 
 
 def test_parse_objtool_accepts_savedcmd_line_with_newline():
     cmd = ("savedcmd_vmlinux.o := ld.lld-19 -r -o vmlinux.o vmlinux.a; "
            "./tools/objtool/objtool --noinstr --link vmlinux.o\n")
-    assert graph.parse_objtool(cmd) == ("--noinstr", "--link")
+    assert graph.parse_objtool(cmd) == (graph.OBJTOOL, "--noinstr", "--link")
 
 
-def test_parse_objtool_is_none_without_objtool():
+def test_parse_objtool_is_empty_without_objtool():
     cmd = "cmd_vmlinux.o := ld.lld-19 -m elf_x86_64 -r -o vmlinux.o --whole-archive vmlinux.a"
-    assert graph.parse_objtool(cmd) is None
+    assert graph.parse_objtool(cmd) == ()
 
 
 def test_parse_objtool_rejects_objtool_on_other_file():
@@ -131,14 +145,22 @@ def test_build_objects_in_link_order_with_relocated_source_flags_and_inputs():
                 "lib/sort.o": bitcode_compile("lib/sort.o", "/k/src/lib/sort.c")}
     inputs = {"kernel/umh.o": ["%{src}/kernel/umh.c"],
               "lib/sort.o": ["%{src}/lib/sort.c", "%{src}/include/x.h"]}
-    objs = graph.build_objects(link, compiles, inputs, SRC, OBJ)
+    objs = graph.build_objects([link], compiles, inputs, SRC, OBJ)
     fe = ("-I%{obj}/include", "-I%{src}/include", "-Os", "-flto=thin")
     assert objs == [
         Object("kernel/umh.o", True, "%{src}/kernel/umh.c", fe,
-               ("%{src}/kernel/umh.c",), False),
+               ("%{src}/kernel/umh.c",)),
         Object("lib/sort.o", True, "%{src}/lib/sort.c", fe,
-               ("%{src}/lib/sort.c", "%{src}/include/x.h"), True),
+               ("%{src}/lib/sort.c", "%{src}/include/x.h")),
     ]
+
+
+def test_build_objects_compiles_an_object_of_two_units_once():
+    compiles = {p: bitcode_compile(p, f"/k/src/{p[:-2]}.c") for p in ("a.o", "b.o", "c.o")}
+    inputs = {p: [] for p in compiles}
+    units = [link_of(whole=["a.o"], lazy=["b.o"]), link_of(whole=["b.o", "c.o"], name="m.o")]
+    assert [o.path for o in graph.build_objects(units, compiles, inputs, SRC, OBJ)] == [
+        "a.o", "b.o", "c.o"]
 
 
 def test_build_objects_native_object_gets_objtree_assembler_include():
@@ -146,7 +168,7 @@ def test_build_objects_native_object_gets_objtree_assembler_include():
     compiles = {"arch/x86/entry/entry_64.o": native_compile(
         "arch/x86/entry/entry_64.o", "/k/src/arch/x86/entry/entry_64.S")}
     inputs = {"arch/x86/entry/entry_64.o": ["%{src}/arch/x86/entry/entry_64.S"]}
-    [obj] = graph.build_objects(link, compiles, inputs, SRC, OBJ)
+    [obj] = graph.build_objects([link], compiles, inputs, SRC, OBJ)
     assert obj.bitcode is False
     assert obj.flags == ("-D__ASSEMBLY__", "-I%{src}/include", flags.ASSEMBLER_OBJTREE)
 
@@ -156,7 +178,7 @@ def test_build_objects_raises_naming_object_linked_but_not_compiled():
     compiles = {"kernel/umh.o": bitcode_compile("kernel/umh.o", "/k/src/kernel/umh.c")}
     inputs = {"kernel/umh.o": ["%{src}/kernel/umh.c"]}
     with pytest.raises(TranslationError, match="/k/obj/kernel/made_by_objcopy.o"):
-        graph.build_objects(link, compiles, inputs, SRC, OBJ)
+        graph.build_objects([link], compiles, inputs, SRC, OBJ)
 
 
 def test_build_objects_takes_an_object_kbuild_made_with_another_tool_as_prebuilt(tmp_path):
@@ -168,10 +190,10 @@ def test_build_objects_takes_an_object_kbuild_made_with_another_tool_as_prebuilt
     link = link_of(whole=["kernel/umh.o", "arch/arm64/kernel/pi/map_range.pi.o"])
     compiles = {"kernel/umh.o": bitcode_compile("kernel/umh.o", "/k/src/kernel/umh.c")}
     inputs = {"kernel/umh.o": ["%{src}/kernel/umh.c"]}
-    umh, pi = graph.build_objects(link, compiles, inputs, SRC, str(objtree))
+    umh, pi = graph.build_objects([link], compiles, inputs, SRC, str(objtree))
     assert not umh.prebuilt
     assert pi == Object("arch/arm64/kernel/pi/map_range.pi.o", False,
-                        "%{obj}/arch/arm64/kernel/pi/map_range.pi.o", (), (), False,
+                        "%{obj}/arch/arm64/kernel/pi/map_range.pi.o", (), (),
                         prebuilt=True)
 
 
@@ -180,18 +202,18 @@ def test_build_objects_raises_on_object_linked_twice():
     compiles = {"lib/sort.o": bitcode_compile("lib/sort.o", "/k/src/lib/sort.c")}
     inputs = {"lib/sort.o": ["%{src}/lib/sort.c"]}
     with pytest.raises(TranslationError, match="lib/sort.o is linked twice"):
-        graph.build_objects(link, compiles, inputs, SRC, OBJ)
+        graph.build_objects([link], compiles, inputs, SRC, OBJ)
 
 
 # host_paths
 
 def test_host_paths_reports_object_flags_and_ldflags_naming_host_trees():
-    obj = Object("a.o", True, "%{src}/a.c", ("-Os", "-I/k/obj/leak"), (), False)
-    link = link_of(ldflags=["--build-id", "-Map=/k/src/map"], objtool_args=("--link",))
-    assert graph.host_paths([obj], link, SRC, OBJ) == [
+    obj = Object("a.o", True, "%{src}/a.c", ("-Os", "-I/k/obj/leak"), ())
+    link = link_of(ldflags=["--build-id", "-Map=/k/src/map"], post_link=(graph.OBJTOOL, "--link"))
+    assert graph.host_paths([obj], [link], SRC, OBJ) == [
         "a.o: -I/k/obj/leak", "vmlinux.o: -Map=/k/src/map"]
 
 
 def test_host_paths_is_empty_for_relocated_flags():
-    obj = Object("a.o", True, "%{src}/a.c", ("-I%{src}/include",), (), False)
-    assert graph.host_paths([obj], link_of(ldflags=["-r"]), SRC, OBJ) == []
+    obj = Object("a.o", True, "%{src}/a.c", ("-I%{src}/include",), ())
+    assert graph.host_paths([obj], [link_of(ldflags=["-r"])], SRC, OBJ) == []

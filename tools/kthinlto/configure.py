@@ -214,26 +214,24 @@ def _translate_into(work: str, req: Request, srctree: str, tc: kbuild.Toolchain,
                                         req.jobs, log_path, req.kcflags)
         kbuild.normalize_objtool(objtree, tc)
         recs = records.read_records(rec_dir)
-        link = graph.link_from_records(
-            recs, lambda a: kbuild.archive_members(a, objtree, tc))
-        with open(os.path.join(objtree, ".vmlinux.o.cmd")) as f:
-            objtool_args = graph.parse_objtool(f.readline())
-        link = dataclasses.replace(link, objtool_args=objtool_args)
+        units = [_with_post_link(u, objtree) for u in graph.units_from_records(
+            recs, lambda a: kbuild.archive_members(a, objtree, tc))]
         compiles = records.compiles(recs, objtree)
-        linked = [compiles[p] for p in link.whole + link.lazy if p in compiles]
+        objs = [p for u in units for p in u.members]
+        linked = [compiles[p] for p in dict.fromkeys(objs) if p in compiles]
         inputs = deps.scan(linked, tc.clang, tc.scan_deps, objtree, srctree,
                            work, req.jobs, env)
         for path, extra in deps.scan_incbin(linked, tc.clang, objtree,
                                             srctree, env).items():
             inputs[path] = sorted(set(inputs[path] + extra))
-        objs = graph.build_objects(link, compiles, inputs, srctree, objtree)
-        leaks = graph.host_paths(objs, link, srctree, objtree)
+        objs = graph.build_objects(units, compiles, inputs, srctree, objtree)
+        leaks = graph.host_paths(objs, units, srctree, objtree)
         if leaks:
             raise TranslationError("host path left in flags: " + leaks[0])
         config = emit.kernel_config(srctree, req.arch, req.spec.target,
                                     req.spec.config_file, req.spec.fragments,
                                     req.kcflags)
-        data = emit.kernel_data(objs, link, config, kbuild.PINNED_BUILD_ENV,
+        data = emit.kernel_data(objs, units, config, kbuild.PINNED_BUILD_ENV,
                                 kbuild.kconfig_files(objtree))
         gen = os.path.join(work, "gen")
         emit.write(gen, srctree, objtree, data)
@@ -243,10 +241,23 @@ def _translate_into(work: str, req: Request, srctree: str, tc: kbuild.Toolchain,
             shutil.rmtree(work, ignore_errors=True)
         raise
     nbit = sum(o.bitcode for o in objs)
-    logging.info("translated %d objects (%d bitcode, %d native, %d lazy) in %.1f s",
-                 len(objs), nbit, len(objs) - nbit, sum(o.lazy for o in objs),
+    logging.info("translated %d objects (%d bitcode, %d native) in %d link unit%s (%s) "
+                 "in %.1f s", len(objs), nbit, len(objs) - nbit, len(units),
+                 "" if len(units) == 1 else "s", ", ".join(u.name for u in units),
                  time.monotonic() - start)
     return gen
+
+
+def _with_post_link(unit: graph.LinkUnit, objtree: str) -> graph.LinkUnit:
+    """The unit with the command Kbuild ran on its output after the link
+    (its saved .<name>.cmd: objtool for vmlinux.o on x86)."""
+    saved = os.path.join(objtree, os.path.dirname(unit.name),
+                         "." + os.path.basename(unit.name) + ".cmd")
+    if not os.path.exists(saved):
+        return unit
+    with open(saved) as f:
+        return dataclasses.replace(unit, post_link=graph.parse_objtool(
+            f.readline(), os.path.basename(unit.name)))
 
 
 def declaration_of_flags(source: str, sha256: str | None, arch: str,

@@ -1,7 +1,8 @@
-"""The kernel's vmlinux.o as data: objects, their flags and inputs, link order.
+"""The kernel as data: objects (each compiled once) and link units.
 
-Pure functions from what Kbuild recorded to a `Kernel`, which emit.py turns
-into the Bazel graph.
+Pure functions from what Kbuild recorded to `Object`s and `LinkUnit`s, which
+emit.py turns into the Bazel graph.  A link unit is one relocatable link
+(`ld.lld -r`) of objects: vmlinux.o today; a module's .o is another.
 """
 
 import dataclasses
@@ -14,60 +15,75 @@ from tools.kthinlto.records import Compile, Record, TranslationError, single
 
 @dataclasses.dataclass(frozen=True)
 class Object:
-    """One member of vmlinux.a or of a lib.a.
+    """One object some link unit links, compiled once.
 
-    path: objtree-relative object path (kernel/sys.o); bitcode: compiled with
-    -flto=thin (else native: assembly or -fno-lto); source: relocated source
-    (%{src}/kernel/sys.c); flags: relocated compile flags; inputs: relocated
-    files the compile reads (source and headers); lazy: a lib.a member that
-    the final link only pulls in on demand; prebuilt: an object Kbuild made
-    with another tool than $(CC) during translation (arm64's objcopy'd
-    .pi.o), taken as built: source is then the object itself.
+    path: objtree-relative object path (kernel/sys.o), its key; bitcode:
+    compiled with -flto=thin (else native: assembly or -fno-lto); source:
+    relocated source (%{src}/kernel/sys.c); flags: relocated compile flags;
+    inputs: relocated files the compile reads (source and headers);
+    prebuilt: an object Kbuild made with another tool than $(CC) during
+    translation (arm64's objcopy'd .pi.o), taken as built: source is then
+    the object itself.
     """
     path: str
     bitcode: bool
     source: str
     flags: tuple[str, ...]
     inputs: tuple[str, ...]
-    lazy: bool
     prebuilt: bool = False
 
 
-@dataclasses.dataclass(frozen=True)
-class Link:
-    """The vmlinux.o link as Kbuild runs it.
+# The linker scripts a link unit may use: Kbuild generates them, so the
+# rules do too.  name -> the file Kbuild passes to -T.
+GENERATED_SCRIPTS = {"initcalls": ".tmp_initcalls.lds"}
 
-    ldflags: KBUILD_LDFLAGS (everything but -r, -o, -T and the archives);
-    whole: whole-archive member paths in link order; lazy: lib.a member
-    paths in link order; objtool_args: arguments of `objtool ... vmlinux.o`
-    (None when Kbuild runs no objtool); initcalls: whether Kbuild orders
-    initcalls with scripts/generate_initcall_order.pl.
+
+@dataclasses.dataclass(frozen=True)
+class LinkUnit:
+    """One relocatable link (`ld.lld -r`) as Kbuild runs it.
+
+    name: its output, objtree-relative (vmlinux.o); ldflags: its flags
+    (everything but -r, -o, -T and the inputs); whole: members linked
+    whole, in link order; lazy: members linked on demand (lib.a members,
+    --start-lib), in link order; scripts: the generated linker scripts it
+    takes with -T (names in GENERATED_SCRIPTS); post_link: the command run
+    on the output in place after the link, the output's path appended
+    (objtool --link for vmlinux.o), relocated, or () for none.
     """
+    name: str
     ldflags: tuple[str, ...]
     whole: tuple[str, ...]
     lazy: tuple[str, ...]
-    objtool_args: tuple[str, ...] | None
-    initcalls: bool
+    scripts: tuple[str, ...] = ()
+    post_link: tuple[str, ...] = ()
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        return self.whole + self.lazy
 
 
-def parse_link(argv: tuple[str, ...], members) -> Link:
-    """Splits the recorded `ld.lld ... -r -o vmlinux.o ...` command.
+def parse_link(argv: tuple[str, ...], members) -> LinkUnit:
+    """Splits a recorded `ld.lld ... -r -o OUT ...` command.
 
     members(archive) -> list of member paths.
     """
-    ldflags, whole, lazy = [], [], []
+    ldflags, whole, lazy, scripts = [], [], [], []
     whole_mode = False
-    initcalls = False
+    name = ""
     i = 0
     while i < len(argv):
         a = argv[i]
-        if a in ("-o", "-T"):
-            if a == "-T" and argv[i + 1].endswith(".tmp_initcalls.lds"):
-                initcalls = True
-            elif a == "-T":
+        if a == "-o":
+            name = os.path.normpath(argv[i + 1])
+            i += 2
+            continue
+        if a == "-T":
+            script = [k for k, f in GENERATED_SCRIPTS.items() if argv[i + 1].endswith(f)]
+            if not script:
                 raise TranslationError(
-                    f"vmlinux.o link uses linker script {argv[i + 1]}; only "
-                    "Kbuild's .tmp_initcalls.lds is supported")
+                    f"{name or 'a'} link uses linker script {argv[i + 1]}; kthinlto "
+                    f"generates only Kbuild's {', '.join(GENERATED_SCRIPTS.values())}")
+            scripts.extend(script)
             i += 2
             continue
         if a == "--whole-archive":
@@ -82,31 +98,43 @@ def parse_link(argv: tuple[str, ...], members) -> Link:
         else:
             ldflags.append(a)
         i += 1
-    return Link(tuple(ldflags), tuple(whole), tuple(lazy), None, initcalls)
+    return LinkUnit(name or "vmlinux.o", tuple(ldflags), tuple(whole), tuple(lazy),
+                    tuple(scripts))
 
 
-def parse_objtool(saved_cmd: str) -> tuple[str, ...] | None:
-    """objtool arguments from Kbuild's saved `cmd_vmlinux.o := ld ...; objtool ...`."""
+# Where Kbuild's objtool is, relocated (the translation builds it).
+OBJTOOL = flags.OBJ + "/tools/objtool/objtool"
+
+
+def parse_objtool(saved_cmd: str, name: str = "vmlinux.o") -> tuple[str, ...]:
+    """The post-link step of a unit from Kbuild's saved command
+    (`cmd_vmlinux.o := ld ...; objtool ARGS vmlinux.o`): objtool and its
+    arguments (relocated; the unit's output is appended), or ()."""
     _, _, cmd = saved_cmd.partition(":=")
     for part in cmd.split(";")[1:]:
         words = shlex.split(part)
         if words and words[0].endswith("objtool/objtool"):
-            if words[-1] != "vmlinux.o":
+            if words[-1] != name:
                 raise TranslationError(f"unexpected objtool command: {part.strip()}")
-            return tuple(words[1:-1])
-    return None
+            return (OBJTOOL, *words[1:-1])
+    return ()
 
 
-def build_objects(link: Link, compiles: dict[str, Compile],
+def build_objects(units: list[LinkUnit], compiles: dict[str, Compile],
                   inputs: dict[str, list[str]], srctree: str,
                   objtree: str) -> list[Object]:
+    """Every object the units link, once each, in the order the units
+    first link them."""
     result = []
-    seen = set()
-    for lazy, paths in ((False, link.whole), (True, link.lazy)):
-        for path in paths:
-            if path in seen:
-                raise TranslationError(f"{path} is linked twice into vmlinux.o")
-            seen.add(path)
+    made = set()
+    for unit in units:
+        if len(set(unit.members)) != len(unit.members):
+            twice = sorted(p for p in unit.members if unit.members.count(p) > 1)[0]
+            raise TranslationError(f"{twice} is linked twice into {unit.name}")
+        for path in unit.members:
+            if path in made:
+                continue
+            made.add(path)
             c = compiles.get(path)
             if c is None and os.path.isfile(os.path.join(objtree, path)):
                 # Made by another tool from objects Kbuild compiled natively
@@ -116,11 +144,11 @@ def build_objects(link: Link, compiles: dict[str, Compile],
                     path=path, bitcode=False,
                     source=flags.relocate_path(os.path.join(objtree, path),
                                                srctree, objtree),
-                    flags=(), inputs=(), lazy=lazy, prebuilt=True))
+                    flags=(), inputs=(), prebuilt=True))
                 continue
             if c is None:
                 raise TranslationError(
-                    f"{os.path.join(objtree, path)} is linked into vmlinux.o "
+                    f"{os.path.join(objtree, path)} is linked into {unit.name} "
                     "but Kbuild did not compile it with $(CC); objects made "
                     "another way are not supported yet")
             fe_flags = flags.frontend_flags(c.argv, srctree, objtree)
@@ -130,22 +158,28 @@ def build_objects(link: Link, compiles: dict[str, Compile],
                 path=path, bitcode=c.bitcode,
                 source=flags.relocate_path(c.source, srctree, objtree),
                 flags=tuple(fe_flags),
-                inputs=tuple(inputs[path]), lazy=lazy))
+                inputs=tuple(inputs[path])))
     return result
 
 
-def host_paths(objs: list[Object], link: Link, srctree: str, objtree: str) -> list[str]:
+def host_paths(objs: list[Object], units: list[LinkUnit], srctree: str,
+               objtree: str) -> list[str]:
     """Flags that still name a host path after relocation (must be none)."""
     bad = []
     for o in objs:
         for f in o.flags:
             if srctree in f or objtree in f:
                 bad.append(f"{o.path}: {f}")
-    for f in link.ldflags + (link.objtool_args or ()):
-        if srctree in f or objtree in f:
-            bad.append(f"vmlinux.o: {f}")
+    for unit in units:
+        for f in unit.ldflags + unit.post_link:
+            if srctree in f or objtree in f:
+                bad.append(f"{unit.name}: {f}")
     return bad
 
 
-def link_from_records(records: list[Record], members) -> Link:
-    return parse_link(single(records, "link").argv, members)
+def units_from_records(records: list[Record], members) -> list[LinkUnit]:
+    """Every relocatable link Kbuild ran, in the order it ran them."""
+    links = [parse_link(r.argv, members) for r in records if r.kind == "link"]
+    if not links:
+        single(records, "link")   # raises, naming what is missing
+    return links

@@ -1,0 +1,66 @@
+"""Final link phase: a link unit's relocatable link, then its post-link step.
+
+`ld.lld -r` of the unit's native objects (BE outputs and the FE's native
+ones) in Kbuild's order, whole members then lazy ones, with the generated
+linker scripts; then the command Kbuild runs on the output in place
+(objtool --link for vmlinux.o on x86).  vmlinux.o is one such unit.
+"""
+
+load(":common.bzl", "TOOLCHAIN_TYPE", "llvm_toolchain")
+load(":providers.bzl", "KernelObjectsInfo", "LinkerScriptInfo")
+load(":thin_link.bzl", "link_inputs")
+
+def _kernel_relocatable_link_impl(ctx):
+    tc = llvm_toolchain(ctx)
+    objects = ctx.attr.objects[KernelObjectsInfo].objects
+    scripts = [s[LinkerScriptInfo].script for s in ctx.attr.scripts]
+    files = [o.native for o in objects]
+    out = ctx.actions.declare_file(ctx.attr.out)
+    args = ctx.actions.args()
+    args.use_param_file("@%s", use_always = True)
+    args.set_param_file_format("multiline")
+    args.add_all(ctx.attr.ldflags)
+    args.add("-r")
+    args.add("-o", out)
+    for script in scripts:
+        args.add("-T", script)
+    link_inputs(args, objects, files)
+
+    head = ctx.actions.args()
+    head.add(tc.ld_lld)
+    tail = ctx.actions.args()
+    tail.add(out)
+    post_link = ctx.executable.post_link
+    if post_link:
+        tail.add(post_link)
+        tail.add_all(ctx.attr.post_link_args)
+    ctx.actions.run(
+        executable = ctx.executable._relocatable_link,
+        arguments = [head, args, tail],
+        inputs = depset(files + scripts + ([post_link] if post_link else []), transitive = [tc.files]),
+        outputs = [out],
+        env = tc.env,
+        # Local but remotely cached: one serial link reading every native
+        # object of the unit (objtool links the host's libelf, which is not
+        # an input).
+        execution_requirements = {"no-remote-exec": "1"},
+        mnemonic = "RelocatableLink",
+        # Bazel 4.2.3 does not expand %{output}: the path is formatted here.
+        progress_message = "Linking %s%s" % (out.short_path, " and running %s" % post_link.basename if post_link else ""),
+    )
+    return [DefaultInfo(files = depset([out]))]
+
+kernel_relocatable_link = rule(
+    implementation = _kernel_relocatable_link_impl,
+    doc = "Links a link unit (`ld.lld -r`) from native objects, then runs its post-link step.",
+    attrs = {
+        "ldflags": attr.string_list(doc = "The unit's linker flags (Kbuild's KBUILD_LDFLAGS for vmlinux.o)."),
+        "objects": attr.label(providers = [KernelObjectsInfo], mandatory = True, doc = "The unit's members after the BE, in link order."),
+        "out": attr.string(mandatory = True, doc = "The output, package-relative (vmlinux.o)."),
+        "post_link": attr.label(allow_single_file = True, executable = True, cfg = "exec", doc = "Run on the output in place after the link (the kernel's objtool, built by Kbuild during translation); none if Kbuild runs nothing."),
+        "post_link_args": attr.string_list(doc = "post_link's arguments before the output."),
+        "scripts": attr.label_list(providers = [LinkerScriptInfo], doc = "Generated linker scripts, each passed with -T."),
+        "_relocatable_link": attr.label(default = "//rules/private:relocatable_link.sh", allow_single_file = True, executable = True, cfg = "exec"),
+    },
+    toolchains = [TOOLCHAIN_TYPE],
+)
