@@ -9,7 +9,6 @@ an empty object tree), both on this machine in this run.
   python3 -m bench.translation --config=defconfig
 """
 
-import json
 import os
 import shutil
 import subprocess
@@ -45,9 +44,7 @@ def main(argv):
                            f"--workspace={ws}", f"--source={src}", f"--config={FLAGS.config}",
                            f"--jobs={FLAGS.jobs}"]
                           + [f"--fragment={f}" for f in FLAGS.fragment], cwd=REPO)
-        with open(os.path.join(ws, "kernel_tree.json")) as f:
-            gen = json.load(f)["gen"]
-        srctree = os.path.realpath(os.path.join(gen, "src"))
+        srctree = src
         obj = os.path.join(work, "kbuild")
         os.makedirs(obj)
         # The same config steps as translation, then the build itself.

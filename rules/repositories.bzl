@@ -4,14 +4,16 @@ each kernel with kthinlto_kernel()."""
 load("//rules/private:repositories.bzl", "kernel_repository", "llvm_repository", "python_repository")
 
 def kthinlto_dependencies():
-    """Declares @kthinlto_llvm (the host's LLVM) and @kthinlto_python (the
-    interpreter of the action tools), and registers the toolchain.
+    """Declares the host's LLVM and the action tools' Python as repositories.
 
-    The LLVM version is toolchains/LLVM_VERSION's, as the translator's.
+    They are @kthinlto_llvm and @kthinlto_python.
+
+    Register their toolchain after it:
+    register_toolchains("@kthinlto//toolchains:all").  The LLVM version is
+    toolchains/LLVM_VERSION's, as the translator's.
     """
     llvm_repository(name = "kthinlto_llvm")
     python_repository(name = "kthinlto_python")
-    native.register_toolchains("@kthinlto//toolchains:all")
 
 def kthinlto_kernel(name, declaration, **kwargs):
     """Declares the kernel repository @<name> from a declaration file.

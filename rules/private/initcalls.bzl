@@ -76,4 +76,3 @@ kernel_initcall_order = rule(
     },
     toolchains = [TOOLCHAIN_TYPE],
 )
-

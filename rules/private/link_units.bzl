@@ -2,7 +2,7 @@
 per link unit the thin link, backends, generated scripts and the
 relocatable link.
 
-Targets: `objects` (every object, FE), and for a unit named vmlinux.o:
+Targets: NAME, i.e. `objects` (every object, FE), and for a unit named vmlinux.o:
 vmlinux_o (the linked unit), vmlinux_o_members (its members in link order),
 vmlinux_o_thin_link (import bundles), vmlinux_o_be (BE outputs) and
 vmlinux_o_initcalls (the initcall script, if the unit takes it).
@@ -40,15 +40,17 @@ kernel_unit_members = rule(
     },
 )
 
-def kernel_link_unit(unit, objects, visibility = None):
+def kernel_link_unit(name, unit, objects, visibility = None):
     """One link unit: members, generated scripts, thin link, BE, link.
 
     Args:
+      name: the linked unit's target (decode() names it: vmlinux_o); the
+        phases' targets are NAME_members, NAME_initcalls, NAME_thin_link
+        and NAME_be.
       unit: a struct of decode()'s units.
       objects: the FE target (every object).
       visibility: of the linked unit.
     """
-    name = unit.target
     kernel_unit_members(
         name = name + "_members",
         objects = objects,
@@ -85,20 +87,22 @@ def kernel_link_unit(unit, objects, visibility = None):
         visibility = visibility,
     )
 
-def kernel_link_units(kernel, visibility = None):
-    """Every object (target `objects`) and every link unit of a kernel
-    translated by tools/kthinlto/configure.py.
+def kernel_link_units(name, kernel, visibility = None):
+    """Every object and every link unit of a translated kernel.
+
+    The kernel is one that tools/kthinlto/configure.py translated.
 
     Args:
+      name: the target of every object, compiled once (FE): `objects`.
       kernel: the KERNEL dict of the generated kernel.bzl.
       visibility: of the linked units.
     """
     data = decode(kernel)
     kernel_frontend(
-        name = "objects",
+        name = name,
         srcs = data.files,
         objects = data.objects_json,
         flagsets = data.flagsets_json,
     )
     for unit in data.units:
-        kernel_link_unit(unit, ":objects", visibility)
+        kernel_link_unit(name = unit.target, unit = unit, objects = ":" + name, visibility = visibility)

@@ -136,8 +136,11 @@ def _workspace_root(rctx, label):
     return root
 
 def _watch_translator(rctx):
-    """Reads the translator's files through labels: Bazel runs this rule
-    again when any of them changes (their digest is in the cache key)."""
+    """Reads the translator's files through labels.
+
+    Bazel runs the rule again when any of them changes (their digest is in
+    the translation's cache key).
+    """
     tools = rctx.path(rctx.attr._translator).dirname
     for child in tools.readdir():
         if child.basename.endswith((".py", ".sh", ".json")):
@@ -145,8 +148,10 @@ def _watch_translator(rctx):
     rctx.path(rctx.attr._schema)
 
 def _run(rctx, args, timeout):
-    """Runs the translator (through ./kthin, which provides its Python);
-    fails with its one-line error."""
+    """Runs the translator through ./kthin, which provides its Python.
+
+    Fails with the translator's one-line error.
+    """
     result = rctx.execute([rctx.path(rctx.attr._kthin), "translate"] + args, quiet = False, timeout = timeout)
     if result.return_code != 0:
         errors = [line for line in result.stderr.splitlines() if line.startswith("kthinlto: error:")]

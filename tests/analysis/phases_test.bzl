@@ -64,8 +64,11 @@ def _check_thin_link(actions, failures):
                 failures.append("thin link does not declare %s, which its launcher imports" % tool)
 
 def _check_action_python(action, script, failures):
-    """The action runs the declared interpreter on script, and declares both
-    and the standard library (so the host's python3 is no hidden input)."""
+    """Checks that the action runs the declared interpreter on script.
+
+    It declares both and the standard library, so the host's python3 is no
+    hidden input.
+    """
     argv = action.argv
     if not argv[0].endswith("external/kthinlto_python/bin/python3") or argv[1:3] != ["-S", script]:
         failures.append("%s runs %s, expected the declared python3 -S %s" % (action.mnemonic, argv[:3], script))

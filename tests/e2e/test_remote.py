@@ -22,7 +22,7 @@ from tools.kthinlto import execlog
 from tools.kthinlto.kbuild import LLVM_VERSION
 
 PHASES = ["ThinLtoCompile", "NativeCompile", "InitcallScan", "InitcallOrder",
-          "ThinLtoIndex", "ThinLtoBackend", "VmlinuxLink"]
+          "ThinLtoIndex", "ThinLtoBackend", "RelocatableLink"]
 # What the rules send to the executor (the rest runs locally, remotely cached).
 REMOTE = ["ThinLtoCompile", "NativeCompile", "InitcallScan", "ThinLtoBackend"]
 
@@ -136,7 +136,7 @@ def test_backends_run_remotely_on_both_workers(default_kernel, distributed):
     for mnemonic in REMOTE:
         assert {e["runner"] for e in execlog.executed(entries, mnemonic)} == {"remote"}, mnemonic
     # The thin link and the final link stay local (no-remote-exec).
-    for mnemonic in ["ThinLtoIndex", "InitcallOrder", "VmlinuxLink"]:
+    for mnemonic in ["ThinLtoIndex", "InitcallOrder", "RelocatableLink"]:
         assert execlog.executed(entries, mnemonic), mnemonic
         assert "remote" not in {e["runner"] for e in execlog.executed(entries, mnemonic)}
     workers = distributed["per_worker"]
@@ -239,7 +239,7 @@ def test_corrupt_cache_entry_is_not_used(default_kernel, http_cache, tmp_path):
     print(f"digest mismatches reported: {mismatches}")
     assert any(m.endswith("/vmlinux.o") for m in mismatches), proc.stderr[-3000:]
     assert any(m.endswith(be_dir + "/kernel/sys.o") for m in mismatches), proc.stderr[-3000:]
-    assert len(execlog.executed(entries, "VmlinuxLink")) == 1
+    assert len(execlog.executed(entries, "RelocatableLink")) == 1
     assert len(execlog.executed(entries, "ThinLtoBackend")) == 1
     assert _same(vmlinux_o, default_kernel.vmlinux_o)
 

@@ -163,7 +163,7 @@ def test_write_build_file_loads_kernel_and_wires_its_link_units(tmp_path):
     emit.write(str(gen), "/k/src", "/k/obj", data())
     build = (gen / "BUILD.bazel").read_text()
     assert 'load(":kernel.bzl", "KERNEL")' in build
-    assert "kernel_link_units(kernel = KERNEL)" in build
+    assert 'kernel_link_units(\n    name = "objects",\n    kernel = KERNEL,\n)' in build
     assert "kernel = KERNEL," in build
 
 

@@ -21,7 +21,10 @@ package(default_visibility = ["//visibility:public"])
 
 # :objects (every object, compiled once), then per link unit its thin link,
 # backends and relocatable link: vmlinux.o is :vmlinux_o.
-kernel_link_units(kernel = KERNEL)
+kernel_link_units(
+    name = "objects",
+    kernel = KERNEL,
+)
 
 # After vmlinux.o: Kbuild's own rules in a copy of the object tree.
 filegroup(
