@@ -9,6 +9,8 @@ import resource
 import subprocess
 import time
 
+from tools.kthinlto.actions import action_env
+
 
 @dataclasses.dataclass(frozen=True)
 class Backend:
@@ -59,12 +61,7 @@ def bare_argv(b: Backend, execroot: str, out: str) -> list[str]:
 def bare_env(b: Backend, execroot: str) -> dict[str, str]:
     """The action's environment, its execroot-relative library path made
     absolute (as the launcher does)."""
-    env = dict(b.env)
-    if env.get("LD_LIBRARY_PATH"):
-        env["LD_LIBRARY_PATH"] = ":".join(
-            d if d.startswith("/") else os.path.join(execroot, d)
-            for d in env["LD_LIBRARY_PATH"].split(":"))
-    return env
+    return action_env.absolute_library_path(dict(b.env), execroot)
 
 
 def backends(bazel: list[str], ws: str) -> list[Backend]:

@@ -34,6 +34,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__))))))
 from tools.kthinlto import bundle  # noqa: E402
+from tools.kthinlto.actions import action_env  # noqa: E402
 
 
 def fail(msg: str) -> None:
@@ -97,11 +98,8 @@ def main(argv: list[str]) -> int:
     shutil.rmtree(scratch, ignore_errors=True)
     os.makedirs(scratch)
     try:
-        env = dict(os.environ)
-        if env.get("LD_LIBRARY_PATH"):
-            # The toolchain's lib/ is named relative to the execroot.
-            env["LD_LIBRARY_PATH"] = ":".join(
-                os.path.abspath(d) for d in env["LD_LIBRARY_PATH"].split(":"))
+        # The toolchain's lib/ is named relative to the execroot, the cwd.
+        env = action_env.absolute_library_path(dict(os.environ), os.getcwd())
         proc = subprocess.run([absolute(ld)] + [absolute(p) for p in params],
                               cwd=fe_dir, env=env, stderr=subprocess.PIPE, text=True)
         sys.stderr.write(proc.stderr)
