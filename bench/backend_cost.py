@@ -62,8 +62,10 @@ def main(argv):
     with open(os.path.join(ws, LAUNCHER), "a") as f:
         f.write(f"# bench.backend_cost {time.time_ns()}: every backend runs again\n")
     profile = os.path.join(work, "backend_cost.prof.gz")
-    total = timed(build + [f"--profile={profile}"], cwd=ws)
-    rows = {r[0]: r for r in phases.phases(phases.load(profile))}
+    total = timed(build + [f"--profile={profile}", *phases.PROFILE_FLAGS], cwd=ws)
+    # The BE events are told apart by their outputs: the BE commands' -o.
+    mnemonics = {os.path.normpath(b.output): "ThinLtoBackend" for b in todo}
+    rows = {r[0]: r for r in phases.phases(phases.load(profile), mnemonics)}
     if "BE" not in rows:
         raise SystemExit(f"{profile}: no backend ran; is {ws} the checkout the kept "
                          "output base built?")

@@ -37,7 +37,7 @@ from bench.report import print_reasons, print_rows
 from bench.bundles import bundle_stats, format_stats
 from bench.reruns import output_changes, rewritten, save_outputs, stamps
 from bench.common import REPO, copy_checkout, timed
-from tools.kthinlto import bundle, kbuild, source
+from tools.kthinlto import bundle, execlog, kbuild, source
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("config", "tinyconfig", "Config target.")
@@ -113,7 +113,20 @@ def profile(build: str) -> list[str]:
     if not FLAGS.profiles:
         return []
     os.makedirs(FLAGS.profiles, exist_ok=True)
-    return [f"--profile={profile_path(build)}"]
+    return [f"--profile={profile_path(build)}", *phases.PROFILE_FLAGS]
+
+
+def save_mnemonics(bazel: list[str], ws: str, *builds: str) -> None:
+    """Beside each build's profile, which mnemonic writes which output (the
+    profile has the outputs only)."""
+    if not FLAGS.profiles:
+        return
+    out = subprocess.run(bazel + ["aquery", "--output=jsonproto", "deps(//:vmlinux_o)"],
+                         cwd=ws, check=True, capture_output=True, text=True).stdout
+    mnemonics = phases.mnemonics_of(execlog.aquery_outputs(json.loads(out)))
+    for build in builds:
+        with open(phases.mnemonics_path(profile_path(build)), "w") as f:
+            json.dump(mnemonics, f)
 
 
 def print_phases(*builds: str) -> None:
@@ -123,8 +136,9 @@ def print_phases(*builds: str) -> None:
     for build in builds:
         if os.path.exists(profile_path(build)):
             print(f"{build} build, from Bazel's profile:")
-            print(phases.report(phases.load(profile_path(build)), FLAGS.jobs,
-                                incremental=build == "edit"))
+            path = profile_path(build)
+            print(phases.report(phases.load(path), phases.load_mnemonics(path),
+                                FLAGS.jobs, incremental=build == "edit"))
 
 
 def kbuild_make(src: str, kobj: str) -> list[str]:
@@ -175,6 +189,7 @@ def reuse(work: str) -> None:
     print("bench: back to the unedited tree on both sides (untimed)", file=sys.stderr)
     timed(make)
     timed(bazel_build(bazel), cwd=ws)
+    save_mnemonics(bazel, ws, "edit", "null")
     bundles = backend_bundles(bazel, ws)
     before = {m: bundle.member_digests(p) for m, p in bundles.items()}
     k_edit, b_edit, k_null, b_null, rerun, why, changes = edit_and_null(
@@ -228,6 +243,7 @@ def main(argv):
         # (every input of every action) as JSON at the end, which Kbuild's
         # side does not pay for.  The BE figures come from aquery afterwards.
         b_cold = timed(bazel_build(bazel, *profile("cold")), cwd=ws)
+        save_mnemonics(bazel, ws, "cold", "edit", "null")
         bundles = backend_bundles(bazel, ws)
         before = {m: bundle.member_digests(p) for m, p in bundles.items()}
         mean_inputs, n_backends = mean_bitcode_inputs(before), len(bundles)

@@ -1,12 +1,14 @@
 """Where a build's time went, per ThinLTO phase, from Bazel's JSON profile.
 
-Bazel's profile (`--profile=FILE`) has one "action processing" event per
-executed action, named by the action's progress message; the rules' messages
-name the phase ("Compiling ...", "Thin-linking ...", "ThinLTO backend ...",
-"Linking ...").  For each phase: how many actions ran, the wall-clock span
-from the first start to the last end, and the summed action time.  Bazel
-folds very short events together in its profile, so a count can fall a
-little short of the actions that ran (the times do not).
+Bazel's profile (`--profile=FILE --experimental_profile_include_primary_output`)
+has one "action processing" event per executed action with its primary
+output ("out"); Bazel 4.2.3's profile names no mnemonic, so the bench saves
+beside each profile which mnemonic writes which output (from `bazel aquery`,
+FILE.mnemonics.json) and the phase of an event is its action's mnemonic's.
+For each phase: how many actions ran, the wall-clock span from the first
+start to the last end, and the summed action time.  Bazel folds very short
+events together in its profile, so a count can fall a little short of the
+actions that ran (the times do not).
 
 `python3 -m bench.profiles` prints this for saved profiles.
 """
@@ -14,22 +16,40 @@ little short of the actions that ran (the times do not).
 import gzip
 import json
 
-# Progress-message prefix -> phase, as rules/private/*.bzl write them.
-PHASES = (
-    ("Compiling", "FE"),
-    ("Scanning", "initcall scan"),
-    ("Ordering", "initcall order"),
-    ("Thin-linking", "thin link"),
-    ("ThinLTO backend", "BE"),
-    ("Linking", "final link"),
-)
+# Mnemonic -> phase, as rules/private/*.bzl name their actions.
+PHASES = {
+    "ThinLtoCompile": "FE",
+    "NativeCompile": "FE",
+    "Symlink": "FE",
+    "InitcallScan": "initcall scan",
+    "InitcallOrder": "initcall order",
+    "ThinLtoIndex": "thin link",
+    "ThinLtoBackend": "BE",
+    "RelocatableLink": "final link",
+}
+
+# Makes Bazel write each action's primary output into its profile event.
+PROFILE_FLAGS = ("--experimental_profile_include_primary_output",)
 
 
-def phase_of(message: str) -> str:
-    for prefix, phase in PHASES:
-        if message.startswith(prefix):
-            return phase
-    return "other"
+def mnemonics_path(profile: str) -> str:
+    """Where the output -> mnemonic map of a profile is kept."""
+    return profile + ".mnemonics.json"
+
+
+def mnemonics_of(aquery_outputs: dict[str, list[str]]) -> dict[str, str]:
+    """output path -> mnemonic, from execlog.aquery_outputs."""
+    return {path: m for m, paths in aquery_outputs.items() for path in paths}
+
+
+def load_mnemonics(profile: str) -> dict[str, str]:
+    with open(mnemonics_path(profile)) as f:
+        return json.load(f)
+
+
+def phase_of(event: dict, mnemonics: dict[str, str]) -> str:
+    """The phase of a profile's action event, by its action's mnemonic."""
+    return PHASES.get(mnemonics.get(event.get("out", ""), ""), "other")
 
 
 def load(path: str) -> list[dict]:
@@ -48,7 +68,7 @@ SERIAL = ("FE", "thin link", "BE", "final link")
 Row = tuple[str, int, float, float, float, float]
 
 
-def phases(events: list[dict]) -> list[Row]:
+def phases(events: list[dict], mnemonics: dict[str, str]) -> list[Row]:
     """(phase, actions, start, wall span, summed action time, longest
     action), seconds from the profile's start, in the order the phases
     started."""
@@ -57,7 +77,7 @@ def phases(events: list[dict]) -> list[Row]:
         if e.get("ph") != "X" or e.get("cat") != "action processing":
             continue
         start, dur = e["ts"] / 1e6, e["dur"] / 1e6
-        phase = phase_of(e.get("name", ""))
+        phase = phase_of(e, mnemonics)
         s = spans.setdefault(phase, [0, start, start + dur, 0.0, 0.0])
         s[0] += 1
         s[1] = min(s[1], start)
@@ -95,12 +115,13 @@ STEPS = (
 )
 
 
-def action_steps(events: list[dict], phase: str) -> list[tuple[str, float]]:
+def action_steps(events: list[dict], phase: str,
+                 mnemonics: dict[str, str]) -> list[tuple[str, float]]:
     """Where the longest action of `phase` spent its time: (step, seconds)
     for each of Bazel's STEPS found on its thread within its span."""
     actions = [e for e in events if e.get("ph") == "X"
                and e.get("cat") == "action processing"
-               and phase_of(e.get("name", "")) == phase]
+               and phase_of(e, mnemonics) == phase]
     if not actions:
         return []
     a = max(actions, key=lambda e: e["dur"])
@@ -117,16 +138,17 @@ def format_steps(steps: list[tuple[str, float]]) -> str:
     return ", ".join(f"{label} {seconds:.2f} s" for label, seconds in steps)
 
 
-def report(events: list[dict], jobs: int, incremental: bool) -> str:
+def report(events: list[dict], mnemonics: dict[str, str], jobs: int,
+           incremental: bool) -> str:
     """The phases of one build, the floor (for an incremental build) and
     where its thin link and final link spent their time."""
-    rows = phases(events)
+    rows = phases(events, mnemonics)
     lines = [format_phases(rows)]
     if incremental:
         lines.append(f"  its FE, thin link, BE and final link back to back on "
                      f"{jobs} fully used cores: >= {floor(rows, jobs):.1f} s")
     for phase in ("thin link", "final link"):
-        steps = action_steps(events, phase)
+        steps = action_steps(events, phase, mnemonics)
         if steps:
             lines.append(f"  its {phase}: {format_steps(steps)}")
     return "\n".join(lines)

@@ -1,7 +1,8 @@
 """Where saved builds' time went, per ThinLTO phase, from Bazel's profiles.
 
 `bench.compare --profiles=DIR` saves the profiles of its cold, edit and null
-builds; any `bazel build --profile=FILE` of //:vmlinux_o works too:
+builds, each with FILE.mnemonics.json (which mnemonic writes which output,
+from `bazel aquery`: Bazel 4.2.3's profile names no mnemonic):
 
   python3 -m bench.profiles /tmp/prof/cold.prof.gz
   python3 -m bench.profiles --incremental /tmp/prof/edit.prof.gz
@@ -30,8 +31,13 @@ def main(argv: list[str]) -> None:
         except (OSError, ValueError) as e:
             raise SystemExit(f"{path}: not a readable Bazel JSON profile ({e}); "
                              "give a file written by bazel build --profile") from e
+        try:
+            mnemonics = phases.load_mnemonics(path)
+        except (OSError, ValueError) as e:
+            raise SystemExit(f"{phases.mnemonics_path(path)}: no map of outputs to "
+                             f"mnemonics ({e}); profile with bench.compare --profiles") from e
         print(f"{path}:")
-        print(phases.report(events, FLAGS.jobs, FLAGS.incremental))
+        print(phases.report(events, mnemonics, FLAGS.jobs, FLAGS.incremental))
 
 
 if __name__ == "__main__":
