@@ -100,7 +100,8 @@ faketime -f +{CLOCK_SHIFT_DAYS}d date +%s >{q(b.facts_dir)}/translation_clock
 faketime -f +{CLOCK_SHIFT_DAYS}d /usr/bin/python3 -m tools.kthinlto.configure \\
     --workspace={q(b.checkout)} --cache_dir={q(b.cache)} --source={q(b.source)} \\
     --jobs={TRANSLATE_JOBS}
-{bazel} build //:vmlinux_o --jobs={BAZEL_JOBS} --execution_log_json_file={q(b.exec_log)}
+{bazel} build //:vmlinux_o --jobs={BAZEL_JOBS} --execution_log_json_file={q(b.exec_log)} \
+    2>{q(b.facts_dir)}/build.stderr || {{ cat {q(b.facts_dir)}/build.stderr >&2; exit 1; }}
 {bazel} info execution_root >{q(b.facts_dir)}/execroot
 {bazel} shutdown
 """
@@ -127,9 +128,12 @@ def second(default_kernel):
         # The kernel source at another path: a hard-linked copy, read-only
         # to the other user (never chown'ed: its files are the shared tree's).
         kernels.private_source(b.source)
+        # Bazel's kernel repository rule translates with the same cache and
+        # Python: it finds the translation made under faketime and reuses it.
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.path.join(base, "home"),
                "USER": OTHER_USER, "LOGNAME": OTHER_USER,
-               "PYTHONPATH": os.path.join(base, "pylib"), **INJECTED}
+               "PYTHONPATH": os.path.join(base, "pylib"), "KTHINLTO_CACHE": b.cache,
+               "KTHINLTO_PYTHON": "/usr/bin/python3", **INJECTED}
         cmd = ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', OTHER_HOST,
                "runuser", "-u", OTHER_USER, "--", "env", "-i",
                *[f"{k}={v}" for k, v in env.items()], "sh", "-c", _script(b)]
@@ -164,6 +168,13 @@ def _outputs(log: str) -> dict[str, tuple[str, str]]:
     """Every action output: path -> (mnemonic, sha256)."""
     return {o["path"]: (e["mnemonic"], o["digest"]["hash"])
             for e in execlog.read(log) for o in e.get("actualOutputs", [])}
+
+
+def test_bazel_used_the_translation_made_under_faketime(second):
+    # B's repository rule found the translation its configure step made (the
+    # one under faketime) in B's cache, and made none of its own.
+    stderr = second.fact("build.stderr")
+    assert "reusing" in stderr and "make tinyconfig" not in stderr, stderr[-3000:]
 
 
 def test_every_intermediate_is_identical(default_kernel, second):
