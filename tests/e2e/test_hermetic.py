@@ -117,10 +117,11 @@ def test_user_environment_does_not_reach_actions(default_kernel):
                     PATH="/nonexistent/bin:" + os.environ["PATH"])
     assert _actions(default_kernel.ws, polluted) == clean
     # Actions see a fixed PATH (--incompatible_strict_action_env) and what
-    # the rules set: the toolchain's libraries, NM and objtree for Kbuild's
-    # initcall script.
+    # the rules set: the toolchain's libraries, the declared Python's
+    # standard library (PYTHONHOME), NM and objtree for Kbuild's initcall
+    # script.
     names = {v["key"] for a in clean for v in a[3]}
-    assert names <= {"PATH", "LD_LIBRARY_PATH", "NM", "objtree"}, names
+    assert names <= {"PATH", "LD_LIBRARY_PATH", "PYTHONHOME", "NM", "objtree"}, names
     assert len([a for a in clean if a[0] == "ThinLtoBackend"]) > 300
 
 
