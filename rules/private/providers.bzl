@@ -73,7 +73,8 @@ ActionPythonInfo = provider(
         "env": "(dict of string to string) PYTHONHOME, the execroot-relative " +
                "root of that standard library (so it reads no other), and " +
                "LD_LIBRARY_PATH, the directory of those libraries",
-        "flags": "(list of string) interpreter flags before the script: -S " +
+        "flags": "(list of string) interpreter flags before the script: -B (no " +
+                 "bytecode written into the inputs), -S " +
                  "(no site packages)",
     },
 )

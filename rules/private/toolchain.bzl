@@ -16,7 +16,7 @@ def _python_info(ctx):
         interpreter = interpreter,
         files = depset([interpreter], transitive = [depset(ctx.files.python_runtime)]),
         env = env,
-        flags = ["-S"],
+        flags = ["-B", "-S"],
     )
 
 def _llvm_toolchain_impl(ctx):

@@ -56,9 +56,9 @@ def _check_thin_link(actions, failures):
         if fe != ["arch/arm64/kernel/pi/p.pi.o", "arch/x86/entry/entry.o", "kernel/a.o", "lib/b.o"]:
             failures.append("thin link reads %s, expected every FE output" % fe)
         _check_action_python(a, "tools/kthinlto/actions/import_bundles.py", failures)
-        named = [w.split("=")[0] for w in a.argv[3:8]]
-        if named != ["--manifest", "--fe_dir", "--scratch", "--nm", "--ld"] or a.argv[8] != "--":
-            failures.append("thin link's launcher arguments %s, expected named ones, then --" % a.argv[3:9])
+        named = [w.split("=")[0] for w in a.argv[4:9]]
+        if named != ["--manifest", "--fe_dir", "--scratch", "--nm", "--ld"] or a.argv[9] != "--":
+            failures.append("thin link's launcher arguments %s, expected named ones, then --" % a.argv[4:10])
         for tool in ["tools/kthinlto/bundle.py", "tools/kthinlto/__init__.py", "tools/__init__.py"]:
             if tool not in _paths(a.inputs):
                 failures.append("thin link does not declare %s, which its launcher imports" % tool)
@@ -70,8 +70,8 @@ def _check_action_python(action, script, failures):
     hidden input.
     """
     argv = action.argv
-    if not argv[0].endswith("external/kthinlto_python/bin/python3") or argv[1:3] != ["-S", script]:
-        failures.append("%s runs %s, expected the declared python3 -S %s" % (action.mnemonic, argv[:3], script))
+    if not argv[0].endswith("external/kthinlto_python/bin/python3") or argv[1:4] != ["-B", "-S", script]:
+        failures.append("%s runs %s, expected the declared python3 -B -S %s" % (action.mnemonic, argv[:4], script))
     inputs = _paths(action.inputs)
     for want in [argv[0], script]:
         if want not in inputs:
