@@ -8,7 +8,6 @@ log; `pytest -s` prints them per phase (remote / local / cache hit).
 """
 
 import hashlib
-import json
 import os
 import re
 import shutil

@@ -1,6 +1,5 @@
 """tools/kthinlto/trees.py: translation keys, reuse markers, pruning."""
 
-import json
 import os
 
 from tools.kthinlto import trees

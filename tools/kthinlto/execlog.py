@@ -92,6 +92,5 @@ def output_dirs(aquery: dict) -> dict[str, str]:
     """mnemonic -> the directory all its outputs are under: how a test or
     the bench finds a phase's files (kernel/sys.o is <dir>/kernel/sys.o)
     from the mnemonic alone, whatever the rules name their targets."""
-    import os
     return {m: os.path.commonpath([os.path.dirname(p) for p in paths])
             for m, paths in aquery_outputs(aquery).items() if paths}
