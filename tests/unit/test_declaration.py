@@ -44,13 +44,13 @@ def test_missing_declaration_says_how_to_write_one(tmp_path):
         declaration.read(str(tmp_path / "nope.json"))
 
 
-def test_written_declaration_reads_back_and_keeps_only_non_defaults(tmp_path):
+def test_written_declaration_reads_back_with_source_arch_and_the_non_defaults(tmp_path):
     decl = declaration.Declaration(source="linux-source-6.1", config="tinyconfig",
                                    fragments=("@kthinlto//configs:bootable.config",))
     path = str(tmp_path / "kernels" / "k.json")
     declaration.write(path, decl)
     assert declaration.read(path) == decl
-    assert set(json.loads(open(path).read())) == {"source", "config", "fragments"}
+    assert set(json.loads(open(path).read())) == {"source", "arch", "config", "fragments"}
     assert os.listdir(tmp_path / "kernels") == ["k.json"]   # no temporary left
 
 

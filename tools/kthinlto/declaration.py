@@ -108,11 +108,12 @@ def read(file: str) -> Declaration:
 
 
 def to_json(decl: Declaration) -> str:
-    """The file's text: the fields that differ from their defaults."""
+    """The file's text: source, arch and the fields that differ from their
+    defaults."""
     data = {}
     for f in dataclasses.fields(Declaration):
         value = getattr(decl, f.name)
-        if f.name == "source" or value != f.default:
+        if f.name in ("source", "arch") or value != f.default:
             data[f.name] = list(value) if f.name == "fragments" else value
     return json.dumps(data, indent=2) + "\n"
 
