@@ -326,7 +326,7 @@ def _translate_declaration() -> int:
     """What the kernel repository rule runs: check (and translate) a
     declaration file; the result goes to --result as JSON."""
     file = FLAGS.declaration
-    decl = declaration.read(file)
+    decl = declaration.read(file, _shown(file, FLAGS.workspace))
     try:
         req = request_of(decl, FLAGS.workspace, FLAGS.jobs, FLAGS.cache_dir, file)
         if FLAGS.check_only:

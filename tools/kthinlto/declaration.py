@@ -75,10 +75,12 @@ def check_name(name: str) -> None:
             "(a letter, then letters, digits or _), e.g. kernel_arm64")
 
 
-def read(file: str) -> Declaration:
-    """Parses and checks a declaration file; errors name the file and field."""
+def read(path: str, file: str | None = None) -> Declaration:
+    """Parses and checks a declaration file; errors name the file (as
+    `file`, default its path) and the field."""
+    file = file or path
     try:
-        with open(file) as f:
+        with open(path) as f:
             data = json.load(f)
     except FileNotFoundError:
         raise TranslationError(f"{file}: no such declaration; "
