@@ -225,18 +225,18 @@ def register(workspace: str, name: str) -> list[str]:
             f.write(_BUILD)
         changed.append(build)
     decl = label_of(name)
-    ws_file = os.path.join(workspace, "WORKSPACE")
-    if os.path.exists(ws_file) and f'name = "{name}"' not in _text(ws_file):
-        with open(ws_file, "a") as f:
-            f.write(f'\nload("@{RULESET_REPO}//rules:repositories.bzl", "kthinlto_kernel")\n\n'
-                    f'kthinlto_kernel(\n    name = "{name}",\n    declaration = "{decl}",\n)\n')
-        changed.append(ws_file)
-    module = os.path.join(workspace, "MODULE.bazel")
-    if os.path.exists(module) and f'name = "{name}"' not in _text(module):
-        with open(module, "a") as f:
-            f.write(f'\nkthinlto.kernel(\n    name = "{name}",\n    declaration = "{decl}",\n)\n\n'
-                    f'use_repo(kthinlto, "{name}")\n')
-        changed.append(module)
+    call = f'(\n    name = "{name}",\n    declaration = "{decl}",\n)\n'
+    appends = {
+        "WORKSPACE": f'\nload("@{RULESET_REPO}//rules:repositories.bzl", "kthinlto_kernel")\n\n'
+                     f"kthinlto_kernel{call}",
+        "MODULE.bazel": f'\nkthinlto.kernel{call}\nuse_repo(kthinlto, "{name}")\n',
+    }
+    for base, text in appends.items():
+        file = os.path.join(workspace, base)
+        if os.path.exists(file) and f'name = "{name}"' not in _text(file):
+            with open(file, "a") as f:
+                f.write(text)
+            changed.append(file)
     return changed
 
 
