@@ -84,6 +84,10 @@ def copy_checkout(dest: str) -> str:
     return dest
 
 
+# (output base, target) -> mnemonic -> output directory (Workspace.output_dirs)
+_OUTPUT_DIRS: dict[tuple[str, str], dict[str, str]] = {}
+
+
 @dataclasses.dataclass
 class Workspace:
     """A checkout with its own Bazel output base."""
@@ -119,8 +123,12 @@ class Workspace:
         return json.loads(out) if out.strip() else {}
 
     def output_dirs(self, target: str = "//:vmlinux_o") -> dict[str, str]:
-        """mnemonic -> the directory of its outputs (execroot-relative)."""
-        return execlog.output_dirs(self.aquery(f"deps({target})"))
+        """mnemonic -> the directory of its outputs (execroot-relative); one
+        aquery per output base and target."""
+        key = (self.output_base, target)
+        if key not in _OUTPUT_DIRS:
+            _OUTPUT_DIRS[key] = execlog.output_dirs(self.aquery(f"deps({target})"))
+        return _OUTPUT_DIRS[key]
 
     def shutdown(self) -> None:
         self.bazel("shutdown", check=False)
@@ -129,9 +137,6 @@ class Workspace:
 def new_workspace(base: str) -> Workspace:
     root = copy_checkout(os.path.join(base, "checkout"))
     return Workspace(root=root, output_base=os.path.join(base, "output_base"))
-
-
-_OUTPUT_DIRS: dict[tuple[str, str], dict[str, str]] = {}
 
 
 @dataclasses.dataclass
@@ -162,10 +167,7 @@ class BuiltKernel:
     def output_dir(self, mnemonic: str) -> str:
         """Execroot-relative directory of a phase's outputs, found by the
         mnemonic of its actions (aquery, run once per kernel)."""
-        key = (self.ws.output_base, self.repo)
-        if key not in _OUTPUT_DIRS:
-            _OUTPUT_DIRS[key] = self.ws.output_dirs(self.target("vmlinux_o"))
-        return _OUTPUT_DIRS[key][mnemonic]
+        return self.ws.output_dirs(self.target("vmlinux_o"))[mnemonic]
 
     def bazel_bin(self) -> str:
         """Where its outputs are: bazel-bin/external/<repo>."""

@@ -22,15 +22,10 @@ EDIT_B = "\treturn task_tgid_vnr(current) + 2;\n}"
 TOOL_PREFIXES = ("external/kthinlto_llvm/", "rules/private/")
 
 
-_DIRS: dict[str, dict[str, str]] = {}
-
-
 def dirs(ws: kernels.Workspace) -> dict[str, str]:
     """mnemonic -> the directory (ending in /) of its outputs, found by
     mnemonic (ThinLtoCompile, ThinLtoIndex, ThinLtoBackend)."""
-    if ws.output_base not in _DIRS:
-        _DIRS[ws.output_base] = {m: d + "/" for m, d in ws.output_dirs().items()}
-    return _DIRS[ws.output_base]
+    return {m: d + "/" for m, d in ws.output_dirs().items()}
 
 
 def sha256(path: str) -> str:

@@ -41,8 +41,8 @@ from absl import flags as absl_flags
 from tools.kthinlto import arches, declaration, deps, emit, graph, kbuild, records, trees
 from tools.kthinlto.records import TranslationError
 # Re-exported: the source helpers are part of this CLI's documented surface.
-from tools.kthinlto.source import (check_kernel_tree, pinned_tree,  # noqa: F401
-                                   read_pins, sha256_file, unpack)
+from tools.kthinlto.source import (check_kernel_tree, is_pin,  # noqa: F401
+                                   pinned_tree, read_pins, sha256_file, unpack)
 
 FLAGS = absl_flags.FLAGS
 absl_flags.DEFINE_string("source", read_pins()[0],
@@ -115,7 +115,7 @@ def request_of(decl: declaration.Declaration, workspace: str, jobs: int,
     file: the declaration file (None: the declaration came from flags)."""
     def resolve(value: str, field: str) -> str:
         return declaration.resolve(value, workspace, field)
-    pinned = decl.source in read_pins()[1] and not declaration.is_label(decl.source)
+    pinned = is_pin(decl.source, workspace)
     spec = kbuild.ConfigSpec(
         target="" if decl.config_file else (decl.config or "tinyconfig"),
         config_file=resolve(decl.config_file, "config_file") if decl.config_file else "",
@@ -128,15 +128,14 @@ def request_of(decl: declaration.Declaration, workspace: str, jobs: int,
 
 def resolve_source(req: Request) -> str:
     src = os.path.abspath(req.source)
-    pins = read_pins()[1]
-    if req.source in pins and not os.path.exists(req.source):
+    if is_pin(req.source):
         src = pinned_tree(req.source, req.cache_dir)
     elif os.path.isfile(src):
         src = unpack(src, req.sha256, req.cache_dir)
     elif not os.path.isdir(src):
         raise TranslationError(
             f"{req.source}: no such kernel tree or tarball, nor a package pinned "
-            f"in tools/kthinlto/sources.json ({', '.join(sorted(pins))}); "
+            f"in tools/kthinlto/sources.json ({', '.join(sorted(read_pins()[1]))}); "
             "pass --source=<one of them>")
     check_kernel_tree(src, req.arch, req.names["arch"])
     return src
@@ -273,7 +272,7 @@ def declaration_of_flags(source: str, sha256: str | None, arch: str,
         default = declaration.default_fragment(arch)
         fragments = [default] if default else []
         config = "tinyconfig"
-    pinned = source in read_pins()[1] and not os.path.exists(source)
+    pinned = is_pin(source)
     return declaration.Declaration(
         source=source if pinned else os.path.abspath(source),
         sha256=sha256 or "", arch=arch,

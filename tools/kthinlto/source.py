@@ -55,6 +55,13 @@ def read_pins(path: str = PINS_FILE) -> tuple[str, dict[str, Pin]]:
     return data["default"], pins
 
 
+def is_pin(source: str, path_root: str = "") -> bool:
+    """Whether a source setting names a package pinned in sources.json
+    rather than a tree or tarball (a path there, from path_root, wins)."""
+    return (source in read_pins()[1] and not source.startswith(("//", "@"))
+            and not os.path.exists(os.path.join(path_root, source)))
+
+
 def sha256_file(path: str) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
