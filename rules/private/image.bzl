@@ -11,51 +11,16 @@ source files Kbuild reads for these steps, run sandboxed and locally, and
 are cached like every other action.
 """
 
-load(":common.bzl", "TOOLCHAIN_TYPE", "kernel_root", "llvm_toolchain")
+load(":kbuild_tail.bzl", "KBUILD_TAIL_ATTRS", "KBUILD_TAIL_TOOLCHAINS", "kbuild_tail")
 load(":schema.bzl", "decode")
-
-def _tail(ctx, target, places, takes, what):
-    tc = llvm_toolchain(ctx)
-    root = kernel_root(ctx)
-    args = ctx.actions.args()
-    args.add(root + "/src")
-    args.add(root + "/obj")
-    args.add(ctx.attr.arch)
-    args.add(ctx.attr.srcarch)
-    args.add("-" + tc.version)
-    args.add(target)
-    args.add(takes[0][1].path + ".work")
-    for rel, f in places:
-        args.add("place:%s=%s" % (rel, f.path))
-    for rel, f in takes:
-        args.add("take:%s=%s" % (rel, f.path))
-    env = {"PATH": "/bin:/usr/bin:/usr/local/bin", "LC_ALL": "C"}
-    env.update(ctx.attr.build_env)
-    ctx.actions.run(
-        executable = ctx.executable._kbuild_tail,
-        arguments = [args],
-        # The LLVM tools are inputs so that the cache key follows them;
-        # make finds the same ones as clang-N etc. on PATH, as Kbuild does.
-        inputs = depset(
-            ctx.files.objtree + ctx.files.srcs + [f for _, f in places],
-            transitive = [tc.files],
-        ),
-        outputs = [f for _, f in takes],
-        env = env,
-        # Local (remotely cached): one serial step that runs the host's
-        # make, perl and compressors, which are not inputs.
-        execution_requirements = {"no-remote-exec": "1"},
-        mnemonic = "KbuildTail",
-        progress_message = what,
-    )
 
 def _kernel_vmlinux_impl(ctx):
     vmlinux = ctx.actions.declare_file("image/vmlinux")
     system_map = ctx.actions.declare_file("image/System.map")
     utsversion = ctx.actions.declare_file("image/utsversion.h")
-    _tail(
+    kbuild_tail(
         ctx,
-        "vmlinux",
+        ["vmlinux"],
         places = [("vmlinux.o", ctx.file.vmlinux_o)],
         takes = [
             ("vmlinux", vmlinux),
@@ -73,28 +38,23 @@ def _kernel_vmlinux_impl(ctx):
         ),
     ]
 
-_COMMON_ATTRS = {
-    "arch": attr.string(mandatory = True, doc = "Kernel ARCH."),
-    "srcarch": attr.string(mandatory = True, doc = "Kbuild's SRCARCH (the directory under arch/)."),
-    "build_env": attr.string_dict(doc = "KBUILD_BUILD_* as the translation pinned them."),
-    "objtree": attr.label_list(allow_files = True, doc = "The translated object tree."),
-    "srcs": attr.label_list(allow_files = True, doc = "Source files Kbuild reads for these steps."),
-    "vmlinux_o": attr.label(allow_single_file = True, mandatory = True, doc = "The final link's vmlinux.o."),
-    "_kbuild_tail": attr.label(default = "//rules/private:kbuild_tail.sh", allow_single_file = True, executable = True, cfg = "exec"),
-}
+_COMMON_ATTRS = dict(
+    KBUILD_TAIL_ATTRS,
+    vmlinux_o = attr.label(allow_single_file = True, mandatory = True, doc = "The final link's vmlinux.o."),
+)
 
 kernel_vmlinux = rule(
     implementation = _kernel_vmlinux_impl,
     doc = "vmlinux (and System.map, output group system_map) from vmlinux.o, by Kbuild's link-vmlinux.sh.",
     attrs = _COMMON_ATTRS,
-    toolchains = [TOOLCHAIN_TYPE],
+    toolchains = KBUILD_TAIL_TOOLCHAINS,
 )
 
 def _kernel_boot_image_impl(ctx):
     image = ctx.actions.declare_file("image/" + ctx.attr.image)
-    _tail(
+    kbuild_tail(
         ctx,
-        ctx.attr.image,
+        [ctx.attr.image],
         places = [
             ("vmlinux.o", ctx.file.vmlinux_o),
             ("vmlinux", ctx.file.vmlinux),
@@ -114,7 +74,7 @@ kernel_boot_image = rule(
         image_path = attr.string(mandatory = True, doc = "Where Kbuild writes it, objtree-relative."),
         vmlinux = attr.label(allow_single_file = True, mandatory = True),
     ),
-    toolchains = [TOOLCHAIN_TYPE],
+    toolchains = KBUILD_TAIL_TOOLCHAINS,
 )
 
 def kernel_images(name, kernel, vmlinux_o, objtree, srcs):

@@ -1,20 +1,26 @@
 #!/bin/sh
-# kbuild_tail.sh SRC OBJ ARCH SRCARCH LLVM TARGET WORK [place:REL=FILE ...] [take:REL=FILE ...]
+# kbuild_tail.sh SRC OBJ ARCH SRCARCH LLVM GOALS WORK [place:REL=FILE ...]
+#     [take:REL=FILE ...] [tree:REL=DIR ...]
 #
-# Runs Kbuild's own rules after vmlinux.o (`make TARGET`, e.g. vmlinux or
-# bzImage) in a writable copy of the translated object tree OBJ, on source
-# tree SRC.  Each place:REL=FILE copies FILE to REL in that tree and tells
-# make to take it as built (-o REL): vmlinux.o from the final link, vmlinux
-# for the image.  Each take:REL=FILE copies a result out.  WORK is scratch,
-# removed on success; on failure the last lines of make's log are printed.
-# An action executable, so that no shell path appears on the command line.
+# Runs Kbuild's own rules after the link units (`make GOALS`: vmlinux,
+# bzImage, or the modules' modpost, final links and modules_install) in a
+# writable copy of the translated object tree OBJ, on source tree SRC.
+# GOALS is one argument, the goals separated by spaces.  Each
+# place:REL=FILE copies FILE to REL in that tree and tells make to take it
+# as built (-o REL): vmlinux.o from the final link, vmlinux for the image,
+# each module's object.  Each take:REL=FILE copies a result out; each
+# tree:REL=DIR copies a directory out, without its symbolic links
+# (modules_install links back to the trees it was run in).
+# modules_install installs into REL .install.  WORK is scratch, removed on
+# success; on failure the last lines of make's log are printed.  An action
+# executable, so that no shell path appears on the command line.
 set -eu
 src=$1
 obj=$2
 arch=$3
 srcarch=$4
 llvm=$5
-target=$6
+goals=$6
 work=$7
 shift 7
 rm -rf "$work"
@@ -28,15 +34,17 @@ cp -RL --preserve=timestamps "$obj/." "$work/obj"
 # and 6.12 also checks RUSTC_VERSION_TEXT, PAHOLE, ... of the host), so
 # every such check goes.
 sed -i '/^ifneq "\$(/,/^endif/d' "$work/obj/include/config/auto.conf.cmd"
-# Nothing before vmlinux.o is built again: the vmlinux linker script, whose
-# rule is Kbuild's descent into the whole tree (after its prepare steps),
-# is taken as built, like vmlinux.o.  make is run the way Kbuild's own
+# Nothing before the link units is built again: Kbuild's descent into the
+# whole tree (".", after its prepare steps), the vmlinux linker script,
+# made by that descent, and what modules need before it (modules_prepare:
+# modpost and the module linker script, made by the translation) are taken
+# as built, like vmlinux.o.  make is run the way Kbuild's own
 # out-of-tree sub-make runs (in the object tree, sub_make_done=1, without
 # make's built-in rules and variables: -rR, which the top-level make adds
 # only when it starts that sub-make; --no-print-directory, without which
 # 6.12's Makefile starts one more sub-make), because make does not pass -o on
 # to a sub-make.
-assume="-o arch/$srcarch/kernel/vmlinux.lds"
+assume="-o . -o arch/$srcarch/kernel/vmlinux.lds -o modules_prepare"
 for arg in "$@"; do
 	case $arg in
 	place:*)
@@ -50,11 +58,29 @@ for arg in "$@"; do
 done
 abs_src=$(cd "$src" && pwd)
 abs_obj=$(cd "$work/obj" && pwd)
-# shellcheck disable=SC2086 # $assume is a list of options
+# modules.builtin (and .modinfo) come from vmlinux.o's .modinfo section, by
+# scripts/Makefile.vmlinux_o, which Kbuild runs only right after linking
+# vmlinux.o (the translation's are of a placeholder).  That makefile is run
+# here directly, with the tool the top Makefile would give it, on the
+# placed vmlinux.o.
+case " $goals " in
+*" modules.builtin "*)
+	goals=$(echo " $goals " | sed 's/ modules\.builtin / /')
+	rm -f "$work/obj/modules.builtin" "$work/obj/modules.builtin.modinfo"
+	if ! make -rR --no-print-directory -C "$abs_obj" -f "$abs_src/scripts/Makefile.vmlinux_o" \
+		srctree="$abs_src" objtree=. OBJCOPY="llvm-objcopy$llvm" -o vmlinux.o \
+		modules.builtin >"$work/make.log" 2>&1; then
+		echo "kthinlto: Kbuild's make modules.builtin failed; last lines of its log:" >&2
+		tail -n 40 "$work/make.log" >&2
+		exit 1
+	fi
+	;;
+esac
+# shellcheck disable=SC2086 # $assume and $goals are lists
 if ! make -rR --no-print-directory -C "$abs_obj" -f "$abs_src/Makefile" -I "$abs_src" sub_make_done=1 \
 	abs_srctree="$abs_src" abs_objtree="$abs_obj" ARCH="$arch" LLVM="$llvm" \
-	$assume "$target" >"$work/make.log" 2>&1; then
-	echo "kthinlto: Kbuild's make $target failed; last lines of its log:" >&2
+	INSTALL_MOD_PATH="$abs_obj/.install" $assume $goals >>"$work/make.log" 2>&1; then
+	echo "kthinlto: Kbuild's make $goals failed; last lines of its log:" >&2
 	tail -n 40 "$work/make.log" >&2
 	exit 1
 fi
@@ -64,6 +90,13 @@ for arg in "$@"; do
 		rel=${arg#take:}
 		rel=${rel%%=*}
 		cp "$work/obj/$rel" "${arg#*=}"
+		;;
+	tree:*)
+		rel=${arg#tree:}
+		rel=${rel%%=*}
+		find "$work/obj/$rel" -type l -exec rm -f {} +
+		rm -rf "${arg#*=}"
+		cp -R "$work/obj/$rel" "${arg#*=}"
 		;;
 	esac
 done

@@ -6,7 +6,7 @@ KERNEL_SCHEMA from this file; decode() is the only place the rules read
 KERNEL's fields, and it refuses a KERNEL of another version.  Raise the
 version whenever the shape changes.
 
-KERNEL (schema 3), JSON-compatible:
+KERNEL (schema 4), JSON-compatible:
   schema        this version
   files         package paths (src/..., obj/...) that objects index
   flagsets      lists of compile flags (%{src}/%{obj} tokens) objects index
@@ -17,14 +17,18 @@ KERNEL (schema 3), JSON-compatible:
   units         the link units, each a relocatable link: {name (its output,
                 vmlinux.o), ldflags, whole and lazy (member paths in link
                 order), scripts (generated linker scripts: "initcalls"),
-                post_link ([] or [tool package path, args...])}
+                post_link ([] or [tool package path, args...]), module
+                (the loadable module Kbuild makes of it, fs/fuse/fuse.ko,
+                or "" for vmlinux.o)}; vmlinux.o first, then the modules
+                in Kbuild's modules.order
   config        what was translated, and the architecture's facts
   build_env     KBUILD_BUILD_* and the like, pinned
   kconfig_files every Kconfig file (package paths)
 """
 
 # 3: link units (units), objects keyed by path without lazy.
-KERNEL_SCHEMA = 3
+# 4: modules (units[i].module).
+KERNEL_SCHEMA = 4
 
 def check_schema(kernel):
     """Fails, naming the fix, unless KERNEL is of the version these rules read.
@@ -50,7 +54,8 @@ def decode(kernel):
       A struct: files, objects_json (the FE rule decodes it: faster in a
       rule than in a macro), flagsets_json, units (list of struct: name,
       target, ldflags, whole, lazy, scripts, post_link_tool (string or
-      None), post_link_args), config, build_env, kconfig_files.
+      None), post_link_args, module ("" or dir/x.ko)), config, build_env,
+      kconfig_files.
     """
     check_schema(kernel)
     units = []
@@ -66,6 +71,7 @@ def decode(kernel):
             scripts = u["scripts"],
             post_link_tool = post[0] if post else None,
             post_link_args = post[1:],
+            module = u["module"],
         ))
     return struct(
         files = kernel["files"],

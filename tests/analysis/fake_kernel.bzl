@@ -1,12 +1,12 @@
 """A tiny translated kernel, written by hand: two bitcode objects, one
 native, one prebuilt; two link units: vmlinux.o (lib/b.o a lazy lib.a
-member, objtool and initcall ordering) and a second unit that links lib/b.o
-whole and nothing after.  Laid out as tools/kthinlto/emit.py lays out a
+member, objtool and initcall ordering) and a module, extra/unit.ko, whose
+unit links lib/b.o whole and nothing after.  Laid out as tools/kthinlto/emit.py lays out a
 generated repository (src/, obj/ and the KERNEL dict of kernel.bzl),
-schema 3."""
+schema 4."""
 
 KERNEL = {
-    "schema": 3,
+    "schema": 4,
     "objects": json.encode([
         {"path": "kernel/a.o", "bitcode": 1, "source": 0, "flags": 0, "be_flags": 1, "inputs": [0, 2], "prebuilt": 0},
         {"path": "arch/x86/entry/entry.o", "bitcode": 0, "source": 3, "flags": 2, "be_flags": 2, "inputs": [2, 3], "prebuilt": 0},
@@ -34,6 +34,7 @@ KERNEL = {
             "lazy": ["lib/b.o"],
             "scripts": ["initcalls"],
             "post_link": ["obj/tools/objtool/objtool", "--hacks=jump_label", "--link"],
+            "module": "",
         },
         {
             "name": "extra/unit.o",
@@ -42,6 +43,7 @@ KERNEL = {
             "lazy": [],
             "scripts": [],
             "post_link": [],
+            "module": "extra/unit.ko",
         },
     ],
     "config": {"arch": "x86_64", "srcarch": "x86", "image": "bzImage", "image_path": "arch/x86/boot/bzImage"},

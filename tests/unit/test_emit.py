@@ -107,9 +107,10 @@ def test_kernel_data_link_units_and_config():
     assert d["units"] == [{
         "name": "vmlinux.o", "ldflags": ["-m", "elf_x86_64"],
         "whole": ["kernel/umh.o", "arch/x86/entry/entry_64.o"], "lazy": ["lib/sort.o"],
-        "scripts": ["initcalls"], "post_link": ["obj/tools/objtool/objtool", "--link"]}]
+        "scripts": ["initcalls"], "post_link": ["obj/tools/objtool/objtool", "--link"],
+        "module": ""}]
     assert d["config"] == CONFIG
-    assert d["schema"] == emit.schema_version() == 3
+    assert d["schema"] == emit.schema_version() == 4
 
 
 def test_kernel_data_marks_prebuilt_objects_with_their_object_as_source():

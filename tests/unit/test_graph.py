@@ -83,12 +83,29 @@ def test_parse_link_leaves_post_link_unset():
     assert graph.parse_link(LINK_ARGV, members).post_link == ()
 
 
-def test_parse_link_adds_loose_object_normalized_to_current_mode():
+def test_parse_link_links_a_loose_object_whole_in_any_mode():
+    # ld links an object named on its command line whatever the archive
+    # mode: a module's `ld -r -o x.o a.o b.o`.
     argv = ("-r", "-o", "vmlinux.o", "--whole-archive", "./arch/x86/head.o",
             "--no-whole-archive", "lib/extra.o")
     link = graph.parse_link(argv, members)
-    assert link.whole == ("arch/x86/head.o",)
-    assert link.lazy == ("lib/extra.o",)
+    assert link.whole == ("arch/x86/head.o", "lib/extra.o")
+    assert link.lazy == ()
+
+
+def test_parse_link_reads_a_module_response_file_in_order():
+    argv = ("-m", "elf_x86_64", "-r", "-o", "fs/fuse/fuse.o", "@fs/fuse/fuse.mod")
+    files = {"fs/fuse/fuse.mod": ["fs/fuse/dev.o", "./fs/fuse/dir.o"]}
+    link = graph.parse_link(argv, members, files.__getitem__)
+    assert (link.name, link.whole, link.ldflags) == (
+        "fs/fuse/fuse.o", ("fs/fuse/dev.o", "fs/fuse/dir.o"), ("-m", "elf_x86_64"))
+
+
+def test_parse_link_names_a_single_object_module_by_its_final_name():
+    # cmd_ld_single_m: ld -r -o dir/.tmp_x.o dir/x.o; mv dir/.tmp_x.o dir/x.o
+    argv = ("-r", "-o", "lib/.tmp_test_module.o", "lib/test_module.o")
+    link = graph.parse_link(argv, members)
+    assert (link.name, link.whole) == ("lib/test_module.o", ("lib/test_module.o",))
 
 
 def test_parse_link_rejects_unknown_linker_script():
@@ -97,12 +114,27 @@ def test_parse_link_rejects_unknown_linker_script():
         graph.parse_link(argv, members)
 
 
-def test_units_from_records_parses_every_link_record_in_order():
-    other = ("-r", "-o", "drivers/m/m.lto.o", "drivers/m/a.o")
-    recs = [Record("bitcode", OBJ, ("-c", "-o", "a.o", "a.c")),
-            Record("link", OBJ, LINK_ARGV), Record("link", OBJ, other)]
-    assert graph.units_from_records(recs, members) == [
-        graph.parse_link(LINK_ARGV, members), graph.parse_link(other, members)]
+def test_units_from_records_gives_vmlinux_o_then_modules_in_modules_order():
+    a = ("-r", "-o", "drivers/a/a.o", "drivers/a/x.o")
+    b = ("-r", "-o", "drivers/b/.tmp_b.o", "drivers/b/b.o")
+    recs = [Record("bitcode", OBJ, ("-c", "-o", "a.o", "a.c")), Record("link", OBJ, a),
+            Record("link", OBJ, LINK_ARGV), Record("link", OBJ, b)]
+    units = graph.units_from_records(recs, members, None,
+                                     ["drivers/b/b.ko", "drivers/a/a.ko"])
+    assert [(u.name, u.module) for u in units] == [
+        ("vmlinux.o", ""), ("drivers/b/b.o", "drivers/b/b.ko"), ("drivers/a/a.o", "drivers/a/a.ko")]
+
+
+def test_units_from_records_refuses_a_module_kbuild_did_not_link():
+    recs = [Record("link", OBJ, LINK_ARGV)]
+    with pytest.raises(TranslationError, match="drivers/a/a.ko is in modules.order"):
+        graph.units_from_records(recs, members, None, ["drivers/a/a.ko"])
+
+
+def test_units_from_records_refuses_a_link_of_unknown_purpose():
+    recs = [Record("link", OBJ, LINK_ARGV), Record("link", OBJ, ("-r", "-o", "x/y.o", "x/z.o"))]
+    with pytest.raises(TranslationError, match="x/y.o with ld -r"):
+        graph.units_from_records(recs, members)
 
 
 def test_units_from_records_without_a_link_names_what_is_missing():

@@ -359,3 +359,46 @@ def test_nm_options_alone_go_to_the_real_nm(env):
     # Kconfig asks `$(NM) --help` whether nm is LLVM's.
     proc = _run_nm(env, "echo 'LLVM nm help'\n", "--help")
     assert proc.stdout == "LLVM nm help\n"
+
+
+def test_link_named_like_ld_records_a_module_link_and_answers_a_placeholder(env):
+    # A module of several objects: `ld -r -o dir/x.o @dir/x.mod`.
+    link, real_dir = _link_named(env, "ld.lld-19", "exit 97\n")
+    environ = dict(os.environ, KTHINLTO_SHIM_STUB=str(env.stub),
+                   KTHINLTO_SHIM_LOG=str(env.log),
+                   PATH=real_dir + os.pathsep + os.environ["PATH"])
+    (env.root / "work" / "dev.o").write_bytes(env.stub.read_bytes())
+    (env.root / "work" / "fuse.mod").write_text("dev.o\n")
+    argv = ("-m", "elf_x86_64", "-r", "-o", "fuse.o", "@fuse.mod")
+    proc = subprocess.run([link, *argv], cwd=env.cwd, env=environ,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert env.records() == [Record("link", env.cwd, argv)]
+    assert (env.root / "work" / "fuse.o").read_bytes() == env.stub.read_bytes()
+
+
+def test_link_found_on_path_runs_the_next_tool_on_path(env):
+    # Kbuild finds the shim first on PATH; the shim must not find itself.
+    link, real_dir = _link_named(env, "ld.lld-19", f"echo linked > '{env.marker}'\n")
+    shim_dir = os.path.dirname(link)
+    environ = dict(os.environ, KTHINLTO_SHIM_STUB=str(env.stub),
+                   KTHINLTO_SHIM_LOG=str(env.log),
+                   PATH=os.pathsep.join([shim_dir, real_dir, os.environ["PATH"]]))
+    proc = subprocess.run(["ld.lld-19", "-o", "vdso.so", "a.o"], cwd=env.cwd,
+                          env=environ, capture_output=True, text=True, timeout=10)
+    assert proc.returncode == 0, proc.stderr
+    assert env.marker.read_text() == "linked\n"
+
+
+def test_link_named_like_ld_runs_a_relocatable_link_of_real_objects(env):
+    # tools/objtool's `ld -r -o fixdep-in.o fixdep.o`: a host object.
+    link, real_dir = _link_named(env, "ld.lld-19", f"echo linked > '{env.marker}'\n")
+    (env.root / "work" / "fixdep.o").write_bytes(b"\x7fELF host object")
+    environ = dict(os.environ, KTHINLTO_SHIM_STUB=str(env.stub),
+                   KTHINLTO_SHIM_LOG=str(env.log),
+                   PATH=real_dir + os.pathsep + os.environ["PATH"])
+    proc = subprocess.run([link, "-r", "-o", "fixdep-in.o", "fixdep.o"], cwd=env.cwd,
+                          env=environ, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert env.marker.read_text() == "linked\n"
+    assert env.records() == []

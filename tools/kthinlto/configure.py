@@ -214,7 +214,9 @@ def _translate_into(work: str, req: Request, srctree: str, tc: kbuild.Toolchain,
         kbuild.normalize_objtool(objtree, tc)
         recs = records.read_records(rec_dir)
         units = [_with_post_link(u, objtree) for u in graph.units_from_records(
-            recs, lambda a: kbuild.archive_members(a, objtree, tc))]
+            recs, lambda a: kbuild.archive_members(a, objtree, tc),
+            lambda f: kbuild.response_file(f, objtree),
+            kbuild.modules_order(objtree))]
         compiles = records.compiles(recs, objtree)
         objs = [p for u in units for p in u.members]
         linked = [compiles[p] for p in dict.fromkeys(objs) if p in compiles]
@@ -249,14 +251,14 @@ def _translate_into(work: str, req: Request, srctree: str, tc: kbuild.Toolchain,
 
 def _with_post_link(unit: graph.LinkUnit, objtree: str) -> graph.LinkUnit:
     """The unit with the command Kbuild ran on its output after the link
-    (its saved .<name>.cmd: objtool for vmlinux.o on x86)."""
+    (its saved .<name>.cmd: objtool for vmlinux.o and modules on x86)."""
     saved = os.path.join(objtree, os.path.dirname(unit.name),
                          "." + os.path.basename(unit.name) + ".cmd")
     if not os.path.exists(saved):
         return unit
     with open(saved) as f:
         return dataclasses.replace(unit, post_link=graph.parse_objtool(
-            f.readline(), os.path.basename(unit.name)))
+            f.readline(), unit.name))
 
 
 def declaration_of_flags(source: str, sha256: str | None, arch: str,

@@ -48,7 +48,9 @@ class LinkUnit:
     --start-lib), in link order; scripts: the generated linker scripts it
     takes with -T (names in GENERATED_SCRIPTS); post_link: the command run
     on the output in place after the link, the output's path appended
-    (objtool --link for vmlinux.o), relocated, or () for none.
+    (objtool --link for vmlinux.o, objtool --module for a module),
+    relocated, or () for none; module: the loadable module Kbuild makes
+    of the output (fs/fuse/fuse.ko), or "" (vmlinux.o).
     """
     name: str
     ldflags: tuple[str, ...]
@@ -56,16 +58,23 @@ class LinkUnit:
     lazy: tuple[str, ...]
     scripts: tuple[str, ...] = ()
     post_link: tuple[str, ...] = ()
+    module: str = ""
 
     @property
     def members(self) -> tuple[str, ...]:
         return self.whole + self.lazy
 
 
-def parse_link(argv: tuple[str, ...], members) -> LinkUnit:
+# Kbuild links a module of one object to dir/.tmp_x.o, then renames it to
+# the object's own name, dir/x.o (cmd_ld_single_m in scripts/Makefile.build).
+_TMP_PREFIX = ".tmp_"
+
+
+def parse_link(argv: tuple[str, ...], members, response=None) -> LinkUnit:
     """Splits a recorded `ld.lld ... -r -o OUT ...` command.
 
-    members(archive) -> list of member paths.
+    members(archive) -> list of member paths; response(file) -> the
+    objects an @file argument lists (a module's .mod file).
     """
     ldflags, whole, lazy, scripts = [], [], [], []
     whole_mode = False
@@ -92,13 +101,23 @@ def parse_link(argv: tuple[str, ...], members) -> LinkUnit:
             whole_mode = False
         elif a in ("--start-group", "--end-group", "-r"):
             pass
-        elif a.endswith((".a", ".o")) and not a.startswith("-"):
-            files = members(a) if a.endswith(".a") else [os.path.normpath(a)]
-            (whole if whole_mode else lazy).extend(files)
+        elif a.startswith("@") and response is not None:
+            # A module's .mod file: its objects, each linked like a file
+            # named on the command line.
+            whole.extend(os.path.normpath(f) for f in response(a[1:]))
+        elif a.endswith(".a") and not a.startswith("-"):
+            (whole if whole_mode else lazy).extend(members(a))
+        elif a.endswith(".o") and not a.startswith("-"):
+            # An object named as a file is always linked: --whole-archive
+            # and --start-group concern archives only.
+            whole.append(os.path.normpath(a))
         else:
             ldflags.append(a)
         i += 1
-    return LinkUnit(name or "vmlinux.o", tuple(ldflags), tuple(whole), tuple(lazy),
+    head, tail = os.path.split(name or "vmlinux.o")
+    if tail.startswith(_TMP_PREFIX):
+        tail = tail[len(_TMP_PREFIX):]
+    return LinkUnit(os.path.join(head, tail), tuple(ldflags), tuple(whole), tuple(lazy),
                     tuple(scripts))
 
 
@@ -177,9 +196,32 @@ def host_paths(objs: list[Object], units: list[LinkUnit], srctree: str,
     return bad
 
 
-def units_from_records(records: list[Record], members) -> list[LinkUnit]:
-    """Every relocatable link Kbuild ran, in the order it ran them."""
-    links = [parse_link(r.argv, members) for r in records if r.kind == "link"]
-    if not links:
+def units_from_records(records: list[Record], members, response=None,
+                       modules: list[str] = ()) -> list[LinkUnit]:
+    """Every relocatable link Kbuild ran: vmlinux.o, then the modules in
+    Kbuild's order.
+
+    members(archive) and response(file) as parse_link takes them; modules:
+    Kbuild's modules.order (dir/x.ko, objtree-relative).
+    """
+    links = {}
+    for r in records:
+        if r.kind == "link":
+            unit = parse_link(r.argv, members, response)
+            links[unit.name] = unit
+    if "vmlinux.o" not in links:
         single(records, "link")   # raises, naming what is missing
-    return links
+    units = [links.pop("vmlinux.o")]
+    for ko in modules:
+        unit = links.pop(ko[:-len(".ko")] + ".o", None)
+        if unit is None:
+            raise TranslationError(
+                f"{ko} is in modules.order but Kbuild linked no {ko[:-3]}.o; "
+                "was the translation's Kbuild run stopped early?")
+        units.append(dataclasses.replace(unit, module=ko))
+    if links:
+        raise TranslationError(
+            f"Kbuild linked {sorted(links)[0]} with ld -r, which is neither "
+            "vmlinux.o nor a module in modules.order; kthinlto does not "
+            "know where it goes")
+    return units

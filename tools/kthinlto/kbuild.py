@@ -211,21 +211,26 @@ def dropped_options(requested: dict[str, str], final: dict[str, str]) -> list[st
                   for k, v in requested.items() if final.get(k, "n") != v)
 
 
+def shim_path(shim_dir: str, environ) -> str:
+    """PATH with the shims first: Kbuild runs clang-N, ld.lld-N, llvm-nm-N
+    and perl by those names (LLVM=-N), finds the shims, and saves the same
+    commands as with the real tools."""
+    return shim_dir + os.pathsep + environ.get("PATH", os.defpath)
+
+
 @dataclasses.dataclass(frozen=True)
 class Probes:
     """Compiler probes answered from a cache for one translation.
 
-    cc: the shim named like the compiler (Kbuild's CC); cache: the directory
-    of memoized answers (KTHINLTO_PROBE_CACHE).
+    shim_dir: the shims named like the tools; cache: the directory of
+    memoized answers (KTHINLTO_PROBE_CACHE).
     """
-    cc: str
+    shim_dir: str
     cache: str
 
-    def make_vars(self) -> list[str]:
-        return [f"CC={self.cc}"]
-
     def env(self) -> dict[str, str]:
-        return kbuild_env(os.environ, KTHINLTO_PROBE_CACHE=self.cache)
+        return kbuild_env(os.environ, KTHINLTO_PROBE_CACHE=self.cache,
+                          PATH=shim_path(self.shim_dir, os.environ))
 
 
 def configure(srctree: str, objtree: str, arch: str, tc: Toolchain,
@@ -238,10 +243,7 @@ def configure(srctree: str, objtree: str, arch: str, tc: Toolchain,
     cache (plain Kbuild otherwise, as the benchmarks' Kbuild side runs).
     """
     base = make_args(srctree, objtree, arch, tc) + [f"-j{jobs}"]
-    env = None
-    if probes:
-        base += probes.make_vars()
-        env = probes.env()
+    env = probes.env() if probes else None
     config = os.path.join(objtree, ".config")
     if spec.config_file:
         with open(spec.config_file) as src, open(config, "w") as dst:
@@ -275,37 +277,67 @@ def configure(srctree: str, objtree: str, arch: str, tc: Toolchain,
                 "remove or fix them in the fragment")
 
 
-def shim_names(tc: Toolchain) -> list[tuple[str, str]]:
-    """(Kbuild's make variable, the tool's name) of each shim."""
-    return [("CC", tc.clang), ("LD", tc.ld), ("NM", tc.nm), ("PERL", "perl")]
+def shim_names(tc: Toolchain) -> list[str]:
+    """The tools the shims stand in for, by the names Kbuild runs them
+    (its CC, LD and NM with LLVM=-N, and PERL)."""
+    return [tc.clang, tc.ld, tc.nm, "perl"]
 
 
-def write_shims(shim_dir: str, tc: Toolchain) -> dict[str, str]:
-    """Links to shim.sh named like the tools they stand in for."""
+def write_shims(shim_dir: str, tc: Toolchain) -> None:
+    """Links to shim.sh named like the tools they stand in for: the shim
+    takes its role and the tool from $0."""
     os.makedirs(shim_dir, exist_ok=True)
-    paths = {}
-    for var, real in shim_names(tc):
-        # A link named like the tool: the shim takes role and tool from $0.
-        path = os.path.join(shim_dir, real)
-        os.symlink(SHIM, path)
-        paths[var] = path
-    return paths
+    for real in shim_names(tc):
+        os.symlink(SHIM, os.path.join(shim_dir, real))
 
 
 def probes_for(work: str, tc: Toolchain) -> Probes:
     """The shims of a translation's work directory, with an empty probe cache."""
-    shims = write_shims(os.path.join(work, "shims"), tc)
+    shim_dir = os.path.join(work, "shims")
+    write_shims(shim_dir, tc)
     cache = os.path.join(work, "probes")
     os.makedirs(cache, exist_ok=True)
-    return Probes(cc=shims["CC"], cache=cache)
+    return Probes(shim_dir=shim_dir, cache=cache)
+
+
+def record_goals(config: dict[str, str]) -> list[str]:
+    """What the recorded build makes: vmlinux.o, and with CONFIG_MODULES the
+    modules up to modpost, which is not run (its input, every module's
+    native object, does not exist yet: the shims answer with placeholders),
+    nor anything after it (KBUILD_MODPOST_NOFINAL)."""
+    if config.get("CONFIG_MODULES") != "y":
+        return ["vmlinux_o"]
+    import shutil
+    return ["vmlinux_o", "modules", "KBUILD_MODPOST_NOFINAL=1",
+            # An existing file: Kbuild lists $(MODPOST) as a prerequisite.
+            f"MODPOST={shutil.which('true')}"]
+
+
+def modules_order(objtree: str) -> list[str]:
+    """Kbuild's modules.order as module names (dir/x.ko), in its order; []
+    without modules.  (6.1 lists dir/x.ko, 6.2 and later dir/x.o.)"""
+    path = os.path.join(objtree, "modules.order")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        names = [os.path.normpath(line.strip()) for line in f if line.strip()]
+    return [n[:-len(".o")] + ".ko" if n.endswith(".o") else n for n in names]
+
+
+def response_file(path: str, objtree: str) -> list[str]:
+    """The objects a linker response file lists (a module's .mod file,
+    objtree-relative), in order."""
+    with open(os.path.join(objtree, path)) as f:
+        return f.read().split()
 
 
 def recorded_build(srctree: str, objtree: str, arch: str, tc: Toolchain,
                    work: str, jobs: int, log_path: str, kcflags: str = "") -> str:
-    """Runs `make vmlinux_o` with the shims; returns the record directory.
+    """Runs `make vmlinux_o` (and `modules`, record_goals) with the shims;
+    returns the record directory.
 
-    The shims are work/shims (probes_for made them, with the probe cache
-    that configure already filled).  kcflags: Kbuild's KCFLAGS, given on
+    The shims are work/shims, first on PATH (probes_for made them, with
+    the probe cache that configure already filled).  kcflags: Kbuild's KCFLAGS, given on
     make's command line (the environment's is ignored).
     """
     log_dir = os.path.join(work, "records")
@@ -313,16 +345,16 @@ def recorded_build(srctree: str, objtree: str, arch: str, tc: Toolchain,
     stub = os.path.join(work, "stub.o")
     subprocess.run([tc.clang, "-c", "-x", "c", "/dev/null", "-o", stub],
                    check=True)
-    shim_dir = os.path.join(work, "shims")
-    shims = {var: os.path.join(shim_dir, real) for var, real in shim_names(tc)}
     env = kbuild_env(os.environ, KTHINLTO_SHIM_LOG=log_dir,
                      KTHINLTO_SHIM_STUB=stub,
-                     KTHINLTO_PROBE_CACHE=os.path.join(work, "probes"))
-    cmd = make_args(srctree, objtree, arch, tc) + [
-        f"-j{jobs}", "vmlinux_o"] + [f"{k}={v}" for k, v in shims.items()]
+                     KTHINLTO_PROBE_CACHE=os.path.join(work, "probes"),
+                     PATH=shim_path(os.path.join(work, "shims"), os.environ))
+    goals = record_goals(read_config(os.path.join(objtree, ".config")))
+    cmd = make_args(srctree, objtree, arch, tc) + [f"-j{jobs}"] + goals
     if kcflags:
         cmd.append(f"KCFLAGS={kcflags}")
-    run(cmd, log_path, "Kbuild: record objects and flags (make vmlinux_o)",
+    made = " ".join(g for g in goals if "=" not in g)
+    run(cmd, log_path, f"Kbuild: record objects and flags (make {made})",
         env=env, progress=lambda: f"{len(os.listdir(log_dir))} compiles recorded")
     return log_dir
 

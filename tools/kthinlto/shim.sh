@@ -6,9 +6,9 @@
 # (`-c ... -flto=thin ... -o X.o`) is recorded and answered with a placeholder
 # object instead of being compiled, so translation costs a fraction of a
 # build.  Native compiles (assembly, vDSO, realmode, -fno-lto files) run for
-# real and are recorded too.  The vmlinux.o link and the initcall-order script
-# are recorded and answered with placeholders, because their real run needs
-# bitcode.  Everything else runs the real tool untouched.
+# real and are recorded too.  Relocatable links (vmlinux.o, modules) and the
+# initcall-order script are recorded and answered with placeholders, because
+# their real run needs bitcode.  Everything else runs the real tool untouched.
 #
 # Compiler probes (cc-option and friends, which read /dev/null or stdin) are
 # answered from KTHINLTO_PROBE_CACHE when it is set: Kconfig and Kbuild ask
@@ -16,8 +16,10 @@
 #
 # Usage (set up by tools/kthinlto/kbuild.py, not by hand), either
 #   KTHINLTO_SHIM_LOG=DIR KTHINLTO_SHIM_STUB=stub.o shim.sh cc|ld|perl REAL ARGS...
-# or through a link named like the real tool (clang-19, ld.lld-19, perl),
-# which saves a process per call.
+# or through a link named like the real tool (clang-19, ld.lld-19, perl)
+# in a directory first on PATH: Kbuild then runs and saves the same
+# commands as with the real tools, so its own rules, run later on the
+# translated tree (rules/private/kbuild_tail.sh), find nothing to redo.
 # Each record is a file in DIR: NUL-separated kind, cwd, then the argv.
 # POSIX sh on purpose, with builtins only where it can: it runs once per
 # compile, and sh starts in a millisecond.
@@ -33,6 +35,10 @@ shim.sh)
 	;;
 *)
 	real=${0##*/}
+	# Found first on PATH (kbuild.py puts the shim directory in front, so
+	# that Kbuild's saved commands name the real tools): the real one is
+	# the next on PATH.
+	PATH=${PATH#"${0%/*}:"}
 	case $real in
 	ld*) role=ld ;;
 	perl*) role=perl ;;
@@ -73,17 +79,36 @@ nm)
 	exec "$real" "$@"
 	;;
 ld)
+	# Links whose input is a placeholder need bitcode the translation does
+	# not compile: they are recorded (vmlinux.o, and each module's ThinLTO
+	# link: `-r -o dir/.tmp_x.o dir/x.o` for a module of one object,
+	# `-r -o dir/x.o @dir/x.mod` for one of several).  Every other link
+	# (the vDSO, the realmode blob, host tools) runs for real.
 	out=
 	prev=
+	stubbed=
 	for a in "$@"; do
-		[ "$prev" = -o ] && out=$a
+		case $prev in
+		-o) out=$a ;;
+		*)
+			case $a in
+			@*)
+				while read -r f; do
+					cmp -s -- "$f" "$KTHINLTO_SHIM_STUB" && stubbed=1
+				done <"${a#@}"
+				;;
+			-*) ;;
+			*.o) cmp -s -- "$a" "$KTHINLTO_SHIM_STUB" && stubbed=1 ;;
+			esac
+			;;
+		esac
 		prev=$a
 	done
-	[ "$out" = vmlinux.o ] || exec "$real" "$@"
+	[ "$out" = vmlinux.o ] || [ -n "$stubbed" ] || exec "$real" "$@"
 	# record() takes the kind as its first argument, then the argv.
 	set -- link "$@"
 	record "$@"
-	cp "$KTHINLTO_SHIM_STUB" vmlinux.o
+	cp "$KTHINLTO_SHIM_STUB" "$out"
 	exit 0
 	;;
 perl)
