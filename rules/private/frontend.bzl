@@ -8,7 +8,7 @@ host.
 load(":common.bzl", "TOOLCHAIN_TYPE", "expand", "kernel_root", "llvm_toolchain")
 load(":providers.bzl", "KernelObjectsInfo", "kernel_object")
 
-def frontend_action(ctx, tc, flags, source, inputs, out, bitcode):
+def frontend_action(ctx, tc, flags, source, inputs, out, bitcode, module = ""):
     """Emits one FE compile.
 
     Args:
@@ -19,6 +19,7 @@ def frontend_action(ctx, tc, flags, source, inputs, out, bitcode):
       inputs: list of File, the headers (and source) the compile reads.
       out: the output File.
       bitcode: True for a ThinLTO bitcode compile.
+      module: the module the object is part of (fs/fuse/fuse.ko), or "".
     """
     args = ctx.actions.args()
     args.add_all(flags)
@@ -34,7 +35,8 @@ def frontend_action(ctx, tc, flags, source, inputs, out, bitcode):
         # Remote-executable (no requirement): hundreds of independent
         # compiles whose inputs, toolchain included, are all declared.
         mnemonic = "ThinLtoCompile" if bitcode else "NativeCompile",
-        progress_message = ("Compiling %s to bitcode" if bitcode else "Compiling %s") % source.short_path,
+        # Names the module too: a failing compile says what it breaks.
+        progress_message = ("Compiling %s to bitcode" if bitcode else "Compiling %s") % source.short_path + (" for module %s" % module if module else ""),
     )
 
 def prebuilt_action(ctx, source, out):
@@ -78,6 +80,7 @@ def _kernel_frontend_impl(ctx):
                 inputs = [files[i] for i in o["inputs"]],
                 out = out,
                 bitcode = o["bitcode"] == 1,
+                module = o.get("module", ""),
             )
         objects.append(kernel_object(
             path = o["path"],

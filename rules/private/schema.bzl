@@ -13,7 +13,8 @@ KERNEL (schema 4), JSON-compatible:
   objects       a JSON string of a list, one per object, each compiled once:
                 {path, bitcode (0/1), source (files index), flags and
                 be_flags (flagsets indexes), inputs (files indexes),
-                prebuilt (0/1)}
+                prebuilt (0/1), module (the module it is part of,
+                fs/fuse/fuse.ko, or "")}
   units         the link units, each a relocatable link: {name (its output,
                 vmlinux.o), ldflags, whole and lazy (member paths in link
                 order), scripts (generated linker scripts: "initcalls"),

@@ -169,6 +169,12 @@ class BuiltKernel:
         mnemonic of its actions (aquery, run once per kernel)."""
         return self.ws.output_dirs(self.target("vmlinux_o"))[mnemonic]
 
+    def modules_dir(self) -> str:
+        """Bazel's modules as installed: .../lib/modules/<release>."""
+        base = os.path.join(self.bazel_bin(), "modules", "install", "lib", "modules")
+        (release,) = os.listdir(base)
+        return os.path.join(base, release)
+
     def bazel_bin(self) -> str:
         """Where its outputs are: bazel-bin/external/<repo>."""
         out = self.ws.bazel("info", "bazel-bin").stdout.strip()
@@ -181,9 +187,18 @@ def arch_of(config_path: str) -> arches.Arch:
     return arch
 
 
+def reference_goals(config_path: str) -> list[str]:
+    """What a reference build makes: the boot image, and the modules when
+    the config has them."""
+    goals = [arch_of(config_path).image]
+    if read_config(config_path).get("CONFIG_MODULES") == "y":
+        goals.append("modules")
+    return goals
+
+
 def kbuild_reference(srctree: str, config_path: str, jobs: int = 2) -> str:
-    """Kbuild's own `make LLVM=-19 <boot image>` (in-process ThinLTO:
-    vmlinux.o, vmlinux and the image), cached."""
+    """Kbuild's own `make LLVM=-19 <boot image> modules` (in-process
+    ThinLTO: vmlinux.o, vmlinux, the image and each module), cached."""
     with open(config_path, "rb") as f:
         config = f.read()
     arch = arch_of(config_path)
@@ -191,6 +206,11 @@ def kbuild_reference(srctree: str, config_path: str, jobs: int = 2) -> str:
     ref = os.path.join(cache_dir(), "reference", key)
     if os.path.exists(os.path.join(ref, "vmlinux.o")):
         log(f"reusing Kbuild reference build {ref}")
+        if "modules" in reference_goals(config_path) and not os.path.exists(
+                os.path.join(ref, "Module.symvers")):
+            # Cached by an older suite, before modules.
+            run(kbuild.make_args(srctree, ref, arch.name, kbuild.Toolchain())
+                + [f"-j{jobs}", "modules"])
         return ref
     tmp = ref + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -199,7 +219,7 @@ def kbuild_reference(srctree: str, config_path: str, jobs: int = 2) -> str:
     base = kbuild.make_args(srctree, tmp, arch.name, kbuild.Toolchain())
     run(base + ["olddefconfig"])
     start = time.monotonic()
-    run(base + [f"-j{jobs}", arch.image])
+    run(base + [f"-j{jobs}", *reference_goals(config_path)])
     log(f"Kbuild reference build took {time.monotonic() - start:.0f} s")
     os.rename(tmp, ref)
     return ref
@@ -217,13 +237,14 @@ def kbuild_image(kernel: "BuiltKernel", jobs: int = 2) -> str:
 
 
 def build(name: str, base: str, disk_cache: str) -> BuiltKernel:
-    """The declared kernel CONFIGS[name], built by `bazel build` alone in a
-    fresh checkout (Bazel translates it), and Kbuild's reference."""
+    """The declared kernel CONFIGS[name] (vmlinux.o and the modules), built
+    by `bazel build` alone in a fresh checkout (Bazel translates it), and
+    Kbuild's reference."""
     ws = new_workspace(base)
     repo = CONFIGS[name]
     exec_log = os.path.join(base, "exec.json")
-    ws.bazel("build", f"@{repo}//:vmlinux_o", f"--disk_cache={disk_cache}",
-             f"--execution_log_json_file={exec_log}")
+    ws.bazel("build", f"@{repo}//:vmlinux_o", f"@{repo}//:modules",
+             f"--disk_cache={disk_cache}", f"--execution_log_json_file={exec_log}")
     gen = ws.gen(repo)
     srctree = os.path.realpath(os.path.join(gen, "src"))
     objtree = os.path.realpath(os.path.join(gen, "obj"))

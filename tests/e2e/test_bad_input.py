@@ -190,3 +190,49 @@ def test_tarball_digest_mismatch_is_refused_naming_the_declaration(ws, tmp_path)
     lines = [l for l in proc.stderr.splitlines()
              if l.startswith("kthinlto: error: kernels/kernel.json: ")]
     assert lines and "sha256" in lines[0] and str(tarball) in lines[0], proc.stderr[-3000:]
+
+
+# A line of FUSE's control file system, in the module fs/fuse/fuse.ko.
+MODULE_FILE = "fs/fuse/control.c"
+MODULE_LINE = '\tsize = sprintf(tmp, "%ld\\n", (long)file->private_data);'
+
+
+def test_module_object_that_fails_to_compile_names_module_and_object(tmp_path, disk_cache):
+    source = kernels.private_source(str(tmp_path / "linux"))
+    kernels.edit(source, MODULE_FILE, MODULE_LINE, MODULE_LINE + " kthinlto_not_c")
+    ws = kernels.new_workspace(str(tmp_path / "ws"))
+    try:
+        ws.configure(f"--source={source}")
+        proc = ws.bazel("build", "//:modules", f"--disk_cache={disk_cache}", check=False)
+    finally:
+        ws.shutdown()
+    assert proc.returncode != 0
+    lines = [l for l in proc.stderr.splitlines() if l.startswith("ERROR:") and MODULE_FILE in l]
+    assert lines, proc.stderr[-3000:]
+    assert "for module fs/fuse/fuse.ko failed" in lines[0], lines[0]
+
+
+def test_module_needing_a_symbol_vmlinux_does_not_export_fails_in_modpost(
+        tmp_path, disk_cache):
+    source = kernels.private_source(str(tmp_path / "linux"))
+    ws = kernels.new_workspace(str(tmp_path / "ws"))
+    try:
+        ws.configure(f"--source={source}")
+        ws.bazel("build", "//:modules", f"--disk_cache={disk_cache}")
+        out = os.path.join(ws.bazel("info", "bazel-bin").stdout.strip(), "external/kernel/modules")
+        assert os.path.isfile(os.path.join(out, "fs/fuse/fuse.ko"))
+        kernels.edit(source, MODULE_FILE, MODULE_LINE,
+                     "\t{ extern void kthinlto_not_exported(void); kthinlto_not_exported(); }\n"
+                     + MODULE_LINE)
+        ws.configure(f"--source={source}")
+        proc = ws.bazel("build", "//:modules", f"--disk_cache={disk_cache}", check=False)
+    finally:
+        ws.shutdown()
+    assert proc.returncode != 0
+    # Kbuild's own modpost message, in the action's output.
+    assert ('ERROR: modpost: "kthinlto_not_exported" [fs/fuse/fuse.ko] undefined!'
+            in proc.stderr), proc.stderr[-3000:]
+    # Nothing of the failed step is left, nor the modules of the build before.
+    assert not os.path.exists(os.path.join(out, "install"))
+    assert not os.path.exists(os.path.join(out, "fs/fuse/fuse.ko"))
+    assert not os.path.exists(os.path.join(out, "lib/test_module.ko"))

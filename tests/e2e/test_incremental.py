@@ -1,4 +1,5 @@
-"""Precise BE inputs: an edit re-runs only the backends it affects.
+"""Precise BE inputs: an edit re-runs only the backends it affects, in
+vmlinux.o or in a module, and nothing of the other link units.
 
 Checked from Bazel's execution log, with the local action cache and across
 two output bases (other checkout, other source copy) that share only a
@@ -16,16 +17,71 @@ from tools.kthinlto import bundle, execlog
 
 EDIT_FILE = "kernel/sys.c"
 EDIT_OLD = "\treturn task_tgid_vnr(current);\n}"
-# Two different one-line code changes of getpid().
-EDIT_A = "\treturn task_tgid_vnr(current) + 1;\n}"
-EDIT_B = "\treturn task_tgid_vnr(current) + 2;\n}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Edit:
+    """A one-line code change: file, its line, two different new lines (one
+    per output base), the object it changes and the link unit of it."""
+    file: str
+    old: str
+    a: str
+    b: str
+    obj: str
+    unit: str
+
+
+EDITS = {
+    # getpid(), in vmlinux.o.
+    "vmlinux": Edit(EDIT_FILE, EDIT_OLD, "\treturn task_tgid_vnr(current) + 1;\n}",
+                    "\treturn task_tgid_vnr(current) + 2;\n}", "kernel/sys.o", "vmlinux.o"),
+    # A read of FUSE's control file system, in the module fs/fuse/fuse.ko.
+    "module": Edit("fs/fuse/control.c",
+                   '\tsize = sprintf(tmp, "%ld\\n", (long)file->private_data);',
+                   '\tsize = sprintf(tmp, "%ld\\n", (long)file->private_data + 1);',
+                   '\tsize = sprintf(tmp, "%ld\\n", (long)file->private_data + 2);',
+                   "fs/fuse/control.o", "fs/fuse/fuse.o"),
+}
 TOOL_PREFIXES = ("external/kthinlto_llvm/", "rules/private/")
+# What an edit of one object may run: that object's FE, its unit's thin
+# link, backends and link, and the Kbuild hand-off of the modules; for
+# vmlinux.o also the initcall steps and vmlinux (System.map, for depmod).
+EDIT_MNEMONICS = {"ThinLtoCompile", "ThinLtoIndex", "ThinLtoBackend", "RelocatableLink",
+                  "KbuildModules"}
+VMLINUX_EDIT_MNEMONICS = EDIT_MNEMONICS | {"InitcallScan", "InitcallOrder", "KbuildTail"}
+TARGETS = ("//:vmlinux_o", "//:modules")
+
+
+@dataclasses.dataclass(frozen=True)
+class Unit:
+    """A link unit as the rules name its targets (link_units.bzl): NAME_thin_link
+    writes the bundles, NAME_be the native objects."""
+    name: str                 # vmlinux.o, fs/fuse/fuse.o
+    target: str               # vmlinux_o, fs_fuse_fuse_o
+    bitcode: tuple[str, ...]  # its bitcode members
+
+
+def units(ws: kernels.Workspace) -> list[Unit]:
+    data = ws.kernel_data()
+    bitcode = {o["path"] for o in data["objects"] if o["bitcode"]}
+    return [Unit(u["name"], u["name"].replace(".", "_").replace("/", "_"),
+                 tuple(m for m in u["whole"] + u["lazy"] if m in bitcode))
+            for u in data["units"]]
 
 
 def dirs(ws: kernels.Workspace) -> dict[str, str]:
-    """mnemonic -> the directory (ending in /) of its outputs, found by
-    mnemonic (ThinLtoCompile, ThinLtoIndex, ThinLtoBackend)."""
+    """mnemonic -> the directory (ending in /) of its outputs for vmlinux.o,
+    found by mnemonic (ThinLtoCompile, ThinLtoIndex, ThinLtoBackend)."""
     return {m: d + "/" for m, d in ws.output_dirs().items()}
+
+
+def package_dir(ws: kernels.Workspace) -> str:
+    """Execroot-relative output directory of the kernel's package (ending
+    in /): FE outputs are under objects/, a unit's under TARGET_thin_link/
+    and TARGET_be/."""
+    fe = dirs(ws)["ThinLtoCompile"]
+    assert fe.endswith("/objects/"), fe
+    return fe[:-len("objects/")]
 
 
 def sha256(path: str) -> str:
@@ -33,25 +89,30 @@ def sha256(path: str) -> str:
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def be_state(ws: kernels.Workspace, objects: list[str]) -> dict[str, tuple[str, str]]:
-    """object -> (digest of its own bitcode, digest of its import bundle).
+def be_state(ws: kernels.Workspace, us: list[Unit]) -> dict[tuple[str, str], tuple[str, str]]:
+    """(unit target, object) -> (digest of its own bitcode, digest of its
+    import bundle).
 
     The bundle holds the object's index, its import list and the bitcode it
     imports: what, besides its own bitcode, decides its backend.
     """
     root = ws.bazel("info", "execution_root").stdout.strip()
-    fe, thin_link = dirs(ws)["ThinLtoCompile"], dirs(ws)["ThinLtoIndex"]
-    return {o: (sha256(os.path.join(root, fe + o)),
-                sha256(os.path.join(root, thin_link + o + ".thinlto.tar")))
-            for o in objects}
+    pkg = package_dir(ws)
+    return {(u.target, o): (sha256(os.path.join(root, pkg, "objects", o)),
+                            sha256(os.path.join(root, pkg, u.target + "_thin_link",
+                                                o + ".thinlto.tar")))
+            for u in us for o in u.bitcode}
 
 
-def be_object(ws: kernels.Workspace, entry: dict) -> str:
-    """The object a ThinLtoBackend entry of the execution log compiled."""
+def be_object(ws: kernels.Workspace, entry: dict) -> tuple[str, str]:
+    """(unit target, object) a ThinLtoBackend entry of the execution log
+    compiled."""
     out = execlog.outputs(entry)[0]
-    be = dirs(ws)["ThinLtoBackend"]
-    assert out.startswith(be), (out, be)
-    return out[len(be):]
+    pkg = package_dir(ws)
+    assert out.startswith(pkg), (out, pkg)
+    target, sep, obj = out[len(pkg):].partition("_be/")
+    assert sep, out
+    return target, obj
 
 
 def fe_object(ws: kernels.Workspace, entry: dict) -> str:
@@ -68,9 +129,13 @@ class Setup:
     disk_cache: str
     ws: kernels.Workspace
     source: str
-    bitcode: list[str]
+    units: list[Unit]
     cold_log: list[dict]
     original: dict
+
+    @property
+    def bitcode(self) -> list[str]:
+        return sorted({o for u in self.units for o in u.bitcode})
 
 
 @pytest.fixture(scope="session")
@@ -83,29 +148,30 @@ def setup(tmp_path_factory, disk_cache):
     ws = kernels.new_workspace(os.path.join(base, "a"))
     ws.configure(f"--source={source}")
     log = os.path.join(base, "cold.json")
-    ws.bazel("build", "//:vmlinux_o", f"--disk_cache={disk}",
-             f"--execution_log_json_file={log}")
-    bitcode = [o["path"] for o in ws.kernel_data()["objects"] if o["bitcode"]]
-    s = Setup(base, disk, ws, source, bitcode, execlog.read(log),
-              be_state(ws, bitcode))
+    ws.bazel("build", *TARGETS, f"--disk_cache={disk}", f"--execution_log_json_file={log}")
+    us = units(ws)
+    assert [u.name for u in us][:1] == ["vmlinux.o"] and len(us) > 2, us
+    s = Setup(base, disk, ws, source, us, execlog.read(log), be_state(ws, us))
     yield s
     ws.shutdown()
 
 
 def test_backend_declares_own_bitcode_index_and_imports_only(setup):
     backends = [e for e in setup.cold_log if e["mnemonic"] == "ThinLtoBackend"]
-    assert len(backends) == len(setup.bitcode)
+    assert len(backends) == sum(len(u.bitcode) for u in setup.units)
     root = setup.ws.bazel("info", "execution_root").stdout.strip()
+    pkg = package_dir(setup.ws)
     bitcode_inputs = []
     for e in backends:
-        obj = be_object(setup.ws, e)
+        target, obj = be_object(setup.ws, e)
         declared = {p for p in execlog.input_paths(e)
                     if not p.startswith(TOOL_PREFIXES)}
-        # Its own bitcode and its bundle: nothing else of the other objects.
-        fe, thin_link = dirs(setup.ws)["ThinLtoCompile"], dirs(setup.ws)["ThinLtoIndex"]
-        assert declared == {fe + obj, thin_link + obj + ".thinlto.tar"}, obj
+        # Its own bitcode and its unit's bundle: nothing else of the other
+        # objects.
+        bundle_path = pkg + target + "_thin_link/" + obj + ".thinlto.tar"
+        assert declared == {pkg + "objects/" + obj, bundle_path}, obj
         # The bundle: its index, its import list and exactly those modules.
-        b = bundle.read(os.path.join(root, thin_link + obj + ".thinlto.tar"), obj)
+        b = bundle.read(os.path.join(root, bundle_path), obj)
         assert b.modules == b.imports, obj
         bitcode_inputs.append(1 + len(b.modules))
     mean = sum(bitcode_inputs) / len(bitcode_inputs)
@@ -114,58 +180,80 @@ def test_backend_declares_own_bitcode_index_and_imports_only(setup):
     assert mean < 10
 
 
-def test_edit_reruns_only_affected_backends_with_local_cache(setup, tmp_path):
-    kernels.edit(setup.source, EDIT_FILE, EDIT_OLD, EDIT_A)
+def _check_edit(ws: kernels.Workspace, setup: Setup, edit: Edit, entries: list[dict],
+                after: dict) -> set:
+    """What an edit build ran is that edit's and nothing else; returns the
+    backends that ran."""
+    ran = {e["mnemonic"] for e in entries if not e.get("remoteCacheHit")}
+    allowed = VMLINUX_EDIT_MNEMONICS if edit.unit == "vmlinux.o" else EDIT_MNEMONICS
+    assert ran <= allowed, ran - allowed
+    fe = execlog.executed(entries, "ThinLtoCompile")
+    assert [fe_object(ws, e) for e in fe] == [edit.obj]
+    (unit,) = [u for u in setup.units if u.name == edit.unit]
+    (index,) = execlog.executed(entries, "ThinLtoIndex")
+    assert all(f"/{unit.target}_thin_link/" in p for p in execlog.outputs(index))
+    # Only the edited unit is linked again: vmlinux.o and every other
+    # module are cache hits.
+    links = [p for e in execlog.executed(entries, "RelocatableLink") for p in execlog.outputs(e)]
+    assert [p.split("/bin/external/kernel/")[1] for p in links] == [edit.unit]
+    changed = {k for k in setup.original if after[k] != setup.original[k]}
+    rerun = {be_object(ws, e) for e in execlog.executed(entries, "ThinLtoBackend")}
+    assert (unit.target, edit.obj) in changed
+    assert {t for t, _ in changed} == {unit.target}
+    assert rerun == changed
+    if edit.unit != "vmlinux.o":
+        assert execlog.executed(entries, "InitcallScan") == []
+        assert len(execlog.executed(entries, "KbuildModules")) == 1
+    return rerun
+
+
+@pytest.mark.parametrize("which", sorted(EDITS))
+def test_edit_reruns_only_affected_backends_with_local_cache(setup, which, tmp_path):
+    edit = EDITS[which]
+    kernels.edit(setup.source, edit.file, edit.old, edit.a)
     try:
         log = str(tmp_path / "edit.json")
-        setup.ws.bazel("build", "//:vmlinux_o", f"--disk_cache={setup.disk_cache}",
+        setup.ws.bazel("build", *TARGETS, f"--disk_cache={setup.disk_cache}",
                        f"--execution_log_json_file={log}")
         entries = execlog.read(log)
-        after = be_state(setup.ws, setup.bitcode)
+        after = be_state(setup.ws, setup.units)
     finally:
-        kernels.edit(setup.source, EDIT_FILE, EDIT_A, EDIT_OLD)
-    fe = execlog.executed(entries, "ThinLtoCompile")
-    assert [fe_object(setup.ws, e) for e in fe] == ["kernel/sys.o"]
-    assert len(execlog.executed(entries, "ThinLtoIndex")) == 1
-    # Only the shard holding sys.o is re-scanned; its initcalls are the same,
-    # so Kbuild's ordering script does not run again.
-    scans = execlog.executed(entries, "InitcallScan")
-    assert len(scans) == 1
-    assert any(p.endswith("/kernel/sys.o.initcalls") for p in execlog.outputs(scans[0]))
-    assert execlog.executed(entries, "InitcallOrder") == []
-    changed = {o for o in setup.bitcode if after[o] != setup.original[o]}
-    rerun = {be_object(setup.ws, e) for e in execlog.executed(entries, "ThinLtoBackend")}
-    print(f"one-line edit of {EDIT_FILE}: {len(rerun)} of {len(setup.bitcode)} "
-          f"backends re-ran: {sorted(rerun)}")
-    assert "kernel/sys.o" in changed
-    assert rerun == changed
-    assert len(rerun) < len(setup.bitcode) // 10
+        kernels.edit(setup.source, edit.file, edit.a, edit.old)
+    rerun = _check_edit(setup.ws, setup, edit, entries, after)
+    if edit.unit == "vmlinux.o":
+        # Only the shard holding sys.o is re-scanned; its initcalls are the
+        # same, so Kbuild's ordering script does not run again.
+        scans = execlog.executed(entries, "InitcallScan")
+        assert len(scans) == 1
+        assert any(p.endswith("/kernel/sys.o.initcalls") for p in execlog.outputs(scans[0]))
+        assert execlog.executed(entries, "InitcallOrder") == []
+    (unit,) = [u for u in setup.units if u.name == edit.unit]
+    print(f"one-line edit of {edit.file}: {len(rerun)} of {len(unit.bitcode)} backends "
+          f"of {edit.unit} re-ran: {sorted(o for _, o in rerun)}")
+    assert len(rerun) <= max(1, len(unit.bitcode) // 2)
 
 
-def test_edit_in_second_output_base_hits_shared_disk_cache(setup, tmp_path):
+@pytest.mark.parametrize("which", sorted(EDITS))
+def test_edit_in_second_output_base_hits_shared_disk_cache(setup, which, tmp_path):
+    edit = EDITS[which]
     source = kernels.private_source(str(tmp_path / "linux-b"))
-    kernels.edit(source, EDIT_FILE, EDIT_OLD, EDIT_B)
+    kernels.edit(source, edit.file, edit.old, edit.b)
     ws = kernels.new_workspace(str(tmp_path / "b"))
     ws.configure(f"--source={source}")
     log = str(tmp_path / "b.json")
     try:
-        ws.bazel("build", "//:vmlinux_o", f"--disk_cache={setup.disk_cache}",
+        ws.bazel("build", *TARGETS, f"--disk_cache={setup.disk_cache}",
                  f"--execution_log_json_file={log}")
-        after = be_state(ws, setup.bitcode)
+        after = be_state(ws, setup.units)
     finally:
         ws.shutdown()
     entries = execlog.read(log)
-    fe = execlog.executed(entries, "ThinLtoCompile")
-    assert [fe_object(ws, e) for e in fe] == ["kernel/sys.o"]
     hits = [e for e in entries if e["mnemonic"] == "ThinLtoCompile" and e["remoteCacheHit"]]
     assert len(hits) == len(setup.bitcode) - 1
-    assert len(execlog.executed(entries, "ThinLtoIndex")) == 1
-    changed = {o for o in setup.bitcode if after[o] != setup.original[o]}
-    rerun = {be_object(ws, e) for e in execlog.executed(entries, "ThinLtoBackend")}
+    rerun = _check_edit(ws, setup, edit, entries, after)
     be_hits = [e for e in entries if e["mnemonic"] == "ThinLtoBackend" and e["remoteCacheHit"]]
     print(f"second output base: {len(rerun)} backends ran, {len(be_hits)} disk-cache hits")
-    assert rerun == changed
-    assert len(be_hits) == len(setup.bitcode) - len(changed)
+    assert len(be_hits) == sum(len(u.bitcode) for u in setup.units) - len(rerun)
 
 
 @pytest.mark.parametrize("damage", ["corrupt", "truncated"])

@@ -103,7 +103,7 @@ def distributed(default_kernel, tmp_path_factory):
         with open(os.path.join(tmp, "bazel.log"), "w") as out:
             build = subprocess.Popen(
                 ["bazel", f"--output_base={ws.output_base}", "--max_idle_secs=600",
-                 "build", "//:vmlinux_o", "--config=remote",
+                 "build", "//:vmlinux_o", "//:modules", "--config=remote",
                  f"--remote_executor={cluster.endpoint}", f"--execution_log_json_file={log}"],
                 cwd=ws.root, stdout=out, stderr=subprocess.STDOUT)
             done = 0
@@ -121,7 +121,8 @@ def distributed(default_kernel, tmp_path_factory):
                       for w in cluster.workers}
         print(f"executions per worker: {per_worker}")
         yield {"probes": probes, "entries": entries, "per_worker": per_worker,
-               "killed_at": done, "vmlinux_o": _vmlinux_o(ws)}
+               "killed_at": done, "vmlinux_o": _vmlinux_o(ws),
+               "modules": os.path.join(_bazel_bin(ws), "external/kernel/modules")}
     finally:
         ws.shutdown()
         cluster.stop()
@@ -144,6 +145,23 @@ def test_backends_run_remotely_on_both_workers(default_kernel, distributed):
     # it was killed were asked again).
     assert sum(w["ThinLtoBackend"] for w in workers.values()) >= len(be)
     assert _same(distributed["vmlinux_o"], default_kernel.vmlinux_o)
+
+
+def test_module_backends_run_remotely_too(default_kernel, distributed):
+    # Each module is a link unit of its own: its backends (in
+    # <unit>_be/) are remote actions like vmlinux.o's, and its .ko is the
+    # local build's.
+    units = [u for u in default_kernel.kernel_data()["units"] if u["module"]]
+    assert units
+    be = [e for e in distributed["entries"] if e.get("mnemonic") == "ThinLtoBackend"]
+    for u in units:
+        target = u["name"].replace(".", "_").replace("/", "_")
+        mine = [e for e in be if f"/{target}_be/" in execlog.outputs(e)[0]]
+        assert mine, u["name"]
+        assert {e["runner"] for e in mine} == {"remote"}, u["name"]
+        ko = u["module"]
+        assert _same(os.path.join(distributed["modules"], ko),
+                     os.path.join(default_kernel.bazel_bin(), "modules", ko)), ko
 
 
 def test_build_finishes_when_a_worker_is_killed_during_backends(default_kernel, distributed):

@@ -212,3 +212,14 @@ def test_kernel_data_carries_the_schema_version_the_rules_read():
         bzl = f.read()
     assert f"KERNEL_SCHEMA = {data()['schema']}\n" in bzl
     assert data()["schema"] == emit.schema_version() >= 2
+
+
+def test_kernel_data_names_the_module_of_each_object():
+    module = LinkUnit("lib/sort_mod.o", ("-m", "elf_x86_64"), ("lib/sort.o",), (),
+                      module="lib/sort_mod.ko")
+    unit = LinkUnit("vmlinux.o", ("-m", "elf_x86_64"),
+                    ("kernel/umh.o", "arch/x86/entry/entry_64.o"), ())
+    d = emit.kernel_data(objects(), [unit, module], CONFIG, {})
+    assert {o["path"]: o["module"] for o in d["objects"]} == {
+        "kernel/umh.o": "", "arch/x86/entry/entry_64.o": "", "lib/sort.o": "lib/sort_mod.ko"}
+    assert [u["module"] for u in d["units"]] == ["", "lib/sort_mod.ko"]

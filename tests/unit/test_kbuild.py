@@ -208,3 +208,10 @@ def test_check_spec_refuses_files_that_are_not_kernel_configs(tmp_path):
     unset_only = tmp_path / "f.config"
     unset_only.write_text("# CONFIG_MODULES is not set\n")
     kbuild.check_spec(kbuild.ConfigSpec(fragments=(str(unset_only),)), tree, "x86")
+
+
+def test_unsupported_options_refuse_modversions_with_modules_only():
+    assert "CONFIG_MODVERSIONS" in kbuild.unsupported_options(
+        {"CONFIG_MODULES": "y", "CONFIG_MODVERSIONS": "y"})
+    assert kbuild.unsupported_options({"CONFIG_MODULES": "y"}) == ""
+    assert kbuild.unsupported_options({"CONFIG_MODVERSIONS": "y"}) == ""

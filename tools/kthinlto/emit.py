@@ -117,6 +117,8 @@ def kernel_data(objs: list[Object], units: list[LinkUnit], config: dict,
     files: dict[str, int] = {}
     flagsets: dict[tuple[str, ...], int] = {}
     objects = []
+    # The module each object is part of (errors name it), "" for vmlinux.o's.
+    module_of = {m: u.module for u in reversed(units) for m in u.members}
     for o in objs:
         idx = [files.setdefault(package_path(p), len(files)) for p in o.inputs]
         src = files.setdefault(package_path(o.source), len(files))
@@ -129,6 +131,7 @@ def kernel_data(objs: list[Object], units: list[LinkUnit], config: dict,
                 tuple(flags.backend_flags(list(o.flags))), len(flagsets)),
             "inputs": sorted(set(idx + [src])),
             "prebuilt": 1 if o.prebuilt else 0,
+            "module": module_of.get(o.path, ""),
         })
     return {
         "schema": schema_version(),

@@ -204,6 +204,16 @@ def read_config(path: str, unset: bool = False) -> dict[str, str]:
     return values
 
 
+def unsupported_options(config: dict[str, str]) -> str:
+    """What a final .config asks that kthinlto cannot build yet, with the
+    fix, or ""."""
+    if config.get("CONFIG_MODULES") == "y" and config.get("CONFIG_MODVERSIONS") == "y":
+        return ("CONFIG_MODVERSIONS is set: kthinlto does not build modules with "
+                "symbol versions yet (Kbuild computes their CRCs with genksyms in "
+                "each compile); add `# CONFIG_MODVERSIONS is not set` to a fragment")
+    return ""
+
+
 def dropped_options(requested: dict[str, str], final: dict[str, str]) -> list[str]:
     """Requested options (CONFIG_X -> value, "n" for not set) that the final
     .config does not have as asked, as CONFIG_X=value (sorted)."""
@@ -267,6 +277,9 @@ def configure(srctree: str, objtree: str, arch: str, tc: Toolchain,
             f"{config}: this configuration cannot enable CONFIG_LTO_CLANG_THIN "
             f"(ARCH={arch} needs ARCH_SUPPORTS_LTO_CLANG_THIN and a clang that "
             "supports it); choose an architecture and config with Clang ThinLTO")
+    refused = unsupported_options(final)
+    if refused:
+        raise TranslationError(f"{config}: {refused}")
     for fragment in spec.fragments:
         dropped = dropped_options(read_config(fragment, unset=True), final)
         if dropped:

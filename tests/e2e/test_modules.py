@@ -1,0 +1,141 @@
+"""Loadable modules with distributed ThinLTO: each module's phases are
+actions of their own, and the modules Bazel builds are Kbuild's.
+
+For every kernel in kernels.CONFIGS (6.1 and 6.12 x86_64, 6.12 arm64; each
+bootable config has lib/test_module.ko, one object, and fs/fuse/fuse.ko,
+several), against Kbuild's own in-process ThinLTO `make modules` of the
+same tree and config.
+"""
+
+import os
+import subprocess
+
+import pytest
+
+from tests.e2e import kernels
+from tools.kthinlto import execlog
+from tools.kthinlto.kbuild import Toolchain
+
+TC = Toolchain()
+
+
+def kbuild_modules(kernel: kernels.BuiltKernel) -> list[str]:
+    """Kbuild's modules (dir/x.ko, objtree-relative), from its modules.order."""
+    with open(os.path.join(kernel.reference, "modules.order")) as f:
+        names = [line.strip() for line in f if line.strip()]
+    return [n[:-2] + ".ko" if n.endswith(".o") else n for n in names]
+
+
+def symbols(path: str) -> set[tuple[str, str]]:
+    """(type, name) of every symbol of an object, defined and undefined;
+    ThinLTO's promoted-local suffix (.llvm.<hash>) masked, and the type's
+    case (global or local binding) kept."""
+    out = subprocess.run([TC.tool("llvm-nm"), path], check=True, capture_output=True,
+                         text=True).stdout
+    result = set()
+    for line in out.splitlines():
+        words = line.split()
+        kind, name = words[-2], words[-1]
+        result.add((kind, name.split(".llvm.")[0]))
+    return result
+
+
+def modinfo(path: str, tmp_path) -> dict[str, list[str]]:
+    """The .modinfo section of a .ko: key -> values, in order."""
+    out = str(tmp_path / (os.path.basename(path) + ".modinfo"))
+    subprocess.run([TC.tool("llvm-objcopy"), "-O", "binary", "--only-section=.modinfo",
+                    path, out], check=True)
+    with open(out, "rb") as f:
+        fields = [f for f in f.read().split(b"\0") if f]
+    info: dict[str, list[str]] = {}
+    for field in fields:
+        key, _, value = field.decode().partition("=")
+        info.setdefault(key, []).append(value)
+    return info
+
+
+@pytest.fixture(scope="session")
+def modules(kernel):
+    """(kernel, Bazel's installed modules dir, Kbuild's module list)."""
+    names = kbuild_modules(kernel)
+    assert {"lib/test_module.ko", "fs/fuse/fuse.ko"} <= set(names), names
+    return kernel, kernel.modules_dir(), names
+
+
+def test_bazel_builds_every_module_kbuild_builds(modules):
+    kernel, installed, names = modules
+    with open(os.path.join(installed, "modules.order")) as f:
+        order = [line.strip() for line in f if line.strip()]
+    assert order == ["kernel/" + n for n in names]
+    for name in names:
+        assert os.path.isfile(os.path.join(installed, "kernel", name)), name
+
+
+def test_every_module_has_kbuilds_symbols(modules):
+    kernel, installed, names = modules
+    for name in names:
+        ours = symbols(os.path.join(installed, "kernel", name))
+        theirs = symbols(os.path.join(kernel.reference, name))
+        assert len(ours) > 5, name
+        assert ours == theirs, (name, sorted(ours ^ theirs)[:20])
+
+
+def test_every_module_has_kbuilds_modinfo(modules, tmp_path):
+    kernel, installed, names = modules
+    for name in names:
+        ours = modinfo(os.path.join(installed, "kernel", name), tmp_path)
+        theirs = modinfo(os.path.join(kernel.reference, name), tmp_path)
+        for key in ("vermagic", "license", "depends", "name"):
+            assert key in ours, (name, key)
+        assert ours == theirs, name
+
+
+def test_modules_install_layout_has_kbuilds_builtin_list_and_depmod(modules):
+    kernel, installed, names = modules
+    with open(os.path.join(installed, "modules.builtin")) as f:
+        ours = f.read()
+    with open(os.path.join(kernel.reference, "modules.builtin")) as f:
+        theirs = f.read()
+    # From the Bazel-built vmlinux.o, not the translation's placeholder.
+    assert ours == theirs and ours.strip(), ours
+    with open(os.path.join(installed, "modules.dep")) as f:
+        deps = {line.split(":")[0] for line in f if line.strip()}
+    assert deps == {"kernel/" + n for n in names}
+    # No link back into the sandbox Kbuild ran in.
+    assert not any(os.path.islink(os.path.join(d, f))
+                   for d, subdirs, files in os.walk(installed) for f in files + subdirs)
+
+
+def test_a_module_target_builds_that_module(modules, disk_cache):
+    kernel, installed, _ = modules
+    kernel.ws.bazel("build", kernel.target("lib/test_module.ko"), f"--disk_cache={disk_cache}")
+    one = os.path.join(kernel.bazel_bin(), "modules", "lib", "test_module.ko")
+    with open(one, "rb") as a, open(os.path.join(installed, "kernel/lib/test_module.ko"), "rb") as b:
+        assert a.read() == b.read()
+
+
+def test_each_module_has_its_own_thin_link_backends_and_link(modules):
+    kernel, _, names = modules
+    entries = execlog.read(kernel.exec_log)
+    data = kernel.kernel_data()
+    bitcode = {o["path"] for o in data["objects"] if o["bitcode"]}
+    units = {u["module"]: u for u in data["units"] if u["module"]}
+    assert sorted(units) == sorted(names)
+
+    def outputs(mnemonic):
+        return [p for e in entries if e["mnemonic"] == mnemonic for p in execlog.outputs(e)]
+    for name, unit in units.items():
+        target = unit["name"].replace(".", "_").replace("/", "_")
+        members = unit["whole"] + unit["lazy"]
+        index = [p for p in outputs("ThinLtoIndex") if f"/{target}_thin_link/" in p]
+        backends = [p for p in outputs("ThinLtoBackend") if f"/{target}_be/" in p]
+        links = [p for p in outputs("RelocatableLink") if p.endswith("/" + unit["name"])]
+        assert len(index) == len([m for m in members if m in bitcode]), name
+        assert sorted(p.split(f"/{target}_be/")[1] for p in backends) == sorted(
+            m for m in members if m in bitcode), name
+        assert len(links) == 1, name
+    # Modules' objects carry Kbuild's module flags (compiled as FE actions
+    # of their own).
+    flagsets = data["flagsets"]
+    fuse = [o for o in data["objects"] if o["path"].startswith("fs/fuse/")]
+    assert fuse and all("-DMODULE" in flagsets[o["flags"]] for o in fuse)
