@@ -181,11 +181,16 @@ def test_backend_declares_own_bitcode_index_and_imports_only(setup):
 
 
 def _check_edit(ws: kernels.Workspace, setup: Setup, edit: Edit, entries: list[dict],
-                after: dict) -> set:
+                after: dict, other_source: bool = False) -> set:
     """What an edit build ran is that edit's and nothing else; returns the
-    backends that ran."""
+    backends that ran.  other_source: built from another copy of the
+    source, whose translated object tree (an input of the Kbuild hand-offs:
+    its saved commands name the source tree) differs, so vmlinux's
+    KbuildTail runs again too."""
     ran = {e["mnemonic"] for e in entries if not e.get("remoteCacheHit")}
     allowed = VMLINUX_EDIT_MNEMONICS if edit.unit == "vmlinux.o" else EDIT_MNEMONICS
+    if other_source:
+        allowed = allowed | {"KbuildTail"}
     assert ran <= allowed, ran - allowed
     fe = execlog.executed(entries, "ThinLtoCompile")
     assert [fe_object(ws, e) for e in fe] == [edit.obj]
@@ -250,7 +255,7 @@ def test_edit_in_second_output_base_hits_shared_disk_cache(setup, which, tmp_pat
     entries = execlog.read(log)
     hits = [e for e in entries if e["mnemonic"] == "ThinLtoCompile" and e["remoteCacheHit"]]
     assert len(hits) == len(setup.bitcode) - 1
-    rerun = _check_edit(ws, setup, edit, entries, after)
+    rerun = _check_edit(ws, setup, edit, entries, after, other_source=True)
     be_hits = [e for e in entries if e["mnemonic"] == "ThinLtoBackend" and e["remoteCacheHit"]]
     print(f"second output base: {len(rerun)} backends ran, {len(be_hits)} disk-cache hits")
     assert len(be_hits) == sum(len(u.bitcode) for u in setup.units) - len(rerun)
