@@ -1,10 +1,12 @@
 """The kernel boots: the boot image (bzImage, arm64's Image) from Bazel's
 vmlinux.o, in QEMU (software emulation), into an initramfs whose /init
-prints a marker and restarts the machine (QEMU runs with -no-reboot and
-exits).  Kbuild's own in-process ThinLTO image of the same tree and config
-is the control.  For every kernel and architecture in kernels.CONFIGS
-(6.1 and 6.12 x86_64, 6.12 arm64), each tinyconfig plus its bootable
-fragment."""
+loads Bazel's loadable modules (//:modules: lib/test_module.ko, which
+prints "Hello, world", and fs/fuse/fuse.ko, "fuse: init"; finit_module,
+in modules.dep's order), then prints a marker and restarts the machine
+(QEMU runs with -no-reboot and exits).  Kbuild's own in-process ThinLTO
+image of the same tree and config is the control (booted without
+modules).  For every kernel and architecture in kernels.CONFIGS (6.1 and
+6.12 x86_64, 6.12 arm64), each tinyconfig plus its bootable fragment."""
 
 import os
 import secrets
@@ -31,26 +33,39 @@ def bootable(kernel):
 @pytest.fixture(scope="session")
 def bazel_image(bootable, disk_cache) -> dict:
     image = bootable.arch.image
-    bootable.ws.bazel("build", *(bootable.target(t) for t in (image, "vmlinux", "System.map")),
+    targets = (image, "vmlinux", "System.map", "modules")
+    bootable.ws.bazel("build", *(bootable.target(t) for t in targets),
                       f"--disk_cache={disk_cache}")
     out = os.path.join(bootable.bazel_bin(), "image")
     paths = {name: os.path.join(out, name) for name in ("vmlinux", "System.map")}
     paths["image"] = os.path.join(out, image)
+    paths["modules"] = bootable.modules_dir()  # lib/modules/<release>
     return paths
 
 
-def _boot(kernel: str, arch, tmp_path) -> tuple[bool, bool, str, str]:
+def _boot(kernel: str, arch, tmp_path, modules=None) -> tuple[bool, bool, str, str]:
     marker = "KTHINLTO-BOOTED-" + secrets.token_hex(8)
     seen, exited, console = boot.boot(kernel, marker, BOOT_TIMEOUT, str(tmp_path),
-                                      arch=arch)
+                                      arch=arch, modules=modules)
     print(console[-3000:])
     return seen, exited, console, marker
 
 
-def test_bazel_image_boots_to_the_marker(bootable, bazel_image, tmp_path):
-    seen, exited, console, marker = _boot(bazel_image["image"], bootable.arch, tmp_path)
+def test_bazel_image_loads_bazels_modules_and_boots_to_the_marker(bootable, bazel_image,
+                                                                  tmp_path):
+    modules = bazel_image["modules"]
+    with open(os.path.join(modules, "modules.order")) as f:
+        assert set(f.read().split()) >= {"kernel/fs/fuse/fuse.ko", "kernel/lib/test_module.ko"}
+    seen, exited, console, marker = _boot(bazel_image["image"], bootable.arch, tmp_path,
+                                          modules)
+    # /init names a module that fails to load, and then prints no marker.
+    failed = [l for l in console.splitlines()
+              if "init: finit_module failed" in l or "init: cannot open" in l]
+    assert not failed, failed
     assert seen, f"{marker} not on the console:\n{console[-3000:]}"
     assert exited, "QEMU did not exit by itself"
+    # Each module's init function ran: test_module's and FUSE's messages.
+    assert "Hello, world" in console and "fuse: init (API version" in console, console[-3000:]
     # The kernel that booted carries the graph's pinned build stamp.
     assert "(kthinlto@kthinlto)" in console
 
