@@ -1,8 +1,12 @@
 """tools/kthinlto/trees.py: translation keys, reuse markers, pruning."""
 
 import os
+import subprocess
+import sys
 
 from tools.kthinlto import trees
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_translation_key_follows_every_input_and_nothing_else():
@@ -33,6 +37,18 @@ def test_another_tree_is_fingerprinted_by_its_files(tmp_path):
 def test_translator_digest_covers_the_translators_files_and_the_schema():
     assert len(trees.translator_digest()) == 64
     assert os.path.isfile(trees._SCHEMA)
+
+
+def test_translator_files_are_every_module_a_translation_imports():
+    # A fresh interpreter: what importing the translator's CLI loads.
+    code = ("import sys, tools.kthinlto.configure; print(' '.join(sorted("
+            "m.split('.')[-1] + '.py' for m in sys.modules "
+            "if m.startswith('tools.kthinlto.') and m.count('.') == 2)))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True,
+                         capture_output=True, text=True).stdout.split()
+    assert out == sorted(f for f in trees.TRANSLATOR_FILES if f.endswith(".py"))
+    for name in trees.TRANSLATOR_FILES:
+        assert os.path.isfile(os.path.join(trees._TOOLS, name)), name
 
 
 def _repository(tmp_path, name, gen):
