@@ -64,9 +64,17 @@ def bare_env(b: Backend, execroot: str) -> dict[str, str]:
     return action_env.absolute_library_path(dict(b.env), execroot)
 
 
-def backends(bazel: list[str], ws: str) -> list[Backend]:
-    out = subprocess.run(bazel + ["aquery", "--output=jsonproto",
-                                  'mnemonic("ThinLtoBackend", deps(//:vmlinux_o))'],
+def deps_of(targets: tuple[str, ...]) -> str:
+    """The query expression of everything the targets need."""
+    return " + ".join(f"deps({t})" for t in targets)
+
+
+def backends(bazel: list[str], ws: str,
+             targets: tuple[str, ...] = ("//:vmlinux_o",)) -> list[Backend]:
+    """Every ThinLtoBackend action the targets need (vmlinux.o's, and with
+    //:modules every module's)."""
+    query = f'mnemonic("ThinLtoBackend", {deps_of(targets)})'
+    out = subprocess.run(bazel + ["aquery", "--output=jsonproto", query],
                          cwd=ws, check=True, capture_output=True, text=True).stdout
     return [backend(a["arguments"],
                     {e["key"]: e["value"] for e in a.get("environmentVariables", [])})

@@ -26,13 +26,16 @@ def imported_members(path: str, module: str) -> dict[str, int]:
         return {m.name: m.size for m in tar.getmembers() if m.name not in own}
 
 
-def bundle_stats(bundles: dict[str, str]) -> BundleStats:
-    """bundles: object module -> path of its bundle."""
+def bundle_stats(bundles: dict[str, str],
+                 module_of: dict[str, str] | None = None) -> BundleStats:
+    """bundles: BE name -> path of its bundle; module_of: BE name -> its
+    object module, where they differ (an object in two link units)."""
     importers: collections.Counter[str] = collections.Counter()
     size: dict[str, int] = {}
     total = 0
-    for module, path in bundles.items():
+    for be, path in bundles.items():
         total += os.path.getsize(path)
+        module = (module_of or {}).get(be, be)
         for name, n in imported_members(path, module).items():
             importers[name] += 1
             size[name] = n

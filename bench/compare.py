@@ -4,7 +4,7 @@ Same tree (a private hard-linked copy of the source), same config, same
 machine, same -j.  Measures, for each side:
   cold     full build to vmlinux.o from an empty object tree / output base
            (Kbuild: config + `make vmlinux_o`; kthinlto: `bazel build`,
-           translation reported separately);
+           translation reported separately, and the two summed);
   edit     rebuild after the same one-line code change in kernel/sys.c;
   null     rebuild with nothing changed.
 Prints each figure and the ratio kthinlto / Kbuild, and the backend figures
@@ -12,14 +12,29 @@ Prints each figure and the ratio kthinlto / Kbuild, and the backend figures
 rewrote).  Nothing is logged during the timed builds except, with
 --profiles, Bazel's JSON profile.
 
+With --modules both sides build the loadable modules too, and the same
+files: vmlinux.o, vmlinux and System.map, every .ko and the modules_install
+tree.  Kbuild: `make vmlinux modules`, then `make modules_install`
+(INSTALL_MOD_PATH in its object tree), timed together; kthinlto: `bazel
+build //:vmlinux_o //:modules` (//:modules runs Kbuild's modpost, modfinal
+and modules_install after link-vmlinux.sh: depmod needs System.map).  A
+second edit, a one-line code change in a module (fs/fuse/control.c, part of
+fs/fuse/fuse.ko), is timed after the kernel/sys.c one; then the null build.
+It prints how many modules each side installed, how many have several
+objects, the BE actions of vmlinux.o and of the modules per build, which
+BE each edit re-ran, and which .ko files each side wrote again.
+
   python3 -m bench.compare                      # default kernel (tinyconfig)
   python3 -m bench.compare --config=defconfig --keep --profiles=/tmp/prof
+  python3 -m bench.compare --modules --fragment=configs/bootable.config \\
+      --fragment=configs/bench-modules.config   # 111 modules (BENCHMARKS.md)
   python3 -m bench.compare --reuse=/tmp/kthinlto-bench-XXXX   # edit and null
       # again, side by side, on the trees a --keep run left, with this
-      # checkout's rules
+      # checkout's rules (with --modules if that run had it)
 """
 
 import collections
+import dataclasses
 import json
 import os
 import shutil
@@ -31,13 +46,13 @@ import time
 from absl import app
 from absl import flags
 
-from bench import phases
-from bench.bare import backends
-from bench.report import print_reasons, print_rows
+from bench import modules, phases
+from bench.bare import backends, deps_of
+from bench.report import print_backends, print_counts, print_reasons, print_rows, shown
 from bench.bundles import bundle_stats, format_stats
 from bench.reruns import output_changes, rewritten, save_outputs, stamps
 from bench.common import REPO, copy_checkout, timed
-from tools.kthinlto import bundle, execlog, kbuild, source
+from tools.kthinlto import bundle, emit, execlog, kbuild, source
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("config", "tinyconfig", "Config target.")
@@ -50,39 +65,69 @@ flags.DEFINE_string("reuse", None, "A work directory kept by --keep: skip the co
                     "and rebuilds, untimed).")
 flags.DEFINE_string("profiles", None, "Directory to save Bazel's JSON profiles of "
                     "the cold, edit and null builds in (for `bazel analyze-profile`).")
+flags.DEFINE_bool("modules", False, "Build the loadable modules too, on both sides "
+                  "(the config needs CONFIG_MODULES and FUSE_FS=m: "
+                  "configs/bench-modules.config), and time a one-line edit in a module.")
 
-EDIT_FILE = "kernel/sys.c"
-EDIT_OLD = "\treturn task_tgid_vnr(current);\n}"
-EDIT_NEW = "\treturn task_tgid_vnr(current) + 1;\n}"
+# The name Bazel knows the kernel by (configure's default declaration).
+REPO_NAME = "kernel"
 
-def edit(tree: str, undo: bool = False) -> None:
-    """Makes the benchmark's one-line edit (or takes it back)."""
-    old, new = (EDIT_NEW, EDIT_OLD) if undo else (EDIT_OLD, EDIT_NEW)
-    path = os.path.join(tree, EDIT_FILE)
+
+def edit(tree: str, e: modules.Edit, undo: bool = False) -> None:
+    """Makes one of the benchmark's one-line edits (or takes it back)."""
+    path = os.path.join(tree, e.file)
     with open(path) as f:
         text = f.read()
-    if text.count(old) != 1:
-        raise SystemExit(f"{path}: the benchmark's edit does not apply")
+    try:
+        new = modules.edited(text, e, undo)
+    except ValueError as err:
+        raise SystemExit(f"{path}: {err}") from None
+    if new == text:
+        return
     with open(path + ".new", "w") as f:
-        f.write(text.replace(old, new))
+        f.write(new)
     os.replace(path + ".new", path)  # a new inode: the shared tree is untouched
 
 
-def backend_bundles(bazel: list[str], ws: str) -> dict[str, str]:
-    """Object module name -> absolute path of its bundle, for every BE action
-    (a BE declares its own bitcode and its bundle, which holds the imported
-    bitcode)."""
-    root = subprocess.run(bazel + ["info", "execution_root"], cwd=ws, check=True,
-                          capture_output=True, text=True).stdout.strip()
-    return {b.module: os.path.join(root, b.bundle) for b in backends(bazel, ws)}
+def targets() -> tuple[str, ...]:
+    return ("//:vmlinux_o", "//:modules") if FLAGS.modules else ("//:vmlinux_o",)
 
 
-def backend_outputs(bazel: list[str], ws: str) -> dict[str, str]:
-    """Object module name -> absolute path of its BE output (from the
-    ThinLtoBackend actions' command lines)."""
-    root = subprocess.run(bazel + ["info", "execution_root"], cwd=ws, check=True,
+def edits() -> list[modules.Edit]:
+    """The timed edits, in order."""
+    return [modules.KERNEL_EDIT, modules.MODULE_EDIT] if FLAGS.modules else [modules.KERNEL_EDIT]
+
+
+@dataclasses.dataclass(frozen=True)
+class BackendFiles:
+    """One BE action: its object module, its link unit's target, and the
+    absolute paths of its bundle and its output."""
+    module: str
+    unit: str
+    bundle: str
+    output: str
+
+
+def bazel_info(bazel: list[str], ws: str, key: str) -> str:
+    return subprocess.run(bazel + ["info", key], cwd=ws, check=True,
                           capture_output=True, text=True).stdout.strip()
-    return {b.module: os.path.join(root, b.output) for b in backends(bazel, ws)}
+
+
+def backend_files(bazel: list[str], ws: str) -> dict[str, BackendFiles]:
+    """Every BE action of the targets, by name (modules.backend_keys), from
+    the ThinLtoBackend actions' command lines (a BE declares its own bitcode
+    and its bundle, which holds the imported bitcode)."""
+    root = bazel_info(bazel, ws, "execution_root")
+    found = backends(bazel, ws, targets())
+    units = [modules.unit_of_output(b.output, b.module) for b in found]
+    names = modules.backend_keys([(u, b.module) for u, b in zip(units, found)])
+    return {name: BackendFiles(b.module, u, os.path.join(root, b.bundle),
+                               os.path.join(root, b.output))
+            for name, u, b in zip(names, units, found)}
+
+
+def bundle_digests(files: dict[str, BackendFiles]) -> dict[str, dict[str, str]]:
+    return {name: bundle.member_digests(f.bundle) for name, f in files.items()}
 
 
 def mean_bitcode_inputs(digests: dict[str, dict[str, str]]) -> float:
@@ -93,13 +138,14 @@ def mean_bitcode_inputs(digests: dict[str, dict[str, str]]) -> float:
 
 
 def rerun_reasons(rerun: list[str], before: dict[str, dict[str, str]],
-                  bundles: dict[str, str]) -> dict[str, list[str]]:
+                  files: dict[str, BackendFiles]) -> dict[str, list[str]]:
     """Why each re-run BE re-ran (what in its bundle changed, else its own
-    bitcode) -> the objects that re-ran for that reason."""
+    bitcode) -> the BE that re-ran for that reason."""
     reasons: dict[str, list[str]] = collections.defaultdict(list)
-    for module in rerun:
-        why = bundle.why_changed(module, before[module], bundle.member_digests(bundles[module]))
-        reasons["own bitcode" if why == "unchanged" else why].append(module)
+    for name in rerun:
+        f = files[name]
+        why = bundle.why_changed(f.module, before[name], bundle.member_digests(f.bundle))
+        reasons["own bitcode" if why == "unchanged" else why].append(name)
     return dict(reasons)
 
 
@@ -121,7 +167,7 @@ def save_mnemonics(bazel: list[str], ws: str, *builds: str) -> None:
     profile has the outputs only)."""
     if not FLAGS.profiles:
         return
-    out = subprocess.run(bazel + ["aquery", "--output=jsonproto", "deps(//:vmlinux_o)"],
+    out = subprocess.run(bazel + ["aquery", "--output=jsonproto", deps_of(targets())],
                          cwd=ws, check=True, capture_output=True, text=True).stdout
     mnemonics = phases.mnemonics_of(execlog.aquery_outputs(json.loads(out)))
     for build in builds:
@@ -138,40 +184,171 @@ def print_phases(*builds: str) -> None:
             print(f"{build} build, from Bazel's profile:")
             path = profile_path(build)
             print(phases.report(phases.load(path), phases.load_mnemonics(path),
-                                FLAGS.jobs, incremental=build == "edit"))
+                                FLAGS.jobs, incremental=build != "cold"))
 
 
-def kbuild_make(src: str, kobj: str) -> list[str]:
-    return kbuild.make_args(src, kobj, "x86_64", kbuild.Toolchain()) + [
-        f"-j{FLAGS.jobs}", "vmlinux_o"]
+def kbuild_makes(src: str, kobj: str) -> list[list[str]]:
+    """Kbuild's build, one or two makes (timed together): vmlinux.o; with
+    --modules vmlinux and the modules, then modules_install."""
+    make = kbuild.make_args(src, kobj, "x86_64", kbuild.Toolchain()) + [f"-j{FLAGS.jobs}"]
+    if not FLAGS.modules:
+        return [make + ["vmlinux_o"]]
+    return [make + ["vmlinux", "modules"],
+            make + ["modules_install", f"INSTALL_MOD_PATH={os.path.join(kobj, '.install')}"]]
+
+
+def timed_all(cmds: list[list[str]]) -> float:
+    return sum(timed(cmd) for cmd in cmds)
 
 
 def bazel_build(bazel: list[str], *extra: str) -> list[str]:
-    return bazel + ["build", f"--jobs={FLAGS.jobs}", "//:vmlinux_o", *extra]
+    return bazel + ["build", f"--jobs={FLAGS.jobs}", *targets(), *extra]
 
 
-def edit_and_null(src: str, make: list[str], bazel: list[str], ws: str,
-                  bundles: dict[str, str], before: dict[str, dict[str, str]],
-                  ) -> tuple[float, float, float, float, list[str],
-                             dict[str, list[str]], dict[str, list[str]]]:
-    """The same one-line edit for both sides, then null builds: Kbuild's
-    and kthinlto's times, the BE actions Bazel re-ran, why (from the
-    bundles' member digests `before` the edit), and how their objects
-    changed."""
-    edit(src)
-    k_edit = timed(make)
-    outputs = backend_outputs(bazel, ws)
+def profile_name(e: modules.Edit) -> str:
+    return "module_edit" if e.module else "edit"
+
+
+@dataclasses.dataclass(frozen=True)
+class Kos:
+    """Each module's .ko in Kbuild's object tree and in Bazel's output
+    (module -> path), to tell which ones a build wrote again."""
+    kbuild: dict[str, str]
+    ours: dict[str, str]
+
+
+def kos_of(kobj: str, bazel: list[str], ws: str) -> Kos:
+    order = kbuild.modules_order(kobj)
+    out = os.path.join(bazel_info(bazel, ws, "bazel-bin"), "external", REPO_NAME, "modules")
+    return Kos({ko: os.path.join(kobj, ko) for ko in order},
+               {ko: os.path.join(out, ko) for ko in order})
+
+
+@dataclasses.dataclass(frozen=True)
+class EditResult:
+    edit: modules.Edit
+    ours: float
+    kbuild: float
+    rerun: list[str]                 # the BE Bazel ran again
+    why: dict[str, list[str]]        # why they re-ran -> them
+    changes: dict[str, list[str]]    # how their objects changed -> them
+    relinked: tuple[list[str], list[str]]  # the .ko each side wrote again (ours, Kbuild's)
+
+
+def edit_build(src: str, e: modules.Edit, makes: list[list[str]], bazel: list[str],
+               ws: str, files: dict[str, BackendFiles],
+               before: dict[str, dict[str, str]], kos: Kos | None) -> EditResult:
+    """One of the edits for both sides: Kbuild's and kthinlto's times, the
+    BE actions Bazel re-ran, why (from the bundles' member digests `before`
+    the edit) and how their objects changed, and which .ko each side wrote
+    again."""
+    kos = kos or Kos({}, {})
+    edit(src, e)
+    k_before = stamps(kos.kbuild)
+    k = timed_all(makes)
+    k_relinked = rewritten(k_before, stamps(kos.kbuild))
+    outputs = {name: f.output for name, f in files.items()}
     with tempfile.TemporaryDirectory(prefix="kthinlto-bench-be-") as saved:
         save_outputs(outputs, saved)
-        before_stamps = stamps(outputs)
-        b_edit = timed(bazel_build(bazel, *profile("edit")), cwd=ws)
+        before_stamps, our_kos = stamps(outputs), stamps(kos.ours)
+        b = timed(bazel_build(bazel, *profile(profile_name(e))), cwd=ws)
         rerun = rewritten(before_stamps, stamps(outputs))
+        our_relinked = rewritten(our_kos, stamps(kos.ours))
         changes = output_changes(rerun, saved, outputs)
-    k_null = timed(make)
+    return EditResult(e, b, k, rerun, rerun_reasons(rerun, before, files), changes,
+                      (our_relinked, k_relinked))
+
+
+def edits_and_null(src: str, makes: list[list[str]], bazel: list[str], ws: str,
+                   files: dict[str, BackendFiles], before: dict[str, dict[str, str]],
+                   kos: Kos | None) -> tuple[list[EditResult], float, float]:
+    """The edits in turn (each against the bundles as the build before it
+    left them), then null builds: the edits' results, kthinlto's and
+    Kbuild's null build."""
+    results = []
+    for n, e in enumerate(edits()):
+        if n:
+            before = bundle_digests(files)  # untimed
+        results.append(edit_build(src, e, makes, bazel, ws, files, before, kos))
+    k_null = timed_all(makes)
     b_null = timed(bazel_build(bazel, *profile("null")), cwd=ws)
     subprocess.run(bazel + ["shutdown"], cwd=ws, check=False)
-    return (k_edit, b_edit, k_null, b_null, rerun,
-            rerun_reasons(rerun, before, bundles), changes)
+    return results, b_null, k_null
+
+
+def edit_rows(results: list[EditResult]) -> list[tuple[str, float, float]]:
+    return [(f"after a one-line edit of {r.edit.file}", r.ours, r.kbuild) for r in results]
+
+
+def print_edits(results: list[EditResult], files: dict[str, BackendFiles]) -> None:
+    """Per edit: which BE re-ran, why, what they wrote; with modules, which
+    .ko each side wrote again."""
+    for r in results:
+        print(f"BE actions re-run after the edit of {r.edit.file}: {len(r.rerun)} of "
+              f"{len(files)}" + (f" ({shown(r.rerun)})" if FLAGS.modules and r.rerun else ""))
+        print_reasons(r.why, r.changes)
+        if FLAGS.modules:
+            ours, theirs = r.relinked
+            print(f".ko written again: kthinlto {len(ours)} (Kbuild's modpost and modfinal "
+                  f"over every module, one action), Kbuild {len(theirs)}"
+                  + (f" ({shown(theirs)})" if theirs else ""))
+
+
+def be_rows(files: dict[str, BackendFiles], results: list[EditResult]
+            ) -> tuple[list[tuple[str, int, int]], int]:
+    """BE actions of vmlinux.o and of the modules, cold and per edit; how
+    many module link units."""
+    units = {n: f.unit for n, f in files.items()}
+    return (modules.backend_rows(units, [(r.edit.file, r.rerun) for r in results]),
+            len(set(units.values()) - {"vmlinux_o"}))
+
+
+def module_sides(kobj: str, bazel: list[str], ws: str) -> tuple[modules.Side, modules.Side]:
+    """What each side installed, and each module's objects: Bazel's link
+    units (the translation's kernel.bzl), Kbuild's .mod files."""
+    ob = bazel_info(bazel, ws, "output_base")
+    data = emit.read_kernel_bzl(os.path.join(ob, "external", REPO_NAME, "kernel.bzl"))
+    tree = os.path.join(bazel_info(bazel, ws, "bazel-bin"), "external", REPO_NAME,
+                        "modules", "install")
+    order = kbuild.modules_order(kobj)
+    theirs = {ko: kbuild.response_file(ko[:-len(".ko")] + ".mod", kobj) for ko in order}
+    return (modules.Side(modules.installed(tree), modules.unit_members(data)),
+            modules.Side(modules.installed(os.path.join(kobj, ".install")), theirs))
+
+
+def print_modules(ours: modules.Side, theirs: modules.Side) -> None:
+    print_counts(modules.count_rows(ours, theirs))
+    several = modules.several_objects(ours.objects)
+    print(f"of several objects (kthinlto's link units): {', '.join(several)}")
+    for ko, dirs in modules.several_directories(ours.objects).items():
+        print(f"  {ko}: objects in {', '.join(dirs)}")
+
+
+def module_json(ours: modules.Side, theirs: modules.Side, files: dict[str, BackendFiles],
+                results: list[EditResult]) -> dict:
+    return {
+        "counts": {what.strip(): [a, b] for what, a, b in modules.count_rows(ours, theirs)},
+        "several_objects": modules.several_objects(ours.objects),
+        "several_directories": modules.several_directories(ours.objects),
+        "be": {what: [a, b] for what, a, b in be_rows(files, results)[0]},
+        "be_rerun": {r.edit.file: r.rerun for r in results},
+        "ko_written_again": {r.edit.file: [len(r.relinked[0]), len(r.relinked[1])]
+                             for r in results},
+    }
+
+
+def refresh_checkout(ws: str) -> None:
+    """This checkout's files into a kept workspace, but the kernel it
+    declared kept: its kernels/ (the declaration of the bench's tree and
+    config, and the fragments copied for it) is the cold run's, not this
+    checkout's default kernel."""
+    declared = os.path.join(ws, "kernels")
+    with tempfile.TemporaryDirectory(prefix="kthinlto-bench-kernels-") as tmp:
+        kept = os.path.join(tmp, "kernels")
+        shutil.copytree(declared, kept, symlinks=True)
+        copy_checkout(ws)
+        shutil.rmtree(declared)
+        shutil.copytree(kept, declared, symlinks=True)
 
 
 def reuse(work: str) -> None:
@@ -182,28 +359,32 @@ def reuse(work: str) -> None:
         if not os.path.isdir(path):
             raise SystemExit(f"--reuse={work}: {path} is missing; give a work "
                              "directory that `bench.compare --keep` left")
-    make = kbuild_make(src, kobj)
+    makes = kbuild_makes(src, kobj)
     bazel = ["bazel", f"--output_base={os.path.join(work, 'ob')}"]
-    edit(src, undo=True)
-    copy_checkout(ws)
+    for e in edits():
+        edit(src, e, undo=True)
+    refresh_checkout(ws)
     print("bench: back to the unedited tree on both sides (untimed)", file=sys.stderr)
-    timed(make)
+    timed_all(makes)
     timed(bazel_build(bazel), cwd=ws)
-    save_mnemonics(bazel, ws, "edit", "null")
-    bundles = backend_bundles(bazel, ws)
-    before = {m: bundle.member_digests(p) for m, p in bundles.items()}
-    k_edit, b_edit, k_null, b_null, rerun, why, changes = edit_and_null(
-        src, make, bazel, ws, bundles, before)
-    print(f"reused {work}: -j{FLAGS.jobs}, {os.cpu_count()} cores")
-    print_rows([(f"after a one-line edit of {EDIT_FILE}", b_edit, k_edit),
-                ("null build", b_null, k_null)])
-    print(f"BE actions re-run after the edit: {len(rerun)}")
-    print_reasons(why, changes)
-    print_phases("edit")
-    print(json.dumps({"reuse": work, "edit": [b_edit, k_edit],
-                      "null": [b_null, k_null], "be_rerun": len(rerun),
-                      "why": {k: len(v) for k, v in why.items()},
-                      "objects": {k: len(v) for k, v in changes.items()}}))
+    save_mnemonics(bazel, ws, "edit", "module_edit", "null")
+    files = backend_files(bazel, ws)
+    kos = kos_of(kobj, bazel, ws) if FLAGS.modules else None
+    results, b_null, k_null = edits_and_null(src, makes, bazel, ws, files,
+                                             bundle_digests(files), kos)
+    print(f"reused {work}: -j{FLAGS.jobs}, {os.cpu_count()} cores"
+          + (", with modules" if FLAGS.modules else ""))
+    print_rows(edit_rows(results) + [("null build", b_null, k_null)])
+    if FLAGS.modules:
+        print_backends(*be_rows(files, results))
+    print_edits(results, files)
+    print_phases(*(profile_name(r.edit) for r in results))
+    first = results[0]
+    print(json.dumps({"reuse": work, "edit": [first.ours, first.kbuild],
+                      "null": [b_null, k_null], "be_rerun": len(first.rerun),
+                      "why": {k: len(v) for k, v in first.why.items()},
+                      "objects": {k: len(v) for k, v in first.changes.items()},
+                      "edits": {r.edit.file: [r.ours, r.kbuild] for r in results}}))
 
 
 def main(argv):
@@ -228,8 +409,15 @@ def main(argv):
         kbuild.configure(src, kobj, "x86_64", kbuild.Toolchain(), spec,
                          os.path.join(work, "kbuild.log"), FLAGS.jobs)
         kconfig = time.monotonic() - start
-        make = kbuild_make(src, kobj)
-        k_cold = kconfig + timed(make)
+        if FLAGS.modules:
+            try:
+                modules.check_config(kbuild.read_config(os.path.join(kobj, ".config")),
+                                     modules.MODULE_EDIT)
+            except ValueError as e:
+                raise SystemExit(f"--modules: {e}; add --fragment=configs/bootable.config "
+                                 "--fragment=configs/bench-modules.config") from None
+        makes = kbuild_makes(src, kobj)
+        k_cold = kconfig + timed_all(makes)
 
         # kthinlto, cold: translation, then bazel build in a new output base.
         ws = os.path.join(work, "ws")
@@ -243,38 +431,52 @@ def main(argv):
         # (every input of every action) as JSON at the end, which Kbuild's
         # side does not pay for.  The BE figures come from aquery afterwards.
         b_cold = timed(bazel_build(bazel, *profile("cold")), cwd=ws)
-        save_mnemonics(bazel, ws, "cold", "edit", "null")
-        bundles = backend_bundles(bazel, ws)
-        before = {m: bundle.member_digests(p) for m, p in bundles.items()}
-        mean_inputs, n_backends = mean_bitcode_inputs(before), len(bundles)
-        weight = bundle_stats(bundles)
+        save_mnemonics(bazel, ws, "cold", "edit", "module_edit", "null")
+        files = backend_files(bazel, ws)
+        before = bundle_digests(files)
+        mean_inputs, n_backends = mean_bitcode_inputs(before), len(files)
+        weight = bundle_stats({n: f.bundle for n, f in files.items()},
+                              {n: f.module for n, f in files.items()})
+        kos, sides = None, None
+        if FLAGS.modules:
+            kos = kos_of(kobj, bazel, ws)
+            sides = module_sides(kobj, bazel, ws)
 
-        k_edit, b_edit, k_null, b_null, rerun, why, changes = edit_and_null(
-            src, make, bazel, ws, bundles, before)
+        results, b_null, k_null = edits_and_null(src, makes, bazel, ws, files, before, kos)
     finally:
         if not FLAGS.keep:
             shutil.rmtree(work, ignore_errors=True)
 
     label = FLAGS.config + "".join(f"+{os.path.basename(f)}" for f in FLAGS.fragment)
-    rows = [("cold build to vmlinux.o", b_cold, k_cold),
-            (f"after a one-line edit of {EDIT_FILE}", b_edit, k_edit),
+    built = "vmlinux.o, vmlinux, modules" if FLAGS.modules else "vmlinux.o"
+    rows = [(f"cold build to {built}", b_cold, k_cold),
+            ("translation + cold build", translate + b_cold, k_cold),
+            *edit_rows(results),
             ("null build", b_null, k_null)]
-    print(f"config: {label} (x86_64, ThinLTO), -j{FLAGS.jobs}, {os.cpu_count()} cores")
+    print(f"config: {label} (x86_64, ThinLTO), -j{FLAGS.jobs}, {os.cpu_count()} cores"
+          + (", with modules" if FLAGS.modules else ""))
     print(f"translation: {translate:.1f} s (once per tree and config; not in cold)")
     print_rows(rows)
+    if sides:
+        print_modules(*sides)
+        print_backends(*be_rows(files, results))
     print(f"BE actions: {n_backends}; mean declared bitcode inputs per BE: "
           f"{mean_inputs:.2f} (= 1 + {mean_inputs - 1:.2f} imports; "
           f"declaring all would be {n_backends})")
     print(format_stats(weight))
-    print(f"BE actions re-run after the edit: {len(rerun)} of {n_backends}")
-    print_reasons(why, changes)
-    print(json.dumps({"config": label, "translate": translate,
-                      "cold": [b_cold, k_cold], "edit": [b_edit, k_edit],
-                      "null": [b_null, k_null], "be": n_backends,
-                      "mean_bitcode_inputs": mean_inputs, "bundle_bytes": weight.bytes,
-                      "be_rerun": len(rerun), "why": {k: len(v) for k, v in why.items()},
-                      "objects": {k: len(v) for k, v in changes.items()}}))
-    print_phases("cold", "edit")
+    print_edits(results, files)
+    first = results[0]
+    summary = {"config": label, "translate": translate,
+               "cold": [b_cold, k_cold], "edit": [first.ours, first.kbuild],
+               "null": [b_null, k_null], "be": n_backends,
+               "mean_bitcode_inputs": mean_inputs, "bundle_bytes": weight.bytes,
+               "be_rerun": len(first.rerun), "why": {k: len(v) for k, v in first.why.items()},
+               "objects": {k: len(v) for k, v in first.changes.items()}}
+    if sides:
+        summary["edits"] = {r.edit.file: [r.ours, r.kbuild] for r in results}
+        summary["modules"] = module_json(*sides, files, results)
+    print(json.dumps(summary))
+    print_phases("cold", *(profile_name(r.edit) for r in results))
 
 
 if __name__ == "__main__":

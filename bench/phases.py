@@ -26,6 +26,10 @@ PHASES = {
     "ThinLtoIndex": "thin link",
     "ThinLtoBackend": "BE",
     "RelocatableLink": "final link",
+    # The Kbuild hand-offs after the final links (bench.compare --modules
+    # builds them): link-vmlinux.sh, and modpost, modfinal, modules_install.
+    "KbuildTail": "Kbuild vmlinux",
+    "KbuildModules": "Kbuild modules",
 }
 
 # Makes Bazel write each action's primary output into its profile event.
@@ -63,7 +67,7 @@ def load(path: str) -> list[dict]:
 
 # The phases each of which waits for the one before (the initcall scan and
 # order run beside them).
-SERIAL = ("FE", "thin link", "BE", "final link")
+SERIAL = ("FE", "thin link", "BE", "final link", "Kbuild vmlinux", "Kbuild modules")
 
 Row = tuple[str, int, float, float, float, float]
 

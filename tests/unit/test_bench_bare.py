@@ -35,6 +35,12 @@ def test_backend_reads_the_launcher_command_line():
         bare.backend(["clang", "-c", "x.c"], {})
 
 
+def test_deps_of_is_the_union_of_the_targets_deps():
+    assert bare.deps_of(("//:vmlinux_o",)) == "deps(//:vmlinux_o)"
+    assert bare.deps_of(("//:vmlinux_o", "//:modules")) == (
+        "deps(//:vmlinux_o) + deps(//:modules)")
+
+
 def test_bare_argv_makes_execroot_paths_absolute_and_moves_the_output():
     b = bare.backend(ARGS, {})
     argv = bare.bare_argv(b, "/x/execroot", "/shm/0/out.o")

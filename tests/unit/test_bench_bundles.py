@@ -39,3 +39,15 @@ def test_stats_count_copies_and_distinct_modules(tmp_path):
 def test_no_bundles():
     s = bundles.bundle_stats({})
     assert (s.files, s.bytes, s.imported_bytes, s.distinct_modules) == (0, 0, 0, 0)
+
+
+def test_a_be_named_apart_from_its_module_still_skips_its_own_members(tmp_path):
+    # An object in two link units: each BE is named unit:module, and its
+    # bundle's own index and import list are not imported bitcode.
+    b = {"a_o:lib/shared.o": str(tmp_path / "a.tar")}
+    _bundle(b["a_o:lib/shared.o"], {"lib/shared.o.thinlto.bc": b"i" * 7,
+                                   "lib/shared.o.imports": b"lib/slab.o\n",
+                                   "lib/slab.o": b"s" * 100})
+    s = bundles.bundle_stats(b, {"a_o:lib/shared.o": "lib/shared.o"})
+    assert (s.imported_bytes, s.distinct_modules) == (100, 1)
+    assert bundles.bundle_stats(b).distinct_modules == 3
