@@ -242,9 +242,11 @@ def _translate_into(work: str, req: Request, srctree: str, tc: kbuild.Toolchain,
             shutil.rmtree(work, ignore_errors=True)
         raise
     nbit = sum(o.bitcode for o in objs)
-    logging.info("translated %d objects (%d bitcode, %d native) in %d link unit%s (%s) "
-                 "in %.1f s", len(objs), nbit, len(objs) - nbit, len(units),
-                 "" if len(units) == 1 else "s", ", ".join(u.name for u in units),
+    modules = sum(1 for u in units if u.module)
+    logging.info("translated %d objects (%d bitcode, %d native) in %d link unit%s "
+                 "(vmlinux.o%s) in %.1f s", len(objs), nbit, len(objs) - nbit, len(units),
+                 "" if len(units) == 1 else "s",
+                 f" and {modules} module{'' if modules == 1 else 's'}" if modules else "",
                  time.monotonic() - start)
     return gen
 
