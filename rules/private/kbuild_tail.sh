@@ -11,7 +11,7 @@
 # each module's object.  Each take:REL=FILE copies a result out; each
 # tree:REL=DIR copies a directory out, without its symbolic links
 # (modules_install links back to the trees it was run in).
-# modules_install installs into REL .install.  WORK is scratch, removed on
+# modules_install installs into .install of the tree.  WORK is scratch, removed on
 # success; on failure the last lines of make's log are printed.  An action
 # executable, so that no shell path appears on the command line.
 set -eu
@@ -56,6 +56,12 @@ for arg in "$@"; do
 		;;
 	esac
 done
+# A failed make: what it was making, and the end of its log.
+failed() {
+	echo "kthinlto: Kbuild's make $1 failed; last lines of its log:" >&2
+	tail -n 40 "$work/make.log" >&2
+	exit 1
+}
 abs_src=$(cd "$src" && pwd)
 abs_obj=$(cd "$work/obj" && pwd)
 # modules.builtin (and .modinfo) come from vmlinux.o's .modinfo section, by
@@ -70,9 +76,7 @@ case " $goals " in
 	if ! make -rR --no-print-directory -C "$abs_obj" -f "$abs_src/scripts/Makefile.vmlinux_o" \
 		srctree="$abs_src" objtree=. OBJCOPY="llvm-objcopy$llvm" -o vmlinux.o \
 		modules.builtin >"$work/make.log" 2>&1; then
-		echo "kthinlto: Kbuild's make modules.builtin failed; last lines of its log:" >&2
-		tail -n 40 "$work/make.log" >&2
-		exit 1
+		failed modules.builtin
 	fi
 	;;
 esac
@@ -80,9 +84,7 @@ esac
 if ! make -rR --no-print-directory -C "$abs_obj" -f "$abs_src/Makefile" -I "$abs_src" sub_make_done=1 \
 	abs_srctree="$abs_src" abs_objtree="$abs_obj" ARCH="$arch" LLVM="$llvm" \
 	INSTALL_MOD_PATH="$abs_obj/.install" $assume $goals >>"$work/make.log" 2>&1; then
-	echo "kthinlto: Kbuild's make $goals failed; last lines of its log:" >&2
-	tail -n 40 "$work/make.log" >&2
-	exit 1
+	failed "$goals"
 fi
 for arg in "$@"; do
 	case $arg in
