@@ -2,9 +2,26 @@
 
 Same tree (a private hard-linked copy of the source), same config, same
 machine, same -j.  Measures, for each side:
-  cold     full build to vmlinux.o from an empty object tree / output base
-           (Kbuild: config + `make vmlinux_o`; kthinlto: `bazel build`,
-           translation reported separately, and the two summed);
+  cold     what the user waits for from a pristine tree and a config, to
+           vmlinux.o: Kbuild's config, then `make vmlinux_o` in an empty
+           object tree; kthinlto's translation (tools.kthinlto.configure),
+           then `bazel build` in a new output base; each part and the sum.
+           The cold bazel build writes to a shared disk cache
+           (--disk_cache=<work>/shared_cache): the figure includes filling
+           it, what a team's shared cache costs (the edit and null builds
+           do not use it);
+  fresh    kthinlto only, right after the cold build (the tree unedited): a
+           fresh clone at another path (a copy of the bench's workspace,
+           which declares the same kernel) builds the same targets in a new,
+           empty output base with that warm shared cache and an empty
+           KTHINLTO_CACHE, so Bazel's kernel repository rule translates
+           again, as on a new machine, inside the timed build (its Python:
+           KTHINLTO_PYTHON, this one, as the empty cache has no virtual
+           environment).  Against Kbuild's cold build; with how many of its
+           actions were cache hits and how many ran (Bazel's process
+           summary on stderr, not an execution log, which would cost time
+           at the end of the build).  Its server is then shut down and its
+           output base, translation cache and clone deleted;
   edit     rebuild after the same one-line code change in kernel/sys.c;
   null     rebuild with nothing changed.
 Prints each figure and the ratio kthinlto / Kbuild, and the backend figures
@@ -46,12 +63,12 @@ import time
 from absl import app
 from absl import flags
 
-from bench import modules, phases
+from bench import cold, modules, phases
 from bench.bare import backends, deps_of
 from bench.report import print_backends, print_counts, print_reasons, print_rows, shown
 from bench.bundles import bundle_stats, format_stats
 from bench.reruns import output_changes, rewritten, save_outputs, stamps
-from bench.common import REPO, copy_checkout, timed
+from bench.common import REPO, copy_checkout, copy_workspace, timed, timed_stderr
 from tools.kthinlto import bundle, emit, execlog, kbuild, source
 
 FLAGS = flags.FLAGS
@@ -337,6 +354,26 @@ def module_json(ours: modules.Side, theirs: modules.Side, files: dict[str, Backe
     }
 
 
+def fresh_clone(work: str, ws: str, shared_cache: str) -> tuple[float, cold.Processes | None]:
+    """The targets built by a fresh clone of ws (at <work>/clone), in a new
+    output base, with the shared disk cache and an empty KTHINLTO_CACHE
+    (the translation is made again, in the timed build): seconds, and its
+    processes.  Then its output base (`clean --expunge` also shuts its
+    server down), translation cache and clone are deleted."""
+    clone, cache = os.path.join(work, "clone"), os.path.join(work, "clone_cache")
+    bazel = ["bazel", f"--output_base={os.path.join(work, 'clone_ob')}"]
+    env = cold.fresh_env(os.environ, cache, sys.executable)
+    copy_workspace(ws, clone)
+    try:
+        seconds, stderr = timed_stderr(bazel_build(bazel, f"--disk_cache={shared_cache}"),
+                                       cwd=clone, env=env)
+    finally:
+        subprocess.run(bazel + ["clean", "--expunge"], cwd=clone, env=env, check=False)
+        for d in (clone, cache):
+            shutil.rmtree(d, ignore_errors=True)
+    return seconds, cold.processes(stderr)
+
+
 def refresh_checkout(ws: str) -> None:
     """This checkout's files into a kept workspace, but the kernel it
     declared kept: its kernels/ (the declaration of the bench's tree and
@@ -417,12 +454,14 @@ def main(argv):
                 raise SystemExit(f"--modules: {e}; add --fragment=configs/bootable.config "
                                  "--fragment=configs/bench-modules.config") from None
         makes = kbuild_makes(src, kobj)
-        k_cold = kconfig + timed_all(makes)
+        kmake = timed_all(makes)
 
-        # kthinlto, cold: translation, then bazel build in a new output base.
+        # kthinlto, cold: translation, then bazel build in a new output
+        # base, filling the shared disk cache.
         ws = os.path.join(work, "ws")
         copy_checkout(ws)
         bazel = ["bazel", f"--output_base={os.path.join(work, 'ob')}"]
+        shared_cache = os.path.join(work, "shared_cache")
         translate = timed([sys.executable, "-m", "tools.kthinlto.configure",
                            f"--workspace={ws}", f"--source={src}",
                            f"--config={FLAGS.config}", f"--jobs={FLAGS.jobs}"]
@@ -430,7 +469,12 @@ def main(argv):
         # No execution log in the timed cold build: Bazel writes the log
         # (every input of every action) as JSON at the end, which Kbuild's
         # side does not pay for.  The BE figures come from aquery afterwards.
-        b_cold = timed(bazel_build(bazel, *profile("cold")), cwd=ws)
+        b_cold = timed(bazel_build(bazel, f"--disk_cache={shared_cache}", *profile("cold")),
+                       cwd=ws)
+        # A fresh clone with the shared cache, before any edit (the edit and
+        # null builds below do not use the shared cache).
+        fresh, fresh_processes = fresh_clone(work, ws, shared_cache)
+        c = cold.Cold(translate, b_cold, kconfig, kmake, fresh, fresh_processes)
         save_mnemonics(bazel, ws, "cold", "edit", "module_edit", "null")
         files = backend_files(bazel, ws)
         before = bundle_digests(files)
@@ -449,14 +493,12 @@ def main(argv):
 
     label = FLAGS.config + "".join(f"+{os.path.basename(f)}" for f in FLAGS.fragment)
     built = "vmlinux.o, vmlinux, modules" if FLAGS.modules else "vmlinux.o"
-    rows = [(f"cold build to {built}", b_cold, k_cold),
-            ("translation + cold build", translate + b_cold, k_cold),
-            *edit_rows(results),
-            ("null build", b_null, k_null)]
-    print(f"config: {label} (x86_64, ThinLTO), -j{FLAGS.jobs}, {os.cpu_count()} cores"
-          + (", with modules" if FLAGS.modules else ""))
-    print(f"translation: {translate:.1f} s (once per tree and config; not in cold)")
+    rows = [*cold.rows(c), *edit_rows(results), ("null build", b_null, k_null)]
+    print(f"config: {label} (x86_64, ThinLTO), -j{FLAGS.jobs}, {os.cpu_count()} cores; "
+          f"built: {built}")
     print_rows(rows)
+    print(f"fresh clone (new output base, empty KTHINLTO_CACHE, the cold build's disk "
+          f"cache): {cold.describe_processes(c.fresh_processes)}")
     if sides:
         print_modules(*sides)
         print_backends(*be_rows(files, results))
@@ -466,8 +508,7 @@ def main(argv):
     print(format_stats(weight))
     print_edits(results, files)
     first = results[0]
-    summary = {"config": label, "translate": translate,
-               "cold": [b_cold, k_cold], "edit": [first.ours, first.kbuild],
+    summary = {"config": label, **cold.summary(c), "edit": [first.ours, first.kbuild],
                "null": [b_null, k_null], "be": n_backends,
                "mean_bitcode_inputs": mean_inputs, "bundle_bytes": weight.bytes,
                "be_rerun": len(first.rerun), "why": {k: len(v) for k, v in first.why.items()},
