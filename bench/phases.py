@@ -6,34 +6,19 @@ output ("out"); Bazel 4.2.3's profile names no mnemonic, so the bench saves
 beside each profile which mnemonic writes which output (from `bazel aquery`,
 FILE.mnemonics.json) and the phase of an event is its action's mnemonic's.
 For each phase: how many actions ran, the wall-clock span from the first
-start to the last end, and the summed action time.  Bazel folds very short
-events together in its profile, so a count can fall a little short of the
-actions that ran (the times do not).
+start to the last end, and the summed action time (PROFILE_FLAGS keep
+every action's event: a slim profile would merge short ones).
 
 `python3 -m bench.profiles` prints this for saved profiles.
 """
 
-import gzip
 import json
 
-# Mnemonic -> phase, as rules/private/*.bzl name their actions.
-PHASES = {
-    "ThinLtoCompile": "FE",
-    "NativeCompile": "FE",
-    "Symlink": "FE",
-    "InitcallScan": "initcall scan",
-    "InitcallOrder": "initcall order",
-    "ThinLtoIndex": "thin link",
-    "ThinLtoBackend": "BE",
-    "RelocatableLink": "final link",
-    # The Kbuild hand-offs after the final links (bench.compare --modules
-    # builds them): link-vmlinux.sh, and modpost, modfinal, modules_install.
-    "KbuildTail": "Kbuild vmlinux",
-    "KbuildModules": "Kbuild modules",
-}
+from tools.kthinlto import buildgraph
+from tools.kthinlto.buildgraph import PHASES, load_profile
 
-# Makes Bazel write each action's primary output into its profile event.
-PROFILE_FLAGS = ("--experimental_profile_include_primary_output",)
+# What the bench profiles with (the report's flags).
+PROFILE_FLAGS = buildgraph.PROFILE_FLAGS
 
 
 def mnemonics_path(profile: str) -> str:
@@ -58,11 +43,7 @@ def phase_of(event: dict, mnemonics: dict[str, str]) -> str:
 
 def load(path: str) -> list[dict]:
     """The events of a profile, gzipped or not (whatever its name says)."""
-    with open(path, "rb") as f:
-        gzipped = f.read(2) == b"\x1f\x8b"
-    with (gzip.open if gzipped else open)(path, "rt") as f:
-        data = json.load(f)
-    return data["traceEvents"] if isinstance(data, dict) else data
+    return load_profile(path)["traceEvents"]
 
 
 # The phases each of which waits for the one before (the initcall scan and

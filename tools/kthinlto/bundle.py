@@ -77,13 +77,18 @@ def read(path: str, module: str) -> Bundle:
                   tuple(sorted(n for n in names if n not in meta)))
 
 
-def member_digests(path: str) -> dict[str, str]:
-    """member name -> sha256 of its bytes."""
+def members(path: str) -> dict[str, tuple[str, int]]:
+    """member name -> (sha256 of its bytes, its size)."""
     out = {}
     with tarfile.open(path) as tar:
         for m in tar.getmembers():
-            out[m.name] = hashlib.sha256(tar.extractfile(m).read()).hexdigest()
+            out[m.name] = (hashlib.sha256(tar.extractfile(m).read()).hexdigest(), m.size)
     return out
+
+
+def member_digests(path: str) -> dict[str, str]:
+    """member name -> sha256 of its bytes."""
+    return {name: digest for name, (digest, _) in members(path).items()}
 
 
 def why_changed(module: str, before: dict[str, str], after: dict[str, str]) -> str:

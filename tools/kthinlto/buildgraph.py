@@ -1,0 +1,170 @@
+"""What one Bazel build did, as `schedule.Task`s: Bazel's action graph
+(`bazel aquery --output=jsonproto`) joined with its JSON profile.
+
+The profile has an "action processing" event per action the build ran, named
+by the action's primary output (`--experimental_profile_include_primary_output`;
+Bazel 4.2.3 names no mnemonic); the action graph says which mnemonic writes
+each output, what each action reads, and which actions the rules keep off
+remote workers (execution requirements).  An action waits for the actions
+that wrote its inputs; one the build did not run (its result was up to
+date) is not waited for.
+"""
+
+import dataclasses
+import gzip
+import json
+
+from tools.kthinlto.schedule import Task
+
+# Mnemonic -> phase, as rules/private/*.bzl name their actions.
+PHASES = {
+    "ThinLtoCompile": "FE",
+    "NativeCompile": "FE",
+    "Symlink": "FE",
+    "InitcallScan": "initcall scan",
+    "InitcallOrder": "initcall order",
+    "ThinLtoIndex": "thin link",
+    "ThinLtoBackend": "BE",
+    "RelocatableLink": "final link",
+    # The Kbuild hand-offs after the final links: link-vmlinux.sh, and
+    # modpost, modfinal, modules_install.
+    "KbuildTail": "Kbuild vmlinux",
+    "KbuildModules": "Kbuild modules",
+}
+
+# The phases in the order a build goes through them, for tables and
+# pictures; "other" is every action of no ThinLTO phase.
+PHASE_ORDER = ("FE", "initcall scan", "initcall order", "thin link", "BE", "final link",
+               "Kbuild vmlinux", "Kbuild modules", "other")
+
+# Makes Bazel write each action's primary output into its profile event,
+# and keep every action's event (a slim profile merges short ones).
+PROFILE_FLAGS = ("--experimental_profile_include_primary_output", "--noslim_profile")
+
+# Execution requirements that keep an action off remote workers.
+_LOCAL_ONLY = ("no-remote", "no-remote-exec", "local")
+
+
+def phase_of(mnemonic: str) -> str:
+    return PHASES.get(mnemonic, "other")
+
+
+@dataclasses.dataclass(frozen=True)
+class Action:
+    """One action of the graph: its mnemonic, outputs and inputs (exec
+    paths), and whether it may run remotely."""
+    mnemonic: str
+    outputs: tuple[str, ...]
+    inputs: frozenset[str]
+    remotable: bool
+
+
+def actions_of(aquery: dict) -> list[Action]:
+    """The actions of `bazel aquery --output=jsonproto` (Bazel 4 names
+    artifacts by execPath, later ones by pathFragments)."""
+    fragments = {f["id"]: f for f in aquery.get("pathFragments", [])}
+
+    def path(artifact: dict) -> str:
+        if "execPath" in artifact:
+            return artifact["execPath"]
+        parts, fid = [], artifact["pathFragmentId"]
+        while fid:
+            parts.append(fragments[fid]["label"])
+            fid = fragments[fid].get("parentId", 0)
+        return "/".join(reversed(parts))
+    paths = {a["id"]: path(a) for a in aquery.get("artifacts", [])}
+    depsets = {d["id"]: d for d in aquery.get("depSetOfFiles", [])}
+    flat: dict[int, frozenset[str]] = {}
+
+    def files(dsid: int) -> frozenset[str]:
+        # Iterative, memoized: depsets nest deeply (one per header set).
+        stack = [dsid]
+        while stack:
+            d = stack[-1]
+            if d in flat:
+                stack.pop()
+                continue
+            todo = [t for t in depsets[d].get("transitiveDepSetIds", []) if t not in flat]
+            if todo:
+                stack.extend(todo)
+                continue
+            stack.pop()
+            s = {paths[a] for a in depsets[d].get("directArtifactIds", [])}
+            for t in depsets[d].get("transitiveDepSetIds", []):
+                s |= flat[t]
+            flat[d] = frozenset(s)
+        return flat[dsid]
+
+    result = []
+    for a in aquery.get("actions", []):
+        reqs = {kv.get("key", "") for kv in a.get("executionInfo", [])}
+        inputs: frozenset[str] = frozenset()
+        for d in a.get("inputDepSetIds", []):
+            inputs |= files(d)
+        result.append(Action(a["mnemonic"], tuple(paths[i] for i in a.get("outputIds", [])),
+                             inputs, not reqs & set(_LOCAL_ONLY)))
+    return result
+
+
+def load_profile(path: str) -> dict:
+    """A Bazel JSON profile, gzipped or not (whatever its name says)."""
+    with open(path, "rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+    with (gzip.open if gzipped else open)(path, "rt") as f:
+        data = json.load(f)
+    return data if isinstance(data, dict) else {"traceEvents": data}
+
+
+def action_events(profile: dict) -> list[dict]:
+    return [e for e in profile["traceEvents"]
+            if e.get("ph") == "X" and e.get("cat") == "action processing"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Build:
+    """A build's tasks (seconds from its first action), what each action
+    was (task name -> Action; None for one the graph does not have), and
+    when its first action started and its last ended, from the profile's
+    start."""
+    tasks: list[Task]
+    actions: dict[str, Action | None]
+    first: float
+    last: float
+
+    @property
+    def span(self) -> float:
+        """The wall time from the first action's start to the last one's end."""
+        return self.last - self.first
+
+
+def build_of(profile: dict, actions: list[Action]) -> Build:
+    """The actions the profiled build ran, as tasks: each named by its
+    primary output, waiting for the tasks that wrote its inputs."""
+    events = action_events(profile)
+    writer = {o: a for a in actions for o in a.outputs}
+    # A tree artifact's files are named by its directory's exec path.
+    ran: dict[str, dict] = {}
+    for e in events:
+        out = e.get("args", {}).get("out") or e.get("out") or ""
+        if out in ran:  # the same output twice: keep the longer event
+            if e["dur"] <= ran[out]["dur"]:
+                continue
+        ran[out] = e
+    first = min((e["ts"] for e in ran.values()), default=0) / 1e6
+    last = max((e["ts"] + e["dur"] for e in ran.values()), default=0) / 1e6
+    task_of_action = {id(writer[o]): o for o in ran if o in writer}
+    tasks, what = [], {}
+    for out, e in ran.items():
+        a = writer.get(out)
+        deps: set[str] = set()
+        if a:
+            for i in a.inputs:
+                w = writer.get(i)
+                if w is not None and id(w) in task_of_action and w is not a:
+                    deps.add(task_of_action[id(w)])
+        mnemonic = a.mnemonic if a else ""
+        tasks.append(Task(out, phase_of(mnemonic), e["dur"] / 1e6, tuple(sorted(deps)),
+                          a.remotable if a else False, e["ts"] / 1e6 - first))
+        what[out] = a
+    tasks.sort(key=lambda t: t.start)
+    return Build(tasks, what, first, last)

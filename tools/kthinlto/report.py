@@ -1,0 +1,277 @@
+"""A build explained: where its time went per phase, its critical path, what
+the same graph would take on N remote workers, and what a remote build of
+it moves.
+
+Reads what one build left: Bazel's JSON profile (every action's start and
+duration, by primary output), the action graph from `bazel aquery` (what
+each action waits for, which the rules keep local) and, if given, its
+execution log (how each action ran, and every input's digest and size).
+
+  ./kthin report                       # the last build in this workspace
+  ./kthin report --profile=/tmp/cold.prof.gz --execution_log=/tmp/cold.json \\
+      --svg=/tmp/cold.svg --overhead=0.3
+
+The simulation replays the measured durations on other machines
+(schedule.py): first on the measured build's own slots (--jobs), which
+checks it against the wall time the build took, then with N remote workers
+for the remotable actions (each paying --overhead seconds for its round trip
+and inputs) and --jobs local slots for the rest.
+"""
+
+import collections
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+
+from tools.kthinlto import bundle, buildgraph, execlog, picture, schedule, traffic
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("profile", None, "The build's JSON profile (bazel build --profile=FILE "
+                    "--experimental_profile_include_primary_output); default: the last "
+                    "command's profile in --workspace's output base.")
+flags.DEFINE_string("aquery", None, "The build's action graph, saved from `bazel aquery "
+                    "--output=jsonproto` (JSON, gzipped or not); default: aquery --targets now.")
+flags.DEFINE_list("targets", ["//:vmlinux_o", "//:modules"], "What the build built (for aquery).")
+flags.DEFINE_string("workspace", os.getcwd(), "The Bazel workspace the build ran in.")
+flags.DEFINE_list("bazel", ["bazel"], "The Bazel command (with startup options, comma-separated).")
+flags.DEFINE_string("execution_log", None, "The build's execution log "
+                    "(--execution_log_json_file): how each action ran, and bytes.")
+flags.DEFINE_string("svg", None, "Write the picture here (timeline and scaling).")
+flags.DEFINE_integer("jobs", os.cpu_count() or 2, "Slots the measured build ran local "
+                     "actions on (Bazel's --jobs); also the local slots of the simulations.")
+flags.DEFINE_integer("remote_slots", 0, "The measured build ran remotable actions on this "
+                     "many remote slots (workers x their jobs); 0: a local build.")
+flags.DEFINE_float("overhead", 0.3, "Seconds each remote action pays on top of its measured "
+                   "time in the simulations (round trip, input transfer).")
+flags.DEFINE_list("workers", ["1", "2", "8", "32", "100", "1000"], "Remote workers to simulate.")
+
+MB = 1e6
+
+
+def measured_check(build: buildgraph.Build, jobs: int, remote_slots: int) -> float:
+    """The simulated wall time of the build on the slots it ran on."""
+    if remote_slots:
+        return schedule.remote_wall(build.tasks, remote_slots, jobs, 0.0)
+    return schedule.local_wall(build.tasks, jobs)
+
+
+def phase_rows(build: buildgraph.Build, entries: list[dict]) -> list[dict]:
+    """Per phase: actions, how they ran (with an execution log), action
+    time, wall span from its first start to its last end, longest."""
+    how: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for e in entries:
+        how[buildgraph.phase_of(e.get("mnemonic", ""))][execlog.outcome(e)] += 1
+    rows = []
+    for phase in buildgraph.PHASE_ORDER:
+        ts = [t for t in build.tasks if t.phase == phase]
+        if not ts:
+            continue
+        rows.append({
+            "phase": phase, "actions": len(ts),
+            "remote": how[phase]["executed remote"], "cache hit": how[phase]["cache hit"],
+            "local": sum(how[phase].values()) - how[phase]["executed remote"]
+            - how[phase]["cache hit"],
+            "time": sum(t.duration for t in ts),
+            "span": max(t.start + t.duration for t in ts) - min(t.start for t in ts),
+            "longest": max(t.duration for t in ts),
+        })
+    return rows
+
+
+def format_phases(rows: list[dict], with_log: bool) -> str:
+    head = f"  {'phase':15} {'actions':>7}"
+    if with_log:
+        head += f" {'local':>6} {'remote':>6} {'cached':>6}"
+    head += f" {'action time':>12} {'wall span':>10} {'longest':>8}"
+    lines = [head]
+    for r in rows:
+        line = f"  {r['phase']:15} {r['actions']:7d}"
+        if with_log:
+            line += f" {r['local']:6d} {r['remote']:6d} {r['cache hit']:6d}"
+        line += f" {r['time']:11.1f}s {r['span']:9.1f}s {r['longest']:7.2f}s"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def format_path(path: list[schedule.Task], build: buildgraph.Build) -> str:
+    lines = [f"critical path: {schedule.length(path):.1f} s in {len(path)} actions "
+             f"(no number of workers finishes these actions sooner)"]
+    for t in path:
+        a = build.actions.get(t.name)
+        lines.append(f"  {t.duration:8.2f} s  {a.mnemonic if a else '?':16} {t.name}")
+    return "\n".join(lines)
+
+
+def simulations(tasks: list[schedule.Task], workers: list[int], jobs: int,
+                overhead: float) -> list[tuple[int, float]]:
+    return [(n, schedule.remote_wall(tasks, n, jobs, overhead)) for n in workers]
+
+
+def format_simulations(walls: list[tuple[int, float]], critical: float, jobs: int,
+                       overhead: float) -> str:
+    lines = [f"the same actions with N remote workers (remotable actions + {overhead:g} s "
+             f"each; the rest on {jobs} local slots):",
+             f"  {'N':>6} {'wall':>9} {'x critical path':>16}"]
+    for n, w in walls:
+        lines.append(f"  {n:6d} {w:8.1f}s {w / critical if critical else 0:16.2f}")
+    return "\n".join(lines)
+
+
+def format_bytes(entries: list[dict], minimum: traffic.Upload | None) -> str:
+    declared = traffic.declared_bytes(entries)
+    kinds = (traffic.SOURCES, traffic.OUTPUTS, traffic.TOOLS)
+    lines = ["bytes the actions declare as inputs, per phase (each action's, summed), MB:",
+             f"  {'phase':15} " + " ".join(f"{k:>24}" for k in kinds)]
+    for phase in buildgraph.PHASE_ORDER:
+        if phase in declared:
+            lines.append(f"  {phase:15} " + " ".join(
+                f"{declared[phase].get(k, 0) / MB:24.1f}" for k in kinds))
+    up = traffic.upload(entries)
+    lines.append(f"a remote build of these actions uploads {up.bytes / MB:.1f} MB "
+                 f"({len(up.blobs)} distinct blobs), {up.kernel_bytes / MB:.1f} MB of "
+                 f"them the kernel's (the toolchain and tools go once, whatever the kernel):")
+    for kind in kinds:
+        lines.append(f"  {kind:28} {up.by_kind().get(kind, 0) / MB:10.1f} MB")
+    if minimum is not None:
+        lines.append(
+            f"the minimum, each bundle taken apart (its index and import list; its "
+            f"bitcode is the FE's outputs, already sent): {minimum.kernel_bytes / MB:.1f} MB "
+            f"of the kernel's; uploaded / minimum = "
+            f"{up.kernel_bytes / max(1, minimum.kernel_bytes):.2f}")
+    return "\n".join(lines)
+
+
+def bundle_members(execroot: str):
+    """bundle path -> its members (digest, size), read from the execroot."""
+    def members(path: str) -> dict[str, tuple[str, int]]:
+        return bundle.members(os.path.join(execroot, path))
+    return members
+
+
+def bazel_critical_path(profile: dict) -> float:
+    """The length of the critical path Bazel itself found (its profile's
+    "critical path component" events)."""
+    return sum(e["dur"] for e in profile["traceEvents"]
+               if e.get("cat") == "critical path component") / 1e6
+
+
+def report(profile: dict, build: buildgraph.Build, entries: list[dict], minimum: traffic.Upload | None,
+           jobs: int, remote_slots: int, workers: list[int], overhead: float,
+           ) -> tuple[str, list[tuple[int, float]], list[schedule.Task]]:
+    """The report's text, the simulated walls and the critical path."""
+    path = schedule.critical_path(build.tasks)
+    critical = schedule.length(path)
+    check = measured_check(build, jobs, remote_slots)
+    where = (f"{remote_slots} remote slots and {jobs} local" if remote_slots
+             else f"{jobs} local slots")
+    lines = [
+        f"{len(build.tasks)} actions ran; the whole command took "
+        f"{profile_total(profile):.1f} s, of "
+        f"which {build.first:.1f} s before the first action (loading, analysis, "
+        f"repository rules such as the translation) and {build.span:.1f} s from the "
+        f"first action to the last",
+        format_phases(phase_rows(build, entries), bool(entries)),
+        format_path(path, build),
+        f"Bazel's own critical path (its profile): {bazel_critical_path(profile):.1f} s",
+        f"simulated on the build's own {where}: {check:.1f} s; measured "
+        f"{build.span:.1f} s (first action to last); simulated / measured = "
+        f"{check / build.span if build.span else 0:.3f}",
+    ]
+    walls = simulations(build.tasks, workers, jobs, overhead)
+    lines.append(format_simulations(walls, critical, jobs, overhead))
+    if entries:
+        lines.append(format_bytes(entries, minimum))
+    return "\n".join(lines), walls, path
+
+
+def profile_total(profile: dict) -> float:
+    """The profiled command's wall time, from its first event to its last."""
+    xs = [e for e in profile["traceEvents"] if "ts" in e]
+    return (max(e["ts"] + e.get("dur", 0) for e in xs) - min(e["ts"] for e in xs)) / 1e6
+
+
+def load_json(path: str) -> dict:
+    return buildgraph.load_profile(path)
+
+
+def _bazel(*args: str) -> str:
+    return subprocess.run(FLAGS.bazel + list(args), cwd=FLAGS.workspace, check=True,
+                          capture_output=True, text=True).stdout
+
+
+def _fail(what: str, why: str, fix: str) -> SystemExit:
+    return SystemExit(f"kthin report: {what}: {why}; {fix}")
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    with tempfile.TemporaryDirectory(prefix="kthinlto-report-") as tmp:
+        profile_path = FLAGS.profile
+        if not profile_path:
+            # Copied first: the aquery below writes a profile of its own there.
+            ob = _bazel("info", "output_base").strip()
+            profile_path = os.path.join(tmp, "command.profile.gz")
+            try:
+                shutil.copyfile(os.path.join(ob, "command.profile.gz"), profile_path)
+            except OSError as e:
+                raise _fail(ob, f"no profile of the last build ({e})",
+                            "build first, or give --profile") from None
+        try:
+            profile = buildgraph.load_profile(profile_path)
+        except (OSError, ValueError, KeyError) as e:
+            raise _fail(profile_path, f"not a Bazel JSON profile ({e})",
+                        "give a file written by bazel build --profile") from None
+        if FLAGS.aquery:
+            try:
+                graph = load_json(FLAGS.aquery)
+            except (OSError, ValueError) as e:
+                raise _fail(FLAGS.aquery, f"not aquery's JSON ({e})",
+                            "save `bazel aquery --output=jsonproto` there") from None
+        else:
+            expr = " + ".join(f"deps({t})" for t in FLAGS.targets)
+            print(f"kthin report: bazel aquery '{expr}'", file=sys.stderr)
+            try:
+                graph = json.loads(_bazel("aquery", "--output=jsonproto", expr))
+            except subprocess.CalledProcessError as e:
+                raise _fail("--targets", f"bazel aquery failed ({e.stderr.strip()[-200:]})",
+                            "give the targets the build built") from None
+    actions = buildgraph.actions_of(graph)
+    build = buildgraph.build_of(profile, actions)
+    if not any(t.phase in ("FE", "BE") for t in build.tasks) and not actions:
+        raise _fail(FLAGS.aquery or "--targets", "no action of the graph is in the profile",
+                    "give the graph of the build the profile is of")
+    entries = execlog.read(FLAGS.execution_log) if FLAGS.execution_log else []
+    minimum = None
+    if entries:
+        execroot = _bazel("info", "execution_root").strip()
+        try:
+            minimum = traffic.upload(entries, members=bundle_members(execroot))
+        except OSError as e:
+            print(f"kthin report: no minimum: the bundles are gone from {execroot} ({e})",
+                  file=sys.stderr)
+    other = profile.get("otherData", {})
+    print(f"build: {profile_path}" + (f" (started {other['date']}, output base "
+                                      f"{other.get('output_base', '?')})"
+                                      if "date" in other else ""))
+    text, walls, path = report(profile, build, entries, minimum, FLAGS.jobs,
+                               FLAGS.remote_slots, [int(n) for n in FLAGS.workers],
+                               FLAGS.overhead)
+    print(text)
+    if FLAGS.svg:
+        title = f"{os.path.basename(profile_path)}: {len(build.tasks)} actions, " \
+                f"{build.span:.0f} s, {time.strftime('%Y-%m-%d')}"
+        with open(FLAGS.svg + ".tmp", "w") as f:
+            f.write(picture.svg(build.tasks, path, walls, title))
+        os.replace(FLAGS.svg + ".tmp", FLAGS.svg)
+        print(f"picture: {FLAGS.svg}")
+
+
+if __name__ == "__main__":
+    app.run(main)
