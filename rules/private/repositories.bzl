@@ -179,7 +179,7 @@ def _kernel_repository_impl(rctx):
     rctx.report_progress("translating %s (or reusing its translation in KTHINLTO_CACHE)" % rctx.attr.declaration)
     done = _run(rctx, args + ["--repository=%s" % rctx.path(".")], rctx.attr.timeout)
     gen = rctx.path(done["gen"])
-    for name in ["BUILD.bazel", "kernel.bzl", "src", "obj"]:
+    for name in ["BUILD.bazel", "kernel.bzl", "compile_commands.json", "src", "obj"]:
         rctx.symlink(gen.get_child(name), name)
     rctx.file("WORKSPACE", "")
 

@@ -38,7 +38,8 @@ import time
 from absl import app
 from absl import flags as absl_flags
 
-from tools.kthinlto import arches, declaration, deps, emit, graph, kbuild, records, trees
+from tools.kthinlto import (arches, compile_commands, declaration, deps, emit, graph,
+                            kbuild, records, trees)
 from tools.kthinlto.records import TranslationError
 # Re-exported: the source helpers are part of this CLI's documented surface.
 from tools.kthinlto.source import (check_kernel_tree, is_pin,  # noqa: F401
@@ -235,7 +236,8 @@ def _translate_into(work: str, req: Request, srctree: str, tc: kbuild.Toolchain,
         data = emit.kernel_data(objs, units, config, kbuild.PINNED_BUILD_ENV,
                                 kbuild.kconfig_files(objtree))
         gen = os.path.join(work, "gen")
-        emit.write(gen, srctree, objtree, data)
+        emit.write(gen, srctree, objtree, data,
+                   compile_commands.entries(objs, srctree, objtree, tc.clang))
     except BaseException:
         # Nothing half-written: the workspace still points at the old tree.
         if not os.environ.get("KTHINLTO_KEEP_FAILED"):

@@ -29,6 +29,13 @@ def relocate_path(path: str, srctree: str, cwd: str) -> str:
     return path
 
 
+def expand(flag: str, srctree: str, objtree: str) -> str:
+    """A relocated flag or path back on this machine: the tokens become
+    the real trees (what rules/private/common.bzl's expand does with the
+    execroot's)."""
+    return flag.replace(SRC, srctree).replace(OBJ, objtree)
+
+
 def _relocate_prefix_map(arg: str, srctree: str) -> str:
     # -fmacro-prefix-map=OLD=NEW: OLD is the source tree with a slash.
     flag, _, value = arg.partition("=")
