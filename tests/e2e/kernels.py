@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-from tools.kthinlto import arches, emit, execlog, kbuild
+from tools.kthinlto import arches, buildgraph, emit, execlog, kbuild
 from tools.kthinlto.kbuild import read_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -149,6 +149,7 @@ class BuiltKernel:
     vmlinux_o: str       # Bazel's
     reference: str       # Kbuild's in-process ThinLTO object tree
     exec_log: str        # the build's execution log (JSON)
+    profile: str         # the build's JSON profile (every action, by output)
 
     @property
     def arch(self) -> arches.Arch:
@@ -243,8 +244,10 @@ def build(name: str, base: str, disk_cache: str) -> BuiltKernel:
     ws = new_workspace(base)
     repo = CONFIGS[name]
     exec_log = os.path.join(base, "exec.json")
+    profile = os.path.join(base, "profile.json.gz")
     ws.bazel("build", f"@{repo}//:vmlinux_o", f"@{repo}//:modules",
-             f"--disk_cache={disk_cache}", f"--execution_log_json_file={exec_log}")
+             f"--disk_cache={disk_cache}", f"--execution_log_json_file={exec_log}",
+             f"--profile={profile}", *buildgraph.PROFILE_FLAGS)
     gen = ws.gen(repo)
     srctree = os.path.realpath(os.path.join(gen, "src"))
     objtree = os.path.realpath(os.path.join(gen, "obj"))
@@ -252,7 +255,7 @@ def build(name: str, base: str, disk_cache: str) -> BuiltKernel:
     vmlinux_o = os.path.join(out, "external", repo, "vmlinux.o")
     assert os.path.isfile(vmlinux_o), vmlinux_o
     ref = kbuild_reference(srctree, os.path.join(objtree, ".config"))
-    return BuiltKernel(name, repo, ws, srctree, objtree, vmlinux_o, ref, exec_log)
+    return BuiltKernel(name, repo, ws, srctree, objtree, vmlinux_o, ref, exec_log, profile)
 
 
 def default_source() -> str:

@@ -172,8 +172,10 @@ def test_lanes_never_overlap():
 
 def test_the_text_puts_the_simulated_wall_beside_the_measured_one():
     build = buildgraph.build_of(profile(), buildgraph.actions_of(aquery()))
-    text, walls, path = report.report(profile(), build, log(), None, jobs=2, remote_slots=0,
-                                      workers=[1, 2, 100], overhead=0.5)
+    f = report.figures(profile(), build, log(), None, jobs=2, remote_slots=0,
+                       workers=[1, 2, 100], overhead=0.5)
+    text = report.text(f)
+    walls = f["simulated"]
     assert "simulated on the build's own 2 local slots: 9.0 s; measured 9.0 s" in text
     assert "critical path: 9.0 s in 4 actions" in text
     assert [n for n, _ in walls] == [1, 2, 100]

@@ -131,6 +131,10 @@ class Build:
     first: float
     last: float
 
+    def mnemonic(self, task: str) -> str:
+        a = self.actions.get(task)
+        return a.mnemonic if a else "?"
+
     @property
     def span(self) -> float:
         """The wall time from the first action's start to the last one's end."""

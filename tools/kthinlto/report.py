@@ -44,6 +44,7 @@ flags.DEFINE_list("bazel", ["bazel"], "The Bazel command (with startup options, 
 flags.DEFINE_string("execution_log", None, "The build's execution log "
                     "(--execution_log_json_file): how each action ran, and bytes.")
 flags.DEFINE_string("svg", None, "Write the picture here (timeline and scaling).")
+flags.DEFINE_string("json", None, "Write the figures here, as JSON.")
 flags.DEFINE_integer("jobs", os.cpu_count() or 2, "Slots the measured build ran local "
                      "actions on (Bazel's --jobs); also the local slots of the simulations.")
 flags.DEFINE_integer("remote_slots", 0, "The measured build ran remotable actions on this "
@@ -53,13 +54,6 @@ flags.DEFINE_float("overhead", 0.3, "Seconds each remote action pays on top of i
 flags.DEFINE_list("workers", ["1", "2", "8", "32", "100", "1000"], "Remote workers to simulate.")
 
 MB = 1e6
-
-
-def measured_check(build: buildgraph.Build, jobs: int, remote_slots: int) -> float:
-    """The simulated wall time of the build on the slots it ran on."""
-    if remote_slots:
-        return schedule.remote_wall(build.tasks, remote_slots, jobs, 0.0)
-    return schedule.local_wall(build.tasks, jobs)
 
 
 def phase_rows(build: buildgraph.Build, entries: list[dict]) -> list[dict]:
@@ -100,18 +94,12 @@ def format_phases(rows: list[dict], with_log: bool) -> str:
     return "\n".join(lines)
 
 
-def format_path(path: list[schedule.Task], build: buildgraph.Build) -> str:
-    lines = [f"critical path: {schedule.length(path):.1f} s in {len(path)} actions "
+def format_path(path: list[dict]) -> str:
+    lines = [f"critical path: {sum(t['seconds'] for t in path):.1f} s in {len(path)} actions "
              f"(no number of workers finishes these actions sooner)"]
     for t in path:
-        a = build.actions.get(t.name)
-        lines.append(f"  {t.duration:8.2f} s  {a.mnemonic if a else '?':16} {t.name}")
+        lines.append(f"  {t['seconds']:8.2f} s  {t['mnemonic']:16} {t['output']}")
     return "\n".join(lines)
-
-
-def simulations(tasks: list[schedule.Task], workers: list[int], jobs: int,
-                overhead: float) -> list[tuple[int, float]]:
-    return [(n, schedule.remote_wall(tasks, n, jobs, overhead)) for n in workers]
 
 
 def format_simulations(walls: list[tuple[int, float]], critical: float, jobs: int,
@@ -124,28 +112,36 @@ def format_simulations(walls: list[tuple[int, float]], critical: float, jobs: in
     return "\n".join(lines)
 
 
-def format_bytes(entries: list[dict], minimum: traffic.Upload | None) -> str:
-    declared = traffic.declared_bytes(entries)
+def format_bytes(b: dict) -> str:
     kinds = (traffic.SOURCES, traffic.OUTPUTS, traffic.TOOLS)
     lines = ["bytes the actions declare as inputs, per phase (each action's, summed), MB:",
              f"  {'phase':15} " + " ".join(f"{k:>24}" for k in kinds)]
-    for phase in buildgraph.PHASE_ORDER:
-        if phase in declared:
-            lines.append(f"  {phase:15} " + " ".join(
-                f"{declared[phase].get(k, 0) / MB:24.1f}" for k in kinds))
-    up = traffic.upload(entries)
-    lines.append(f"a remote build of these actions uploads {up.bytes / MB:.1f} MB "
-                 f"({len(up.blobs)} distinct blobs), {up.kernel_bytes / MB:.1f} MB of "
+    for phase, per in b["declared"].items():
+        lines.append(f"  {phase:15} " + " ".join(f"{per.get(k, 0) / MB:24.1f}" for k in kinds))
+    up = b["upload"]
+    lines.append(f"a remote build of these actions uploads {up['bytes'] / MB:.1f} MB "
+                 f"({up['blobs']} distinct blobs), {up['kernel_bytes'] / MB:.1f} MB of "
                  f"them the kernel's (the toolchain and tools go once, whatever the kernel):")
     for kind in kinds:
-        lines.append(f"  {kind:28} {up.by_kind().get(kind, 0) / MB:10.1f} MB")
-    if minimum is not None:
+        lines.append(f"  {kind:28} {up['by_kind'].get(kind, 0) / MB:10.1f} MB")
+    if "minimum_kernel_bytes" in b:
         lines.append(
             f"the minimum, each bundle taken apart (its index and import list; its "
-            f"bitcode is the FE's outputs, already sent): {minimum.kernel_bytes / MB:.1f} MB "
-            f"of the kernel's; uploaded / minimum = "
-            f"{up.kernel_bytes / max(1, minimum.kernel_bytes):.2f}")
+            f"bitcode is the FE's outputs, already sent): "
+            f"{b['minimum_kernel_bytes'] / MB:.1f} MB of the kernel's; uploaded / minimum = "
+            f"{up['kernel_bytes'] / max(1, b['minimum_kernel_bytes']):.2f}")
     return "\n".join(lines)
+
+
+def bytes_figures(entries: list[dict], minimum: traffic.Upload | None) -> dict:
+    up = traffic.upload(entries)
+    out = {"declared": {p: d for p in buildgraph.PHASE_ORDER
+                        for d in [traffic.declared_bytes(entries).get(p)] if d},
+           "upload": {"bytes": up.bytes, "kernel_bytes": up.kernel_bytes,
+                      "blobs": len(up.blobs), "by_kind": up.by_kind()}}
+    if minimum is not None:
+        out["minimum_kernel_bytes"] = minimum.kernel_bytes
+    return out
 
 
 def bundle_members(execroot: str):
@@ -162,33 +158,56 @@ def bazel_critical_path(profile: dict) -> float:
                if e.get("cat") == "critical path component") / 1e6
 
 
-def report(profile: dict, build: buildgraph.Build, entries: list[dict], minimum: traffic.Upload | None,
-           jobs: int, remote_slots: int, workers: list[int], overhead: float,
-           ) -> tuple[str, list[tuple[int, float]], list[schedule.Task]]:
-    """The report's text, the simulated walls and the critical path."""
+def figures(profile: dict, build: buildgraph.Build, entries: list[dict],
+            minimum: traffic.Upload | None, jobs: int, remote_slots: int,
+            workers: list[int], overhead: float) -> dict:
+    """Everything the report says, as data (--json writes it)."""
     path = schedule.critical_path(build.tasks)
-    critical = schedule.length(path)
-    check = measured_check(build, jobs, remote_slots)
-    where = (f"{remote_slots} remote slots and {jobs} local" if remote_slots
-             else f"{jobs} local slots")
-    lines = [
-        f"{len(build.tasks)} actions ran; the whole command took "
-        f"{profile_total(profile):.1f} s, of "
-        f"which {build.first:.1f} s before the first action (loading, analysis, "
-        f"repository rules such as the translation) and {build.span:.1f} s from the "
-        f"first action to the last",
-        format_phases(phase_rows(build, entries), bool(entries)),
-        format_path(path, build),
-        f"Bazel's own critical path (its profile): {bazel_critical_path(profile):.1f} s",
-        f"simulated on the build's own {where}: {check:.1f} s; measured "
-        f"{build.span:.1f} s (first action to last); simulated / measured = "
-        f"{check / build.span if build.span else 0:.3f}",
-    ]
-    walls = simulations(build.tasks, workers, jobs, overhead)
-    lines.append(format_simulations(walls, critical, jobs, overhead))
+    if remote_slots:
+        own = schedule.remote_wall(build.tasks, remote_slots, jobs, 0.0)
+    else:
+        own = schedule.local_wall(build.tasks, jobs)
+    out = {
+        "actions": len(build.tasks),
+        "command_seconds": profile_total(profile),
+        "before_first_action": build.first,
+        "measured": build.span,
+        "phases": phase_rows(build, entries),
+        "critical_path": [{"seconds": t.duration, "output": t.name,
+                           "mnemonic": build.mnemonic(t.name)} for t in path],
+        "critical_path_seconds": schedule.length(path),
+        "bazel_critical_path_seconds": bazel_critical_path(profile),
+        "jobs": jobs, "remote_slots": remote_slots, "overhead": overhead,
+        "simulated_own_slots": own,
+        "simulated": [[n, schedule.remote_wall(build.tasks, n, jobs, overhead)] for n in workers],
+    }
     if entries:
-        lines.append(format_bytes(entries, minimum))
-    return "\n".join(lines), walls, path
+        out["bytes"] = bytes_figures(entries, minimum)
+    return out
+
+
+def text(f: dict) -> str:
+    """The report's text, from figures()."""
+    where = (f"{f['remote_slots']} remote slots and {f['jobs']} local" if f["remote_slots"]
+             else f"{f['jobs']} local slots")
+    lines = [
+        f"{f['actions']} actions ran; the whole command took {f['command_seconds']:.1f} s, "
+        f"of which {f['before_first_action']:.1f} s before the first action (loading, "
+        f"analysis, repository rules such as the translation) and {f['measured']:.1f} s "
+        f"from the first action to the last",
+        format_phases(f["phases"], any(r["local"] or r["remote"] or r["cache hit"]
+                                      for r in f["phases"])),
+        format_path(f["critical_path"]),
+        f"Bazel's own critical path (its profile): {f['bazel_critical_path_seconds']:.1f} s",
+        f"simulated on the build's own {where}: {f['simulated_own_slots']:.1f} s; measured "
+        f"{f['measured']:.1f} s (first action to last); simulated / measured = "
+        f"{f['simulated_own_slots'] / f['measured'] if f['measured'] else 0:.3f}",
+        format_simulations([tuple(w) for w in f["simulated"]], f["critical_path_seconds"],
+                           f["jobs"], f["overhead"]),
+    ]
+    if "bytes" in f:
+        lines.append(format_bytes(f["bytes"]))
+    return "\n".join(lines)
 
 
 def profile_total(profile: dict) -> float:
@@ -260,17 +279,27 @@ def main(argv: list[str]) -> None:
     print(f"build: {profile_path}" + (f" (started {other['date']}, output base "
                                       f"{other.get('output_base', '?')})"
                                       if "date" in other else ""))
-    text, walls, path = report(profile, build, entries, minimum, FLAGS.jobs,
-                               FLAGS.remote_slots, [int(n) for n in FLAGS.workers],
-                               FLAGS.overhead)
-    print(text)
+    f = figures(profile, build, entries, minimum, FLAGS.jobs, FLAGS.remote_slots,
+                [int(n) for n in FLAGS.workers], FLAGS.overhead)
+    print(text(f))
+    if FLAGS.json:
+        _write(FLAGS.json, json.dumps(f, indent=1))
+        print(f"figures: {FLAGS.json}")
     if FLAGS.svg:
-        title = f"{os.path.basename(profile_path)}: {len(build.tasks)} actions, " \
-                f"{build.span:.0f} s, {time.strftime('%Y-%m-%d')}"
-        with open(FLAGS.svg + ".tmp", "w") as f:
-            f.write(picture.svg(build.tasks, path, walls, title))
-        os.replace(FLAGS.svg + ".tmp", FLAGS.svg)
+        title = (f"{os.path.basename(profile_path)}: {len(build.tasks)} actions, "
+                 f"{build.span:.0f} s, {time.strftime('%Y-%m-%d')}")
+        path = [t for t in build.tasks
+                if t.name in {c["output"] for c in f["critical_path"]}]
+        _write(FLAGS.svg, picture.svg(build.tasks, path, [tuple(w) for w in f["simulated"]],
+                                      title))
         print(f"picture: {FLAGS.svg}")
+
+
+def _write(path: str, content: str) -> None:
+    """Whole or not at all."""
+    with open(path + ".tmp", "w") as out:
+        out.write(content)
+    os.replace(path + ".tmp", path)
 
 
 if __name__ == "__main__":
