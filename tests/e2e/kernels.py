@@ -133,6 +133,27 @@ class Workspace:
     def shutdown(self) -> None:
         self.bazel("shutdown", check=False)
 
+    def report(self, profile: str, exec_log: str, out: str, *flags: str) -> "Report":
+        """`./kthin report` of one build of this workspace (its profile and
+        execution log), with its picture and figures written under out/."""
+        os.makedirs(out, exist_ok=True)
+        svg, figures = os.path.join(out, "report.svg"), os.path.join(out, "report.json")
+        proc = run([os.path.join(self.root, "kthin"), "report",
+                    f"--bazel=bazel,--output_base={self.output_base},--max_idle_secs=600",
+                    f"--profile={profile}", f"--execution_log={exec_log}",
+                    f"--svg={svg}", f"--json={figures}", *flags], cwd=self.root)
+        print(proc.stdout)
+        with open(figures) as f:
+            return Report(proc.stdout, json.load(f), svg)
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    """What `./kthin report` printed, its figures (--json) and its picture."""
+    text: str
+    figures: dict
+    svg: str
+
 
 def new_workspace(base: str) -> Workspace:
     root = copy_checkout(os.path.join(base, "checkout"))

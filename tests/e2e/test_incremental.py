@@ -305,3 +305,37 @@ def test_damaged_bitcode_stops_the_build_naming_the_object(setup, damage):
     assert "ThinLTO backend" not in proc.stderr
     # Back to the undamaged tree, which builds.
     setup.ws.bazel("build", "//:vmlinux_o", f"--disk_cache={setup.disk_cache}")
+
+
+def test_report_explains_an_edit_build(setup, tmp_path):
+    """`./kthin report` of a one-line edit of kernel/sys.c: the actions that
+    ran are the edit's, its critical path goes from sys.o's FE through
+    vmlinux.o's thin link, a backend and the final link, and the text and
+    picture are written."""
+    edit = EDITS["vmlinux"]
+    new = edit.old.replace("current)", "current) + 5")
+    kernels.edit(setup.source, edit.file, edit.old, new)
+    try:
+        log, profile = str(tmp_path / "edit.json"), str(tmp_path / "edit.profile.gz")
+        setup.ws.bazel("build", *TARGETS, f"--disk_cache={setup.disk_cache}",
+                       f"--execution_log_json_file={log}", f"--profile={profile}")
+    finally:
+        kernels.edit(setup.source, edit.file, new, edit.old)
+    report = setup.ws.report(profile, log, str(tmp_path / "report"))
+    f = report.figures
+    entries = execlog.read(log)
+    rows = {r["phase"]: r for r in f["phases"]}
+    assert rows["FE"]["actions"] == 1
+    assert rows["thin link"]["actions"] == 1
+    assert rows["BE"]["actions"] == len(execlog.executed(entries, "ThinLtoBackend"))
+    path = f["critical_path"]
+    assert path[0]["mnemonic"] == "ThinLtoCompile"
+    assert path[0]["output"].endswith("/objects/" + edit.obj)
+    mnemonics = [t["mnemonic"] for t in path]
+    assert mnemonics[1:4] == ["ThinLtoIndex", "ThinLtoBackend", "RelocatableLink"], mnemonics
+    assert "/vmlinux_o_thin_link/" in path[1]["output"]
+    print(f"edit build: simulated {f['simulated_own_slots']:.1f} s, "
+          f"measured {f['measured']:.1f} s")
+    assert f"measured {f['measured']:.1f} s" in report.text
+    with open(report.svg) as svg:
+        assert svg.read().count("<title>") == f["actions"]
