@@ -6,6 +6,8 @@ import subprocess
 import sys
 import time
 
+from bench import modules
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -57,3 +59,19 @@ def copy_workspace(ws: str, dest: str) -> None:
         return [n for n in names
                 if d == ws and n.startswith("bazel-") and os.path.islink(os.path.join(d, n))]
     shutil.copytree(ws, dest, symlinks=True, ignore=links)
+
+
+def edit(tree: str, e: modules.Edit, undo: bool = False) -> None:
+    """Makes one of the benchmark's one-line edits (or takes it back)."""
+    path = os.path.join(tree, e.file)
+    with open(path) as f:
+        text = f.read()
+    try:
+        new = modules.edited(text, e, undo)
+    except ValueError as err:
+        raise SystemExit(f"{path}: {err}") from None
+    if new == text:
+        return
+    with open(path + ".new", "w") as f:
+        f.write(new)
+    os.replace(path + ".new", path)  # a new inode: the shared tree is untouched

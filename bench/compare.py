@@ -26,8 +26,10 @@ machine, same -j.  Measures, for each side:
   null     rebuild with nothing changed.
 Prints each figure and the ratio kthinlto / Kbuild, and the backend figures
 (from `bazel aquery`, the bundles, and which BE outputs the edit build
-rewrote).  Nothing is logged during the timed builds except, with
---profiles, Bazel's JSON profile.
+rewrote), and the cold build explained as `./kthin report` explains it:
+its critical path, its simulation on its own --jobs slots beside its measured
+wall time, and on N remote workers.  Nothing is logged during the timed
+builds but Bazel's JSON profile (which every build writes, .bazelrc).
 
 With --modules both sides build the loadable modules too, and the same
 files: vmlinux.o, vmlinux and System.map, every .ko and the modules_install
@@ -52,6 +54,7 @@ BE each edit re-ran, and which .ko files each side wrote again.
 
 import collections
 import dataclasses
+import gzip
 import json
 import os
 import shutil
@@ -68,8 +71,8 @@ from bench.bare import backends, deps_of
 from bench.report import print_backends, print_counts, print_reasons, print_rows, shown
 from bench.bundles import bundle_stats, format_stats
 from bench.reruns import output_changes, rewritten, save_outputs, stamps
-from bench.common import REPO, copy_checkout, copy_workspace, timed, timed_stderr
-from tools.kthinlto import bundle, emit, execlog, kbuild, source
+from bench.common import REPO, copy_checkout, copy_workspace, edit, timed, timed_stderr
+from tools.kthinlto import bundle, buildgraph, emit, execlog, kbuild, report, source
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("config", "tinyconfig", "Config target.")
@@ -80,30 +83,16 @@ flags.DEFINE_string("reuse", None, "A work directory kept by --keep: skip the co
                     "builds and measure the edit and null builds again, side by side, "
                     "with this checkout's rules (each side first takes the edit back "
                     "and rebuilds, untimed).")
-flags.DEFINE_string("profiles", None, "Directory to save Bazel's JSON profiles of "
-                    "the cold, edit and null builds in (for `bazel analyze-profile`).")
+flags.DEFINE_string("profiles", None, "Directory to keep Bazel's JSON profiles of "
+                    "the cold, edit and null builds in, each with its action graph (for "
+                    "`./kthin report --profile=... --aquery=...`); default: a new one "
+                    "in /tmp.")
 flags.DEFINE_bool("modules", False, "Build the loadable modules too, on both sides "
                   "(the config needs CONFIG_MODULES and FUSE_FS=m: "
                   "configs/bench-modules.config), and time a one-line edit in a module.")
 
 # The name Bazel knows the kernel by (configure's default declaration).
 REPO_NAME = "kernel"
-
-
-def edit(tree: str, e: modules.Edit, undo: bool = False) -> None:
-    """Makes one of the benchmark's one-line edits (or takes it back)."""
-    path = os.path.join(tree, e.file)
-    with open(path) as f:
-        text = f.read()
-    try:
-        new = modules.edited(text, e, undo)
-    except ValueError as err:
-        raise SystemExit(f"{path}: {err}") from None
-    if new == text:
-        return
-    with open(path + ".new", "w") as f:
-        f.write(new)
-    os.replace(path + ".new", path)  # a new inode: the shared tree is untouched
 
 
 def targets() -> tuple[str, ...]:
@@ -170,32 +159,64 @@ def profile_path(build: str) -> str:
     return os.path.join(os.path.abspath(FLAGS.profiles), build) + ".prof.gz"
 
 
+def aquery_path(build: str) -> str:
+    """Where the action graph of a profiled build is saved (for `./kthin
+    report --aquery`)."""
+    return profile_path(build) + ".aquery.json.gz"
+
+
 def profile(build: str) -> list[str]:
-    """Bazel's JSON profile of one build, if asked for (a few per cent of
-    Bazel's own CPU; Kbuild's side has no such cost)."""
-    if not FLAGS.profiles:
-        return []
+    """Bazel's JSON profile of one build (--profiles, or the work directory):
+    every build writes one anyway (.bazelrc's flags, in the output base)."""
     os.makedirs(FLAGS.profiles, exist_ok=True)
     return [f"--profile={profile_path(build)}", *phases.PROFILE_FLAGS]
 
 
 def save_mnemonics(bazel: list[str], ws: str, *builds: str) -> None:
     """Beside each build's profile, which mnemonic writes which output (the
-    profile has the outputs only)."""
-    if not FLAGS.profiles:
-        return
+    profile has the outputs only), and the whole action graph."""
     out = subprocess.run(bazel + ["aquery", "--output=jsonproto", deps_of(targets())],
                          cwd=ws, check=True, capture_output=True, text=True).stdout
-    mnemonics = phases.mnemonics_of(execlog.aquery_outputs(json.loads(out)))
+    graph = json.loads(out)
+    mnemonics = phases.mnemonics_of(execlog.aquery_outputs(graph))
     for build in builds:
         with open(phases.mnemonics_path(profile_path(build)), "w") as f:
             json.dump(mnemonics, f)
+        with gzip.open(aquery_path(build), "wt") as f:
+            json.dump(graph, f)
+
+
+def explained(build: str) -> dict:
+    """`./kthin report`'s figures of a profiled build (no execution log):
+    its critical path, its simulation on its own --jobs slots beside its
+    measured wall, and on N remote workers."""
+    graph = buildgraph.load_profile(aquery_path(build))
+    prof = buildgraph.load_profile(profile_path(build))
+    return report.figures(prof, buildgraph.build_of(prof, buildgraph.actions_of(graph)), [],
+                          None, FLAGS.jobs, 0, list(REPORT_WORKERS), REPORT_OVERHEAD)
+
+
+# The remote workers the bench simulates, and each remote action's overhead
+# in seconds (kthin report's defaults).
+REPORT_WORKERS = (1, 2, 8, 32, 100, 1000)
+REPORT_OVERHEAD = 0.3
+
+
+def print_explained(build: str, f: dict) -> None:
+    walls = dict((n, w) for n, w in f["simulated"])
+    print(f"{build} build, explained (kthin report): critical path "
+          f"{f['critical_path_seconds']:.1f} s ({len(f['critical_path'])} actions); "
+          f"simulated on {FLAGS.jobs} local slots {f['simulated_own_slots']:.1f} s, "
+          f"measured {f['measured']:.1f} s (first action to last; simulated / measured "
+          f"{f['simulated_own_slots'] / f['measured']:.3f}); 100 remote workers "
+          f"(+{REPORT_OVERHEAD} s each) {walls[100]:.1f} s = "
+          f"{walls[100] / f['critical_path_seconds']:.2f} x the critical path")
+    print("  simulated wall on N workers: " + ", ".join(
+        f"{n}: {w:.1f} s" for n, w in f["simulated"]))
 
 
 def print_phases(*builds: str) -> None:
-    """Per ThinLTO phase, where each build's time went (with --profiles)."""
-    if not FLAGS.profiles:
-        return
+    """Per ThinLTO phase, where each build's time went."""
     for build in builds:
         if os.path.exists(profile_path(build)):
             print(f"{build} build, from Bazel's profile:")
@@ -390,6 +411,9 @@ def refresh_checkout(ws: str) -> None:
 
 def reuse(work: str) -> None:
     """Edit and null builds again on the trees a --keep run left."""
+    # Kept after the work directory goes (a few MB).
+    FLAGS.profiles = FLAGS.profiles or tempfile.mkdtemp(prefix="kthinlto-bench-profiles-")
+    print(f"bench: profiles and action graphs in {FLAGS.profiles}", file=sys.stderr)
     src, ws = os.path.join(work, "linux"), os.path.join(work, "ws")
     kobj = os.path.join(work, "kbuild")
     for path in (src, ws, kobj):
@@ -431,6 +455,9 @@ def main(argv):
         return
     work = tempfile.mkdtemp(prefix="kthinlto-bench-")
     print(f"bench: work directory {work}", file=sys.stderr)
+    # Kept after the work directory goes (a few MB).
+    FLAGS.profiles = FLAGS.profiles or tempfile.mkdtemp(prefix="kthinlto-bench-profiles-")
+    print(f"bench: profiles and action graphs in {FLAGS.profiles}", file=sys.stderr)
     try:
         src = os.path.join(work, "linux")
         pristine = source.pinned_tree(source.read_pins()[0],
@@ -476,6 +503,7 @@ def main(argv):
         fresh, fresh_processes = fresh_clone(work, ws, shared_cache)
         c = cold.Cold(translate, b_cold, kconfig, kmake, fresh, fresh_processes)
         save_mnemonics(bazel, ws, "cold", "edit", "module_edit", "null")
+        cold_explained = explained("cold")
         files = backend_files(bazel, ws)
         before = bundle_digests(files)
         mean_inputs, n_backends = mean_bitcode_inputs(before), len(files)
@@ -516,8 +544,11 @@ def main(argv):
     if sides:
         summary["edits"] = {r.edit.file: [r.ours, r.kbuild] for r in results}
         summary["modules"] = module_json(*sides, files, results)
+    summary["explained"] = {k: cold_explained[k] for k in (
+        "critical_path_seconds", "simulated_own_slots", "measured", "simulated")}
     print(json.dumps(summary))
     print_phases("cold", *(profile_name(r.edit) for r in results))
+    print_explained("cold", cold_explained)
 
 
 if __name__ == "__main__":

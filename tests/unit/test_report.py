@@ -183,3 +183,18 @@ def test_the_text_puts_the_simulated_wall_beside_the_measured_one():
     assert walls[-1][1] == 3.5 + 1 + 4.5 + 1
     assert "uploads 0.0 MB (6 distinct blobs), 0.0 MB of them the kernel's" in text
     assert "the whole command took 19.0 s, of which 10.0 s before the first action" in text
+
+
+def test_an_edit_uploads_only_what_the_cas_lacks():
+    # After the cold build the CAS has every blob it read or wrote; an edit
+    # of a.c uploads the new source and the new bundle only.
+    cold = log()
+    edit = [entry("ThinLtoCompile", [("external/kernel/src/a.c", "ac2", 11),
+                                     ("external/kernel/src/x.h", "xh", 100)],
+                  [("obj/a.o", "ao2", 21)]),
+            entry("ThinLtoIndex", [("obj/a.o", "ao2", 21), ("obj/b.o", "bo", 20)],
+                  [("tl/a.o.thinlto.tar", "ta2", 61), ("tl/b.o.thinlto.tar", "tb", 50)], False),
+            entry("ThinLtoBackend", [("tl/a.o.thinlto.tar", "ta2", 61), ("obj/a.o", "ao2", 21)],
+                  [("be/a.o", "bea2", 30)])]
+    up = traffic.upload(edit, known=traffic.digests(cold))
+    assert set(up.blobs) == {"ac2", "ta2"}

@@ -7,51 +7,18 @@ duration, by primary output), the action graph from `bazel aquery` (what
 each action waits for, which the rules keep local) and, if given, its
 execution log (how each action ran, and every input's digest and size).
 
-  ./kthin report                       # the last build in this workspace
-  ./kthin report --profile=/tmp/cold.prof.gz --execution_log=/tmp/cold.json \\
-      --svg=/tmp/cold.svg --overhead=0.3
-
 The simulation replays the measured durations on other machines
-(schedule.py): first on the measured build's own slots (--jobs), which
-checks it against the wall time the build took, then with N remote workers
-for the remotable actions (each paying --overhead seconds for its round trip
-and inputs) and --jobs local slots for the rest.
+(schedule.py): first on the measured build's own slots, which checks it
+against the wall time the build took, then with N remote workers for the
+remotable actions (each paying an overhead for its round trip and inputs)
+and the local slots for the rest.  Pure functions; `./kthin report`
+(report_main.py) is the command.
 """
 
 import collections
-import json
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
-import time
 
-from absl import app
-from absl import flags
-
-from tools.kthinlto import bundle, buildgraph, execlog, picture, schedule, traffic
-
-FLAGS = flags.FLAGS
-flags.DEFINE_string("profile", None, "The build's JSON profile (bazel build --profile=FILE "
-                    "--experimental_profile_include_primary_output); default: the last "
-                    "command's profile in --workspace's output base.")
-flags.DEFINE_string("aquery", None, "The build's action graph, saved from `bazel aquery "
-                    "--output=jsonproto` (JSON, gzipped or not); default: aquery --targets now.")
-flags.DEFINE_list("targets", ["//:vmlinux_o", "//:modules"], "What the build built (for aquery).")
-flags.DEFINE_string("workspace", os.getcwd(), "The Bazel workspace the build ran in.")
-flags.DEFINE_list("bazel", ["bazel"], "The Bazel command (with startup options, comma-separated).")
-flags.DEFINE_string("execution_log", None, "The build's execution log "
-                    "(--execution_log_json_file): how each action ran, and bytes.")
-flags.DEFINE_string("svg", None, "Write the picture here (timeline and scaling).")
-flags.DEFINE_string("json", None, "Write the figures here, as JSON.")
-flags.DEFINE_integer("jobs", os.cpu_count() or 2, "Slots the measured build ran local "
-                     "actions on (Bazel's --jobs); also the local slots of the simulations.")
-flags.DEFINE_integer("remote_slots", 0, "The measured build ran remotable actions on this "
-                     "many remote slots (workers x their jobs); 0: a local build.")
-flags.DEFINE_float("overhead", 0.3, "Seconds each remote action pays on top of its measured "
-                   "time in the simulations (round trip, input transfer).")
-flags.DEFINE_list("workers", ["1", "2", "8", "32", "100", "1000"], "Remote workers to simulate.")
+from tools.kthinlto import bundle, buildgraph, execlog, schedule, traffic
 
 MB = 1e6
 
@@ -214,93 +181,3 @@ def profile_total(profile: dict) -> float:
     """The profiled command's wall time, from its first event to its last."""
     xs = [e for e in profile["traceEvents"] if "ts" in e]
     return (max(e["ts"] + e.get("dur", 0) for e in xs) - min(e["ts"] for e in xs)) / 1e6
-
-
-def load_json(path: str) -> dict:
-    return buildgraph.load_profile(path)
-
-
-def _bazel(*args: str) -> str:
-    return subprocess.run(FLAGS.bazel + list(args), cwd=FLAGS.workspace, check=True,
-                          capture_output=True, text=True).stdout
-
-
-def _fail(what: str, why: str, fix: str) -> SystemExit:
-    return SystemExit(f"kthin report: {what}: {why}; {fix}")
-
-
-def main(argv: list[str]) -> None:
-    del argv
-    with tempfile.TemporaryDirectory(prefix="kthinlto-report-") as tmp:
-        profile_path = FLAGS.profile
-        if not profile_path:
-            # Copied first: the aquery below writes a profile of its own there.
-            ob = _bazel("info", "output_base").strip()
-            profile_path = os.path.join(tmp, "command.profile.gz")
-            try:
-                shutil.copyfile(os.path.join(ob, "command.profile.gz"), profile_path)
-            except OSError as e:
-                raise _fail(ob, f"no profile of the last build ({e})",
-                            "build first, or give --profile") from None
-        try:
-            profile = buildgraph.load_profile(profile_path)
-        except (OSError, ValueError, KeyError) as e:
-            raise _fail(profile_path, f"not a Bazel JSON profile ({e})",
-                        "give a file written by bazel build --profile") from None
-        if FLAGS.aquery:
-            try:
-                graph = load_json(FLAGS.aquery)
-            except (OSError, ValueError) as e:
-                raise _fail(FLAGS.aquery, f"not aquery's JSON ({e})",
-                            "save `bazel aquery --output=jsonproto` there") from None
-        else:
-            expr = " + ".join(f"deps({t})" for t in FLAGS.targets)
-            print(f"kthin report: bazel aquery '{expr}'", file=sys.stderr)
-            try:
-                graph = json.loads(_bazel("aquery", "--output=jsonproto", expr))
-            except subprocess.CalledProcessError as e:
-                raise _fail("--targets", f"bazel aquery failed ({e.stderr.strip()[-200:]})",
-                            "give the targets the build built") from None
-    actions = buildgraph.actions_of(graph)
-    build = buildgraph.build_of(profile, actions)
-    if not any(t.phase in ("FE", "BE") for t in build.tasks) and not actions:
-        raise _fail(FLAGS.aquery or "--targets", "no action of the graph is in the profile",
-                    "give the graph of the build the profile is of")
-    entries = execlog.read(FLAGS.execution_log) if FLAGS.execution_log else []
-    minimum = None
-    if entries:
-        execroot = _bazel("info", "execution_root").strip()
-        try:
-            minimum = traffic.upload(entries, members=bundle_members(execroot))
-        except OSError as e:
-            print(f"kthin report: no minimum: the bundles are gone from {execroot} ({e})",
-                  file=sys.stderr)
-    other = profile.get("otherData", {})
-    print(f"build: {profile_path}" + (f" (started {other['date']}, output base "
-                                      f"{other.get('output_base', '?')})"
-                                      if "date" in other else ""))
-    f = figures(profile, build, entries, minimum, FLAGS.jobs, FLAGS.remote_slots,
-                [int(n) for n in FLAGS.workers], FLAGS.overhead)
-    print(text(f))
-    if FLAGS.json:
-        _write(FLAGS.json, json.dumps(f, indent=1))
-        print(f"figures: {FLAGS.json}")
-    if FLAGS.svg:
-        title = (f"{os.path.basename(profile_path)}: {len(build.tasks)} actions, "
-                 f"{build.span:.0f} s, {time.strftime('%Y-%m-%d')}")
-        path = [t for t in build.tasks
-                if t.name in {c["output"] for c in f["critical_path"]}]
-        _write(FLAGS.svg, picture.svg(build.tasks, path, [tuple(w) for w in f["simulated"]],
-                                      title))
-        print(f"picture: {FLAGS.svg}")
-
-
-def _write(path: str, content: str) -> None:
-    """Whole or not at all."""
-    with open(path + ".tmp", "w") as out:
-        out.write(content)
-    os.replace(path + ".tmp", path)
-
-
-if __name__ == "__main__":
-    app.run(main)

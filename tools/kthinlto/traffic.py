@@ -80,13 +80,21 @@ def bundles(entries: list[dict]) -> dict[str, tuple[str, int]]:
             for i in e.get("inputs", []) if i["path"] in written}
 
 
+def digests(entries: list[dict]) -> set[str]:
+    """Every blob a build read or wrote: after a remote build, the CAS has
+    them all."""
+    return {_digest(f)[0] for e in entries
+            for f in e.get("inputs", []) + e.get("actualOutputs", [])}
+
+
 def upload(entries: list[dict], remotable=lambda e: e.get("remotable", False),
-           members=None) -> Upload:
+           members=None, known: set[str] = frozenset()) -> Upload:
     """What a remote build of these actions uploads.  remotable(entry): the
     rules send it to remote workers; members(bundle path) -> {name:
-    (digest, size)}: given, each bundle counts as its members (the minimum)."""
+    (digest, size)}: given, each bundle counts as its members (the minimum);
+    known: digests the CAS has already (an earlier build's)."""
     remote = [e for e in entries if remotable(e)]
-    made = {_digest(o)[0] for e in remote for o in e.get("actualOutputs", [])}
+    made = {_digest(o)[0] for e in remote for o in e.get("actualOutputs", [])} | set(known)
     blobs: dict[str, tuple[int, str]] = {}
     split = set(bundles(entries)) if members else set()
     for e in remote:
