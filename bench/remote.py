@@ -47,8 +47,11 @@ def build(bazel: list[str], ws: str, name: str, endpoint: str, out: str) -> dict
     """One timed remote build with its profile, action graph and execution
     log; the report's figures of it, with its seconds."""
     prof, log = os.path.join(out, name + ".prof.gz"), os.path.join(out, name + ".exec.json")
+    # --jobs: no more actions in flight than the workers run, so an
+    # action's time in the profile is its remote run (and transfers), not
+    # its wait in the server's queue.
     seconds = timed(bazel + ["build", "--config=remote", f"--remote_executor={endpoint}",
-                             *TARGETS, f"--profile={prof}", *buildgraph.PROFILE_FLAGS,
+                             f"--jobs={FLAGS.workers * FLAGS.worker_jobs}", *TARGETS, f"--profile={prof}", *buildgraph.PROFILE_FLAGS,
                              f"--execution_log_json_file={log}"], cwd=ws)
     graph = json.loads(subprocess.run(
         bazel + ["aquery", "--output=jsonproto", " + ".join(f"deps({t})" for t in TARGETS)],
