@@ -143,32 +143,27 @@ class Build:
 
 def build_of(profile: dict, actions: list[Action]) -> Build:
     """The actions the profiled build ran, as tasks: each named by its
-    primary output, waiting for the tasks that wrote its inputs."""
-    events = action_events(profile)
-    writer = {o: a for a in actions for o in a.outputs}
-    # A tree artifact's files are named by its directory's exec path.
+    primary output (an event without one, or with an output no action of
+    the graph writes, is a task of phase "other" that waits for nothing),
+    waiting for the tasks that wrote its inputs."""
+    writer = {o: i for i, a in enumerate(actions) for o in a.outputs}
     ran: dict[str, dict] = {}
-    for e in events:
+    for e in action_events(profile):
         out = e.get("args", {}).get("out") or e.get("out") or ""
-        if out in ran:  # the same output twice: keep the longer event
-            if e["dur"] <= ran[out]["dur"]:
-                continue
-        ran[out] = e
+        if out not in ran or e["dur"] > ran[out]["dur"]:  # twice: the longer
+            ran[out] = e
     first = min((e["ts"] for e in ran.values()), default=0) / 1e6
     last = max((e["ts"] + e["dur"] for e in ran.values()), default=0) / 1e6
-    task_of_action = {id(writer[o]): o for o in ran if o in writer}
+    # action index -> the task that ran it
+    task_of = {writer[o]: o for o in ran if o in writer}
     tasks, what = [], {}
     for out, e in ran.items():
-        a = writer.get(out)
-        deps: set[str] = set()
-        if a:
-            for i in a.inputs:
-                w = writer.get(i)
-                if w is not None and id(w) in task_of_action and w is not a:
-                    deps.add(task_of_action[id(w)])
-        mnemonic = a.mnemonic if a else ""
-        tasks.append(Task(out, phase_of(mnemonic), e["dur"] / 1e6, tuple(sorted(deps)),
-                          a.remotable if a else False, e["ts"] / 1e6 - first))
+        i = writer.get(out)
+        a = actions[i] if i is not None else None
+        deps = sorted({task_of[writer[p]] for p in (a.inputs if a else ())
+                       if writer.get(p) in task_of and writer[p] != i})
+        tasks.append(Task(out, phase_of(a.mnemonic if a else ""), e["dur"] / 1e6,
+                          tuple(deps), a.remotable if a else False, e["ts"] / 1e6 - first))
         what[out] = a
     tasks.sort(key=lambda t: t.start)
     return Build(tasks, what, first, last)
