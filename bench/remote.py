@@ -109,17 +109,17 @@ def main(argv):
             shutil.rmtree(work, ignore_errors=True)
     print(f"remote: {FLAGS.workers} workers x {FLAGS.worker_jobs} jobs, {FLAGS.jobs} local "
           f"slots, on {os.cpu_count()} cores; {' '.join(TARGETS)} of kernels/kernel.json")
-    print(f"{'':34} {'wall':>8} {'simulated':>10} {'sim/meas':>9} {'upload':>9} "
+    print(f"{'':40} {'wall':>8} {'simulated':>10} {'sim/meas':>9} {'upload':>9} "
           f"{'minimum':>9} {'ratio':>6}")
     summary = {}
     for name, b, (up, least) in (("cold build", cold, cold_up),
                                  ("after a one-line edit of kernel/sys.c", hot, hot_up)):
         f = b["figures"]
         runners = execlog.by_phase(b["entries"]).get("ThinLtoBackend", {})
-        print(f"{name:34} {b['seconds']:7.1f}s {f['simulated_own_slots']:9.1f}s "
+        print(f"{name:40} {b['seconds']:7.1f}s {f['simulated_own_slots']:9.1f}s "
               f"{f['simulated_own_slots'] / f['measured']:9.3f} {up / MB:7.1f}MB "
               f"{least / MB:7.1f}MB {up / max(1, least):6.2f}")
-        print(f"  {'':32} actions first to last {f['measured']:.1f} s; BE: "
+        print(f"  {'':38} actions first to last {f['measured']:.1f} s; BE: "
               + ", ".join(f"{n} {how}" for how, n in sorted(runners.items())))
         summary[name.split()[0]] = {
             "seconds": b["seconds"], "measured": f["measured"],
