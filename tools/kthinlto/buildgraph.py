@@ -14,6 +14,7 @@ import dataclasses
 import gzip
 import json
 
+from tools.kthinlto import execlog
 from tools.kthinlto.schedule import Task
 
 # Mnemonic -> phase, as rules/private/*.bzl name their actions.
@@ -60,19 +61,8 @@ class Action:
 
 
 def actions_of(aquery: dict) -> list[Action]:
-    """The actions of `bazel aquery --output=jsonproto` (Bazel 4 names
-    artifacts by execPath, later ones by pathFragments)."""
-    fragments = {f["id"]: f for f in aquery.get("pathFragments", [])}
-
-    def path(artifact: dict) -> str:
-        if "execPath" in artifact:
-            return artifact["execPath"]
-        parts, fid = [], artifact["pathFragmentId"]
-        while fid:
-            parts.append(fragments[fid]["label"])
-            fid = fragments[fid].get("parentId", 0)
-        return "/".join(reversed(parts))
-    paths = {a["id"]: path(a) for a in aquery.get("artifacts", [])}
+    """The actions of `bazel aquery --output=jsonproto`."""
+    paths = execlog.artifact_paths(aquery)
     depsets = {d["id"]: d for d in aquery.get("depSetOfFiles", [])}
     flat: dict[int, frozenset[str]] = {}
 

@@ -67,10 +67,9 @@ def input_paths(entry: dict) -> list[str]:
     return [i["path"] for i in entry.get("inputs", [])]
 
 
-def aquery_outputs(aquery: dict) -> dict[str, list[str]]:
-    """mnemonic -> the exec paths of its actions' outputs, from `bazel aquery
-    --output=jsonproto` (Bazel 4 names artifacts by execPath, later ones by
-    pathFragments)."""
+def artifact_paths(aquery: dict) -> dict[int, str]:
+    """artifact id -> exec path, from `bazel aquery --output=jsonproto`
+    (Bazel 4 names artifacts by execPath, later ones by pathFragments)."""
     fragments = {f["id"]: f for f in aquery.get("pathFragments", [])}
 
     def path(artifact: dict) -> str:
@@ -81,7 +80,13 @@ def aquery_outputs(aquery: dict) -> dict[str, list[str]]:
             parts.append(fragments[fid]["label"])
             fid = fragments[fid].get("parentId", 0)
         return "/".join(reversed(parts))
-    artifacts = {a["id"]: path(a) for a in aquery.get("artifacts", [])}
+    return {a["id"]: path(a) for a in aquery.get("artifacts", [])}
+
+
+def aquery_outputs(aquery: dict) -> dict[str, list[str]]:
+    """mnemonic -> the exec paths of its actions' outputs, from `bazel aquery
+    --output=jsonproto`."""
+    artifacts = artifact_paths(aquery)
     result = collections.defaultdict(list)
     for action in aquery.get("actions", []):
         result[action["mnemonic"]].extend(artifacts[i] for i in action.get("outputIds", []))
