@@ -13,7 +13,7 @@ COLORS = dict(zip(PHASE_ORDER, (
     "#9c755f", "#edc948", "#bab0ac")))
 CRITICAL = "#000000"
 WIDTH = 960
-ROW = 6          # px per lane of the timeline
+LANES_HEIGHT = 240   # px the timeline's lanes share (each 3 to 20 px)
 MARGIN = 60
 
 
@@ -42,18 +42,19 @@ def timeline(tasks: list[Task], critical: set[str], title: str, top: float) -> t
     elements and the height used."""
     rows = lanes(tasks)
     n = max(rows.values(), default=0) + 1
+    row = max(3, min(20, LANES_HEIGHT // n))
     end = max((t.start + t.duration for t in tasks), default=1.0) or 1.0
     scale = (WIDTH - 2 * MARGIN) / end
     out = [_text(MARGIN, top + 14, title, 13)]
     y0 = top + 24
     for t in tasks:
         x, w = MARGIN + t.start * scale, max(t.duration * scale, 0.5)
-        y = y0 + rows[t.name] * ROW
+        y = y0 + rows[t.name] * row
         extra = (f' stroke="{CRITICAL}" stroke-width="1.5"' if t.name in critical else "")
-        out.append(f'<rect x="{x:.2f}" y="{y:.1f}" width="{w:.2f}" height="{ROW - 1}" '
+        out.append(f'<rect x="{x:.2f}" y="{y:.1f}" width="{w:.2f}" height="{row - 1}" '
                    f'fill="{COLORS.get(t.phase, COLORS["other"])}"{extra}>'
                    f'<title>{html.escape(f"{t.phase}: {t.name} {t.duration:.2f} s")}</title></rect>')
-    axis = y0 + n * ROW + 4
+    axis = y0 + n * row + 4
     out.append(f'<line x1="{MARGIN}" y1="{axis}" x2="{WIDTH - MARGIN}" y2="{axis}" stroke="#000"/>')
     for s in _ticks(end):
         x = MARGIN + s * scale
@@ -98,7 +99,7 @@ def scaling(walls: list[tuple[int, float]], critical: float, top: float) -> tupl
     out.append(f'<line x1="{MARGIN}" y1="{y0}" x2="{MARGIN}" y2="{y1}" stroke="#000"/>')
     out.append(f'<line x1="{MARGIN}" y1="{y(critical):.1f}" x2="{WIDTH - MARGIN}" '
                f'y2="{y(critical):.1f}" stroke="{CRITICAL}" stroke-dasharray="4 3"/>')
-    out.append(_text(WIDTH - MARGIN, y(critical) - 4, f"critical path {critical:.1f} s", 10, "end"))
+    out.append(_text(MARGIN + 6, y(critical) - 4, f"critical path {critical:.1f} s", 10))
     points = " ".join(f"{x(n):.1f},{y(w):.1f}" for n, w in walls)
     out.append(f'<polyline points="{points}" fill="none" stroke="{COLORS["BE"]}" stroke-width="2"/>')
     for n, w in walls:
