@@ -198,3 +198,13 @@ def test_an_edit_uploads_only_what_the_cas_lacks():
                   [("be/a.o", "bea2", 30)])]
     up = traffic.upload(edit, known=traffic.digests(cold))
     assert set(up.blobs) == {"ac2", "ta2"}
+
+
+def test_a_null_build_is_reported_as_no_action():
+    empty = {"traceEvents": [{"ph": "i", "name": "Launch Blaze", "ts": 0}]}
+    build = buildgraph.build_of(empty, buildgraph.actions_of(aquery()))
+    f = report.figures(empty, build, [], None, jobs=2, remote_slots=0, workers=[1, 100],
+                       overhead=0.3)
+    assert f["actions"] == 0 and f["simulated"] == [[1, 0.0], [100, 0.0]]
+    assert report.text(f).startswith("0 actions ran")
+    assert picture.svg(build.tasks, [], [(1, 0.0), (100, 0.0)], "null").count("<title>") == 0
