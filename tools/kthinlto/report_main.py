@@ -123,7 +123,7 @@ def main(argv: list[str]) -> None:
         print(f"figures: {FLAGS.json}")
     if FLAGS.svg:
         title = (f"{os.path.basename(profile_path)}: {len(build.tasks)} actions, "
-                 f"{build.span:.0f} s, {time.strftime('%Y-%m-%d')}")
+                 f"{build.span:.0f} s, {other.get('date') or time.strftime('%c')}")
         path = [t for t in build.tasks
                 if t.name in {c["output"] for c in f["critical_path"]}]
         _write(FLAGS.svg, picture.svg(build.tasks, path, [tuple(w) for w in f["simulated"]],
