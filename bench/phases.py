@@ -15,7 +15,7 @@ every action's event: a slim profile would merge short ones).
 import json
 
 from tools.kthinlto import buildgraph
-from tools.kthinlto.buildgraph import PHASES, load_profile
+from tools.kthinlto.buildgraph import load_profile
 
 # What the bench profiles with (the report's flags).
 PROFILE_FLAGS = buildgraph.PROFILE_FLAGS
@@ -38,7 +38,7 @@ def load_mnemonics(profile: str) -> dict[str, str]:
 
 def phase_of(event: dict, mnemonics: dict[str, str]) -> str:
     """The phase of a profile's action event, by its action's mnemonic."""
-    return PHASES.get(mnemonics.get(event.get("out", ""), ""), "other")
+    return buildgraph.phase_of(mnemonics.get(event.get("out", ""), ""))
 
 
 def load(path: str) -> list[dict]:

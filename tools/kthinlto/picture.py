@@ -6,7 +6,7 @@ import html
 import math
 
 from tools.kthinlto.buildgraph import PHASE_ORDER
-from tools.kthinlto.schedule import Placed, Task
+from tools.kthinlto.schedule import Task
 
 COLORS = dict(zip(PHASE_ORDER, (
     "#4e79a7", "#b07aa1", "#ff9da7", "#e15759", "#59a14f", "#f28e2b",
@@ -122,9 +122,3 @@ def svg(tasks: list[Task], critical: list[Task], walls: list[tuple[int, float]],
                       '<rect width="100%" height="100%" fill="#fff"/>',
                       *first, *second, "</svg>", ""])
 
-
-def placed_tasks(placed: list[Placed]) -> list[Task]:
-    """A simulated schedule as tasks at their simulated starts (to draw it
-    like a measured build)."""
-    return [Task(p.task.name, p.task.phase, p.end - p.start, p.task.deps,
-                 p.task.remotable, p.start) for p in placed]

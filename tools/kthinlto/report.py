@@ -102,8 +102,8 @@ def format_bytes(b: dict) -> str:
 
 def bytes_figures(entries: list[dict], minimum: traffic.Upload | None) -> dict:
     up = traffic.upload(entries)
-    out = {"declared": {p: d for p in buildgraph.PHASE_ORDER
-                        for d in [traffic.declared_bytes(entries).get(p)] if d},
+    declared = traffic.declared_bytes(entries)
+    out = {"declared": {p: declared[p] for p in buildgraph.PHASE_ORDER if p in declared},
            "upload": {"bytes": up.bytes, "kernel_bytes": up.kernel_bytes,
                       "blobs": len(up.blobs), "by_kind": up.by_kind()}}
     if minimum is not None:

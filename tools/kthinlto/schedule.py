@@ -24,7 +24,7 @@ class Task:
     """One action that ran.
 
     name: its primary output (what Bazel's profile names it by); phase: its
-    ThinLTO phase (profile.PHASES); duration: seconds it took; deps: the
+    ThinLTO phase (buildgraph.PHASES); duration: seconds it took; deps: the
     names of the tasks it waits for (those that ran in the same build);
     remotable: whether the rules let it run on a remote worker; start:
     seconds from the build's first action at which it started (its order
