@@ -130,6 +130,13 @@ class Workspace:
             _OUTPUT_DIRS[key] = execlog.output_dirs(self.aquery(f"deps({target})"))
         return _OUTPUT_DIRS[key]
 
+    def bazel_bin(self) -> str:
+        return self.bazel("info", "bazel-bin").stdout.strip()
+
+    def vmlinux_o(self, repo: str = "kernel") -> str:
+        """Where this output base's build of @repo//:vmlinux_o is."""
+        return os.path.join(self.bazel_bin(), "external", repo, "vmlinux.o")
+
     def shutdown(self) -> None:
         self.bazel("shutdown", check=False)
 
@@ -153,6 +160,22 @@ class Report:
     text: str
     figures: dict
     svg: str
+
+
+def build_logged(ws: Workspace, log_path: str, *flags: str, target: str = "//:vmlinux_o",
+                 check: bool = True) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    """`bazel build target flags` with an execution log; returns the process
+    and the log's entries, and prints the log's figures per phase."""
+    proc = ws.bazel("build", target, f"--execution_log_json_file={log_path}", *flags,
+                    check=check)
+    entries = execlog.read(log_path) if os.path.exists(log_path) else []
+    print(f"\n{ws.output_base}: {' '.join(flags)}\n{execlog.figures(entries)}")
+    return proc, entries
+
+
+def same_bytes(a: str, b: str) -> bool:
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        return fa.read() == fb.read()
 
 
 def new_workspace(base: str) -> Workspace:
