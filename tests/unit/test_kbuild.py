@@ -166,8 +166,19 @@ def test_normalize_objtool_drops_debug_paths_and_build_id(tmp_path):
     assert str(tmp_path).encode() not in outs[0]
 
 
-def test_normalize_objtool_without_objtool_does_nothing(tmp_path):
+def test_normalize_objtool_without_objtool_leaves_the_tree_as_it_was(tmp_path):
+    # arm64 builds no objtool: the object tree has tools/ but no objtool.
+    (tmp_path / "tools/objtool").mkdir(parents=True)
+    (tmp_path / "tools/objtool/fixdep").write_bytes(b"\x7fELF not objtool")
+    (tmp_path / "vmlinux.a").write_bytes(b"!<arch>\n")
+
+    def tree():
+        return {str(p.relative_to(tmp_path)): p.read_bytes() if p.is_file() else None
+                for p in sorted(tmp_path.rglob("*"))}
+
+    before = tree()
     kbuild.normalize_objtool(str(tmp_path), kbuild.Toolchain())
+    assert tree() == before
 
 
 # config_targets and check_spec
