@@ -36,10 +36,13 @@ CONFIGS = {
 
 
 # An absolute path anywhere in a command-line word: at its start, after a
-# separator (-fmap=/x, -Wa,-I/x, a:/x, ;/x, @/x) or joined to a flag that
-# takes a path (-I/x, -isystem/x, -L/x, also inside -Wa,/-Wl, lists).
-_JOINED = "I|L|B|F|o|isystem|idirafter|iquote|isysroot|imacros|include|iprefix|iwithprefix"
-_ABSOLUTE = re.compile(rf"(?:^|[=,:;@]|(?:^|,)-(?:{_JOINED}))/")
+# separator (-fmap=/x, -Wa,-I/x, a:/x, ;/x, @/x, -DX="/x", a shell line's
+# "cd /x") or joined to a flag that takes a path (-I/x, -isystem/x, -L/x,
+# -MF/x, also inside -Wa,/-Wl,/-Wp, lists).  A relative path never matches:
+# its slashes follow a name.
+_JOINED = ("I|L|B|F|o|isystem|idirafter|iquote|isysroot|imacros|include|iprefix|"
+           "iwithprefix|iwithprefixbefore|MF|MT|MQ")
+_ABSOLUTE = re.compile(rf"(?:^|[\s=,:;@\"'(]|(?:^|[\s,])-(?:{_JOINED}))/")
 
 
 def host_path_words(words, forbidden=()) -> list[str]:
