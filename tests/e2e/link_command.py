@@ -1,0 +1,155 @@
+"""vmlinux.o's link and post-link commands, Kbuild's and Bazel's, as word
+lists that compare path for path.
+
+Kbuild records what it ran in `.vmlinux.o.cmd`, one line:
+`savedcmd_vmlinux.o := LD FLAGS -r -o vmlinux.o -T SCRIPT --whole-archive
+vmlinux.a --no-whole-archive --start-group LIB.A... --end-group ; OBJTOOL
+ARGS vmlinux.o` (`cmd_vmlinux.o :=` before 6.2; no objtool on arm64).
+
+Bazel's RelocatableLink action runs relocatable_link.sh with the linker, an
+@params file, the output and the post-link command.  What that script makes
+of its argv is observed, not assumed: `run_with_recorders` runs the real
+script in a scratch directory laid out like the execroot, where every path
+the action names is a recorder that writes down how it was called.
+
+Pure functions but for `run_with_recorders` and `archive_members`.
+"""
+
+import os
+import shlex
+import subprocess
+
+
+def saved_steps(line: str) -> list[list[str]]:
+    """The commands of a saved `[saved]cmd_X := a ; b` line, each as words."""
+    _, sep, cmd = line.partition(":=")
+    if not sep:
+        raise ValueError(f"not a saved Kbuild command: {line[:80]!r}")
+    return [words for words in (shlex.split(step) for step in cmd.split(";")) if words]
+
+
+def expand_archives(words: list[str], members) -> list[str]:
+    """Kbuild's link words with each archive (`x.a`) replaced by its members,
+    members(archive) -> list of object-tree paths: inside --whole-archive by
+    the members themselves, outside by `--start-lib MEMBERS --end-lib`, which
+    lld links exactly as it links the archive (each member on demand); and
+    `--end-lib --start-lib` between two lazy archives dropped (one list)."""
+    out: list[str] = []
+    whole = False
+    for w in words:
+        if w == "--whole-archive":
+            whole = True
+        elif w == "--no-whole-archive":
+            whole = False
+        if w.endswith(".a") and not w.startswith("-"):
+            objects = [os.path.normpath(m) for m in members(w)]
+            if whole:
+                out += objects
+            elif objects:
+                if out[-1:] == ["--end-lib"]:
+                    out[-1:] = objects + ["--end-lib"]
+                else:
+                    out += ["--start-lib", *objects, "--end-lib"]
+        else:
+            out.append(w)
+    return out
+
+
+def archive_members(llvm_ar: str, objtree: str):
+    """members(archive) for expand_archives: `llvm-ar t` in objtree (Kbuild's
+    archives are thin: they list object-tree paths)."""
+    def members(archive: str) -> list[str]:
+        return subprocess.run([llvm_ar, "t", archive], cwd=objtree, check=True,
+                              capture_output=True, text=True).stdout.split()
+    return members
+
+
+def rewrite(words: list[str], substitutions) -> list[str]:
+    """words with every exact occurrence of a substitution's words (a tuple)
+    replaced by its replacement (a tuple, possibly empty), substitutions
+    applied in turn: (words, replacement, why) triples."""
+    for old, new, _why in substitutions:
+        old, new = list(old), list(new)
+        out, i = [], 0
+        while i < len(words):
+            if old and words[i:i + len(old)] == old:
+                out += new
+                i += len(old)
+            else:
+                out.append(words[i])
+                i += 1
+        words = out
+    return words
+
+
+def expand_response_files(words: list[str], read) -> list[str]:
+    """words with each `@file` replaced by the file's words, read(file) ->
+    its text, split as ld.lld splits a response file on POSIX (GNU quoting,
+    which shlex follows for the paths and flags found here)."""
+    out = []
+    for w in words:
+        out += shlex.split(read(w[1:])) if w.startswith("@") else [w]
+    return out
+
+
+def relocate(words: list[str], dirs: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """Bazel's paths made object-tree-relative: a word under one of dirs
+    (directory -> what it holds, e.g. the backends' output directory ->
+    "ThinLtoBackend") loses that directory.  Returns the words and, for each
+    relocated word, what held it (so a test can tell a backend's object
+    from a frontend's of the same path).  The longest directory wins."""
+    out, held = [], {}
+    by_length = sorted(dirs, key=len, reverse=True)
+    for w in words:
+        d = next((d for d in by_length if w.startswith(d.rstrip("/") + "/")), None)
+        if d is None:
+            out.append(w)
+            continue
+        rel = w[len(d.rstrip("/")) + 1:]
+        out.append(rel)
+        held[rel] = dirs[d]
+    return out, held
+
+
+# A stand-in for every path of the action: writes its argv, NUL-separated,
+# as the next numbered file of $RECORD.
+_RECORDER = """#!/bin/sh
+n=$(ls "$RECORD" | wc -l)
+printf '%s\\0' "$0" "$@" > "$RECORD/$n"
+"""
+
+
+def run_with_recorders(argv: list[str], script: str, param_files: dict[str, list[str]],
+                       scratch: str) -> tuple[list[list[str]], str]:
+    """Runs an action's argv as Bazel does (argv[0], execroot-relative, in
+    the execroot) with the real executable `script` at argv[0] and every
+    other path-like word (relative, with a `/`) a recorder; param_files:
+    execroot path -> its arguments (written one a line, Bazel's multiline
+    format).  Returns what the recorders were called with, in order (each
+    [argv0, args...]) and the scratch execroot (where @files are)."""
+    root = os.path.join(scratch, "execroot")
+    record = os.path.join(scratch, "record")
+    os.makedirs(record)
+    for word in argv[1:]:
+        if "/" in word and not word.startswith(("-", "@", "/")):
+            path = os.path.join(root, word)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                f.write(_RECORDER)
+            os.chmod(path, 0o755)
+    for path, args in param_files.items():
+        os.makedirs(os.path.dirname(os.path.join(root, path)), exist_ok=True)
+        with open(os.path.join(root, path), "w") as f:
+            f.write("".join(a + "\n" for a in args))
+    exe = os.path.join(root, argv[0])
+    os.makedirs(os.path.dirname(exe), exist_ok=True)
+    with open(script) as src, open(exe, "w") as dst:
+        dst.write(src.read())
+    os.chmod(exe, 0o755)
+    env = {"PATH": "/usr/bin:/bin", "RECORD": record}
+    subprocess.run(argv, cwd=root, env=env, check=True)
+    calls = []
+    for n in range(len(os.listdir(record))):
+        with open(os.path.join(record, str(n))) as f:
+            calls.append(f.read().split("\0")[:-1])
+    return calls, root
