@@ -3,11 +3,14 @@ built by Kbuild's own in-process ThinLTO as the reference.
 
 Kernel builds are the cost of the suite, so each configuration is built once
 per session (see conftest.py) and Kbuild's reference build is kept in the
-cache folder (KTHINLTO_CACHE, default ~/.cache/kthinlto) keyed by the exact
-.config and source tree: a repeated run reuses it, a fresh machine builds it.
+cache folder (KTHINLTO_CACHE, default ~/.cache/kthinlto) keyed by what it is
+built from: the source tree's content, the .config and the compiler's
+version (reference_key).  A repeated run reuses it, a fresh machine or a
+changed tree builds it.
 """
 
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
@@ -244,32 +247,80 @@ def reference_goals(config_path: str) -> list[str]:
     return goals
 
 
+def tree_digest(root: str) -> str:
+    """Of a tree's content: every file's path and bytes, every symlink's
+    path and target (a few seconds for a kernel tree in the page cache)."""
+    h = hashlib.sha256()
+    for where, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(where, name)
+            rel = os.path.relpath(path, root).encode()
+            if os.path.islink(path):
+                h.update(b"L" + rel + b"\0" + os.readlink(path).encode() + b"\0")
+                continue
+            with open(path, "rb") as f:
+                h.update(b"F" + rel + b"\0" + hashlib.sha256(f.read()).digest())
+    return h.hexdigest()
+
+
+def llvm_version(tc: kbuild.Toolchain) -> str:
+    """clang's own version line (19.1.7 and 19.1.8 are other compilers)."""
+    out = run([tc.clang, "--version"]).stdout
+    return out.splitlines()[0]
+
+
+def reference_key(tree: str, config: bytes, llvm: str) -> str:
+    """A reference build's name in the cache: what it is built from (the
+    source tree's digest, the .config, the compiler), never where."""
+    return hashlib.sha256(b"\0".join([tree.encode(), config, llvm.encode()])).hexdigest()[:16]
+
+
+# Beside a reference build: the source tree it was made from (later make
+# runs in it must name the same tree, or Kbuild rebuilds everything).
+_REFERENCE_SOURCE = "kthinlto-source"
+
+
+def reference_source(ref: str) -> str:
+    with open(os.path.join(ref, _REFERENCE_SOURCE)) as f:
+        return f.read().strip()
+
+
 def kbuild_reference(srctree: str, config_path: str, jobs: int = 2) -> str:
     """Kbuild's own `make LLVM=-19 <boot image> modules` (in-process
-    ThinLTO: vmlinux.o, vmlinux, the image and each module), cached."""
+    ThinLTO: vmlinux.o, vmlinux, the image and each module), cached by
+    content (reference_key); one build at a time per key (a lock)."""
     with open(config_path, "rb") as f:
         config = f.read()
     arch = arch_of(config_path)
-    key = hashlib.sha256(srctree.encode() + b"\0" + config).hexdigest()[:16]
-    ref = os.path.join(cache_dir(), "reference", key)
-    if os.path.exists(os.path.join(ref, "vmlinux.o")):
-        log(f"reusing Kbuild reference build {ref}")
-        if "modules" in reference_goals(config_path) and not os.path.exists(
-                os.path.join(ref, "Module.symvers")):
-            # Cached by an older suite, before modules.
-            run(kbuild.make_args(srctree, ref, arch.name, kbuild.Toolchain())
-                + [f"-j{jobs}", "modules"])
-        return ref
-    tmp = ref + ".tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    shutil.copyfile(config_path, os.path.join(tmp, ".config"))
-    base = kbuild.make_args(srctree, tmp, arch.name, kbuild.Toolchain())
-    run(base + ["olddefconfig"])
+    tc = kbuild.Toolchain()
     start = time.monotonic()
-    run(base + [f"-j{jobs}", *reference_goals(config_path)])
-    log(f"Kbuild reference build took {time.monotonic() - start:.0f} s")
-    os.rename(tmp, ref)
+    key = reference_key(tree_digest(srctree), config, llvm_version(tc))
+    log(f"source tree digested in {time.monotonic() - start:.1f} s")
+    ref = os.path.join(cache_dir(), "reference", key)
+    os.makedirs(os.path.dirname(ref), exist_ok=True)
+    with open(ref + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.exists(os.path.join(ref, "vmlinux.o")):
+            log(f"reusing Kbuild reference build {ref} (of {reference_source(ref)})")
+            if "modules" in reference_goals(config_path) and not os.path.exists(
+                    os.path.join(ref, "Module.symvers")):
+                # Cached by an older suite, before modules.
+                run(kbuild.make_args(reference_source(ref), ref, arch.name, tc)
+                    + [f"-j{jobs}", "modules"])
+            return ref
+        tmp = ref + ".tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        shutil.copyfile(config_path, os.path.join(tmp, ".config"))
+        with open(os.path.join(tmp, _REFERENCE_SOURCE), "w") as f:
+            f.write(srctree + "\n")
+        base = kbuild.make_args(srctree, tmp, arch.name, tc)
+        run(base + ["olddefconfig"])
+        start = time.monotonic()
+        run(base + [f"-j{jobs}", *reference_goals(config_path)])
+        log(f"Kbuild reference build took {time.monotonic() - start:.0f} s")
+        os.rename(tmp, ref)
     return ref
 
 
@@ -279,22 +330,24 @@ def kbuild_image(kernel: "BuiltKernel", jobs: int = 2) -> str:
     arch = kernel.arch
     image = os.path.join(kernel.reference, arch.image_path)
     if not os.path.exists(image):
-        run(kbuild.make_args(kernel.srctree, kernel.reference, arch.name, kbuild.Toolchain())
+        run(kbuild.make_args(reference_source(kernel.reference), kernel.reference, arch.name, kbuild.Toolchain())
             + [f"-j{jobs}", arch.image])
     return image
 
 
-def build(name: str, base: str, disk_cache: str) -> BuiltKernel:
+def build(name: str, base: str, disk_cache: str, remote_cache: str = "") -> BuiltKernel:
     """The declared kernel CONFIGS[name] (vmlinux.o and the modules), built
     by `bazel build` alone in a fresh checkout (Bazel translates it), and
-    Kbuild's reference."""
+    Kbuild's reference.  With remote_cache (an HTTP cache's URL), Bazel
+    writes every action's result there too, beside the disk cache."""
     ws = new_workspace(base)
     repo = CONFIGS[name]
     exec_log = os.path.join(base, "exec.json")
     profile = os.path.join(base, "profile.json.gz")
     ws.bazel("build", f"@{repo}//:vmlinux_o", f"@{repo}//:modules",
              f"--disk_cache={disk_cache}", f"--execution_log_json_file={exec_log}",
-             f"--profile={profile}", *buildgraph.PROFILE_FLAGS)
+             f"--profile={profile}", *buildgraph.PROFILE_FLAGS,
+             *([f"--remote_cache={remote_cache}"] if remote_cache else []))
     gen = ws.gen(repo)
     srctree = os.path.realpath(os.path.join(gen, "src"))
     objtree = os.path.realpath(os.path.join(gen, "obj"))

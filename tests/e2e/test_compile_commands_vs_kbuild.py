@@ -32,7 +32,8 @@ _PATH_OPTIONS = ("-include", "-imacros", "-isystem", "-iquote", "-idirafter", "-
 def kbuild_compile_commands(kernel) -> list[dict]:
     """Kbuild's own `make compile_commands.json` in the reference tree
     (the fixture built it: make only reads its .cmd files)."""
-    kernels.run(kbuild.make_args(kernel.srctree, kernel.reference, kernel.arch.name,
+    kernels.run(kbuild.make_args(kernels.reference_source(kernel.reference),
+                                 kernel.reference, kernel.arch.name,
                                  kbuild.Toolchain()) + ["compile_commands.json"])
     with open(os.path.join(kernel.reference, "compile_commands.json")) as f:
         return [dict(e, arguments=shlex.split(e["command"])) for e in json.load(f)]
@@ -119,7 +120,8 @@ def test_same_compiles_and_flags_as_kbuild(kernel):
         f"missing: {sorted(expected_extra - (mine.keys() - theirs.keys()))[:5]}")
     differ = []
     for obj in sorted(theirs):
-        a, b = normalized(mine[obj], kernel.srctree), normalized(theirs[obj], kernel.srctree)
+        a, b = (normalized(mine[obj], kernel.srctree),
+                normalized(theirs[obj], kernels.reference_source(kernel.reference)))
         if a != b:
             differ.append(f"{obj}: ours only {[x for x in a if x not in b]}, "
                           f"Kbuild's only {[x for x in b if x not in a]}, or the order")
