@@ -16,7 +16,11 @@ Popen and reaped; every namespace is deleted in `stop()`.
 """
 
 import contextlib
+import dataclasses
+import datetime
+import hashlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -74,7 +78,8 @@ class Server:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            # The group: socat's per-connection children, casd's runners.
+            # The group: socat's per-connection children.  casd's runners
+            # have groups of their own: casd stops them on SIGTERM.
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
             try:
@@ -83,16 +88,128 @@ class Server:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
 
+    def session(self) -> list[int]:
+        """Every live process of the server's session (start_new_session:
+        its id is the server's pid), the server's own first."""
+        return sorted((p.pid for p in _processes() if p.session == self.proc.pid),
+                      key=lambda pid: pid != self.proc.pid)
+
+    def kill(self, timeout: float = 30) -> None:
+        """SIGKILL, no grace, to every process of the session: casd first
+        (it can record nothing after), then its buildbox-run runners (each
+        in a process group of its own, so killpg would miss them) and their
+        bwrap sandboxes.  Returns once none of them is left."""
+        deadline = time.monotonic() + timeout
+        while pids := self.session():
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            if self.proc.poll() is None:
+                self.proc.wait()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name}: processes {pids} survive SIGKILL")
+            time.sleep(0.05)
+
     def text(self) -> str:
         with open(self.log, errors="replace") as f:
             return f.read()
 
 
-def executions(server: Server, mnemonic: str) -> int:
-    """Actions of a mnemonic a worker casd was asked to run, from its log
-    (--log-level=info logs each Execute with Bazel's request metadata)."""
-    return sum(1 for line in server.text().splitlines()
-               if "Execute request" in line and f'action_mnemonic="{mnemonic}"' in line)
+@dataclasses.dataclass
+class _Process:
+    pid: int
+    session: int
+    argv: list[str]
+
+
+def _processes():
+    """Every process but zombies, from /proc."""
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+        except OSError:  # gone meanwhile
+            continue
+        # After the name in parentheses: state, ppid, pgrp, session, ...
+        state, _, _, session = stat.rpartition(")")[2].split()[:4]
+        if state != "Z":
+            yield _Process(int(name), int(session), argv)
+
+
+def executing(worker: Server) -> set[str]:
+    """The actions a worker casd is running right now (not those queued
+    behind its --jobs): the digest hashes of its live buildbox-run
+    processes' actions.  casd writes each runner's Action message to the
+    file --action=PATH names, the very bytes of the Action's digest, so its
+    sha256 is the action digest's hash (the Execute request's action_id)."""
+    hashes = set()
+    for p in _processes():
+        if p.session != worker.proc.pid or not p.argv or \
+                os.path.basename(p.argv[0]) != "buildbox-run":
+            continue
+        for arg in p.argv:
+            if arg.startswith("--action="):
+                with contextlib.suppress(OSError):  # finished meanwhile
+                    with open(arg.partition("=")[2], "rb") as f:
+                        hashes.add(hashlib.sha256(f.read()).hexdigest())
+    return hashes
+
+
+# What a worker casd logs at --log-level=info, with its time (UTC) first:
+# each Execute request with Bazel's request metadata, and each successful
+# run's result as the worker stores it in its action cache (a run that
+# fails, or is killed, stores none).
+_REQUEST = re.compile(r'^(\S+) .*\] Execute request .*action_id="([0-9a-f]+)".*'
+                      r'action_mnemonic="([^"]*)"')
+_RESULT = re.compile(r"^(\S+) .*Updating ActionCache with result of ActionDigest='([0-9a-f]+)/")
+
+
+def _time(stamp: str) -> float:
+    return datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+
+
+@dataclasses.dataclass
+class WorkerLog:
+    """What a worker casd's log says it was asked and what it finished."""
+    requests: list[tuple[float, str, str]]  # (time, action hash, mnemonic), in order
+    results: dict[str, float]               # action hash -> time its result was stored
+
+    def mnemonics(self) -> dict[str, str]:
+        """Action hash -> mnemonic of every action asked."""
+        return {h: m for _, h, m in self.requests}
+
+    def requested(self, mnemonic: str) -> int:
+        """Execute requests of a mnemonic (an action asked twice counts twice)."""
+        return sum(1 for _, _, m in self.requests if m == mnemonic)
+
+    def finished(self, mnemonic: str) -> int:
+        """Actions of a mnemonic the worker ran to a stored result."""
+        mnemonics = self.mnemonics()
+        return sum(1 for h in self.results if mnemonics.get(h) == mnemonic)
+
+
+def worker_log(worker: Server) -> WorkerLog:
+    """A worker casd's log, read now (it grows while the worker runs)."""
+    requests, results = [], {}
+    for line in worker.text().splitlines():
+        if m := _REQUEST.match(line):
+            requests.append((_time(m[1]), m[2], m[3]))
+        elif m := _RESULT.match(line):
+            results[m[2]] = _time(m[1])
+    return WorkerLog(requests, results)
+
+
+def lost_actions(worker: Server) -> dict[str, str]:
+    """Action hash -> mnemonic of every action a worker was asked to
+    execute and never finished, from its log: after the worker was killed,
+    the actions it was running then or had queued.  A worker never killed
+    loses none (a failed run would count, but it fails the build)."""
+    log = worker_log(worker)
+    return {h: m for h, m in log.mnemonics().items() if h not in log.results}
 
 
 _NGINX_CONF = """\
@@ -338,6 +455,22 @@ class Cluster:
             _wait_tcp(f"10.251.{i}.2", 50061, self.netns[i], w)
         _wait_tcp("127.0.0.1", 50070, self.hub, self.servers[-2])
         _wait_tcp("127.0.0.1", port, None, self.servers[-1])
+
+    def blob(self, digest_hash: str) -> bytes:
+        """A blob of the central CAS, read from casd's storage."""
+        path = os.path.join(self.tmp, "central-cache", "cas", "objects",
+                            digest_hash[:2], digest_hash[2:])
+        with open(path, "rb") as f:
+            return f.read()
+
+    def action_outputs(self, action: str) -> list[str]:
+        """An action's output paths (exec paths, as in Bazel's execution
+        log), from the central CAS: Action field 1 is its Command's digest
+        (a Digest: field 1 the hash), Command fields 3, 4 and 7 its
+        output_files, output_directories and output_paths."""
+        command = next(v for n, v in _fields(self.blob(action)) if n == 1)
+        command_hash = next(v for n, v in _fields(command) if n == 1).decode()
+        return [v.decode() for n, v in _fields(self.blob(command_hash)) if n in (3, 4, 7)]
 
     def stop(self) -> None:
         for server in reversed(self.servers):

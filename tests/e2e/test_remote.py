@@ -9,6 +9,7 @@ log; `pytest -s` prints them per phase (remote / local / cache hit).
 """
 
 import os
+import signal
 import subprocess
 import time
 
@@ -57,19 +58,30 @@ def _probe(tmp: str, endpoint: str) -> list[list[str]]:
     return result
 
 
-# The BE outputs that must exist before worker w1 is killed.
+# The BE outputs that must exist before worker w1 is killed; then how long
+# to wait for w1 to be running a ThinLtoBackend action.
 KILL_AFTER_BE_OUTPUTS = 40
+KILL_WAIT_SECONDS = 120
+
+
+def _backends_running(worker: reapi.Server) -> set[str]:
+    """The ThinLtoBackend actions a worker is running now (digest hashes)."""
+    running = reapi.executing(worker)  # first: each was requested before it ran
+    mnemonics = reapi.worker_log(worker).mnemonics()
+    return {h for h in running if mnemonics.get(h) == "ThinLtoBackend"}
 
 
 @pytest.fixture(scope="module")
 def distributed(default_kernel, tmp_path_factory):
     """A remote build of the default kernel, in a new output base, on two
-    workers that hide the host's LLVM; worker w1 is killed once the BE phase
-    is well under way."""
+    workers that hide the host's LLVM; worker w1 is killed (SIGKILL, casd
+    and its runners) once the BE phase is well under way, while it runs a
+    ThinLtoBackend action."""
     tmp = str(tmp_path_factory.mktemp("distributed"))
     cluster = reapi.Cluster(os.path.join(tmp, "cluster"))
     ws = kernels.Workspace(default_kernel.ws.root, os.path.join(tmp, "output_base"))
     log = os.path.join(tmp, "exec.json")
+    w1 = cluster.workers[0]
     try:
         probes = _probe(tmp, cluster.endpoint)
         be_dir = os.path.join(ws.output_base, "execroot/kthinlto",
@@ -84,18 +96,39 @@ def distributed(default_kernel, tmp_path_factory):
             while build.poll() is None and done < KILL_AFTER_BE_OUTPUTS:
                 time.sleep(0.5)
                 done = sum(len(files) for _, _, files in os.walk(be_dir))
-            cluster.workers[0].stop()
-            kernels.log(f"worker w1 killed after {done} BE outputs")
+            running, deadline = set(), time.monotonic() + KILL_WAIT_SECONDS
+            while build.poll() is None and time.monotonic() < deadline:
+                if running := _backends_running(w1):
+                    break
+                time.sleep(0.2)
+            if not running:
+                state = "still building" if build.poll() is None else "finished"
+                build.send_signal(signal.SIGINT)
+                build.wait()
+                pytest.fail(f"w1 ran no ThinLtoBackend action within {KILL_WAIT_SECONDS} s "
+                            f"after {done} BE outputs (the build {state}); see {w1.log}")
+            killed_at_time = time.time()
+            w1.kill()
+            kernels.log(f"worker w1 killed (SIGKILL) after {done} BE outputs, "
+                        f"running ThinLtoBackend {sorted(running)}")
             rc = build.wait()
         with open(os.path.join(tmp, "bazel.log")) as f:
             assert rc == 0, f.read()[-3000:]
         entries = execlog.read(log)
+        logs = {w.name: reapi.worker_log(w) for w in cluster.workers}
+        lost = reapi.lost_actions(w1)
+        lost_outputs = {h: cluster.action_outputs(h) for h in lost}
         print(f"\nworker w1 killed after {done} BE outputs\n{execlog.figures(entries)}")
-        per_worker = {w.name: {m: reapi.executions(w, m) for m in REMOTE}
-                      for w in cluster.workers}
-        print(f"executions per worker: {per_worker}")
-        yield {"probes": probes, "entries": entries, "per_worker": per_worker,
-               "killed_at": done, "vmlinux_o": ws.vmlinux_o(),
+        print("lost on w1 (R: running when killed, else queued):\n" + "\n".join(
+            f"  {'R' if h in running else ' '} {lost[h]} {h} {' '.join(lost_outputs[h])}"
+            for h in sorted(lost, key=lambda h: (h not in running, lost_outputs[h]))))
+        per_worker = {name: {m: (wl.requested(m), wl.finished(m)) for m in REMOTE}
+                      for name, wl in logs.items()}
+        print(f"(requested, finished) per worker: {per_worker}")
+        yield {"probes": probes, "entries": entries, "logs": logs, "lost": lost,
+               "lost_outputs": lost_outputs, "running_when_killed": running,
+               "killed_at": done, "killed_at_time": killed_at_time,
+               "w1_returncode": w1.proc.returncode, "vmlinux_o": ws.vmlinux_o(),
                "modules": os.path.join(ws.bazel_bin(), "external/kernel/modules")}
     finally:
         ws.shutdown()
@@ -113,11 +146,18 @@ def test_backends_run_remotely_on_both_workers(default_kernel, distributed):
     for mnemonic in ["ThinLtoIndex", "InitcallOrder", "RelocatableLink"]:
         assert execlog.executed(entries, mnemonic), mnemonic
         assert "remote" not in {e["runner"] for e in execlog.executed(entries, mnemonic)}
-    workers = distributed["per_worker"]
-    assert all(w["ThinLtoBackend"] > 0 for w in workers.values()), workers
-    # Each BE was asked of a worker at least once (those running on w1 when
-    # it was killed were asked again).
-    assert sum(w["ThinLtoBackend"] for w in workers.values()) >= len(be)
+    logs = distributed["logs"]
+    assert all(log.finished("ThinLtoBackend") > 0 for log in logs.values())
+    # Per remote mnemonic, from the workers' logs: every action Bazel ran
+    # remotely ran to a result on exactly one worker, once; and every
+    # Execute request either ended in that result or was lost on w1 (and
+    # asked again of w2).
+    lost = distributed["lost"]
+    for mnemonic in REMOTE:
+        ran = len(execlog.executed(entries, mnemonic))
+        lost_here = sum(1 for m in lost.values() if m == mnemonic)
+        assert sum(log.finished(mnemonic) for log in logs.values()) == ran, mnemonic
+        assert sum(log.requested(mnemonic) for log in logs.values()) == ran + lost_here, mnemonic
     assert kernels.same_bytes(distributed["vmlinux_o"], default_kernel.vmlinux_o)
 
 
@@ -139,12 +179,34 @@ def test_module_backends_run_remotely_too(default_kernel, distributed):
 
 
 def test_build_finishes_when_a_worker_is_killed_during_backends(default_kernel, distributed):
-    # w1 was killed with the BE phase under way; the rest ran on w2 (a
-    # retry goes to the live worker), and the result is the local build's.
+    # w1 was SIGKILLed (casd, its runners and their sandboxes: no grace)
+    # while it ran a ThinLtoBackend action, well before the BE phase ended.
     be = execlog.executed(distributed["entries"], "ThinLtoBackend")
     killed_at = distributed["killed_at"]
     assert KILL_AFTER_BE_OUTPUTS <= killed_at < len(be) - 100, killed_at
-    assert distributed["per_worker"]["w2"]["ThinLtoBackend"] > len(be) / 2
+    assert distributed["w1_returncode"] == -signal.SIGKILL
+    # Actions were lost: asked of w1 and never finished there (those it ran
+    # when killed, and those queued behind them), among them the
+    # ThinLtoBackend actions w1 was seen running just before the kill.
+    lost, outputs = distributed["lost"], distributed["lost_outputs"]
+    assert lost, "no action lost on w1: it was killed idle"
+    running = distributed["running_when_killed"]
+    assert running & lost.keys(), f"the backends w1 ran, {running}, finished before the kill"
+    # Each lost action was asked again, of w2, after the kill (Bazel's
+    # retry; the execution log says every remote action ran remotely, so
+    # none fell back to a local run), and w2 ran it to a result.
+    w2, killed = distributed["logs"]["w2"], distributed["killed_at_time"]
+    first_asked = {}
+    for when, h, _ in w2.requests:
+        first_asked.setdefault(h, when)
+    rerun = {h for h in lost if first_asked.get(h, 0) > killed and h in w2.results}
+    assert rerun == lost.keys(), {h: outputs[h] for h in lost.keys() - rerun}
+    # Their outputs are those of remote spawns in the execution log, and
+    # the result is the local build's, byte for byte.
+    remote = {o for e in distributed["entries"] if e.get("runner") == "remote"
+              for o in execlog.outputs(e)}
+    for h in lost:
+        assert set(outputs[h]) <= remote, outputs[h]
     assert kernels.same_bytes(distributed["vmlinux_o"], default_kernel.vmlinux_o)
 
 
@@ -154,5 +216,5 @@ def test_toolchain_travels(distributed):
     probes = distributed["probes"]
     assert {p[0] for p in probes} == {"w1", "w2"}, probes
     assert all(p[1:] == ["clang-missing", "0"] for p in probes), probes
-    for name, counts in distributed["per_worker"].items():
-        assert counts["ThinLtoCompile"] > 0 and counts["ThinLtoBackend"] > 0, name
+    for name, log in distributed["logs"].items():
+        assert log.finished("ThinLtoCompile") > 0 and log.finished("ThinLtoBackend") > 0, name
