@@ -12,10 +12,14 @@ of its argv is observed, not assumed: `run_with_recorders` runs the real
 script in a scratch directory laid out like the execroot, where every path
 the action names is a recorder that writes down how it was called.
 
+Also objtool's output in a linked object: section sizes and relocations
+from llvm-readelf's text.
+
 Pure functions but for `run_with_recorders` and `archive_members`.
 """
 
 import os
+import re
 import shlex
 import subprocess
 
@@ -111,6 +115,27 @@ def relocate(words: list[str], dirs: dict[str, str]) -> tuple[list[str], dict[st
     return out, held
 
 
+def multiline(args: list[str]) -> str:
+    """A param file's text in Bazel's `multiline` format: one argument a line."""
+    return "".join(a + "\n" for a in args)
+
+
+def param_file_args(argv: list[str], expanded: list[str]) -> dict[str, list[str]]:
+    """The arguments of argv's @file (none or one), given the same command
+    line with the file's arguments in its place (what Bazel 4's aquery
+    shows): the words between those before and after the @file."""
+    at = [i for i, w in enumerate(argv) if w.startswith("@")]
+    if not at:
+        if argv != expanded:
+            raise ValueError("no @file, yet the command lines differ")
+        return {}
+    (i,) = at
+    head, tail = argv[:i], argv[i + 1:]
+    if expanded[:i] != head or expanded[len(expanded) - len(tail):] != tail:
+        raise ValueError("the command lines differ outside the @file")
+    return {argv[i][1:]: expanded[i:len(expanded) - len(tail)]}
+
+
 # A stand-in for every path of the action: writes its argv, NUL-separated,
 # as the next numbered file of $RECORD.
 _RECORDER = """#!/bin/sh
@@ -140,7 +165,7 @@ def run_with_recorders(argv: list[str], script: str, param_files: dict[str, list
     for path, args in param_files.items():
         os.makedirs(os.path.dirname(os.path.join(root, path)), exist_ok=True)
         with open(os.path.join(root, path), "w") as f:
-            f.write("".join(a + "\n" for a in args))
+            f.write(multiline(args))
     exe = os.path.join(root, argv[0])
     os.makedirs(os.path.dirname(exe), exist_ok=True)
     with open(script) as src, open(exe, "w") as dst:
@@ -153,3 +178,40 @@ def run_with_recorders(argv: list[str], script: str, param_files: dict[str, list
         with open(os.path.join(record, str(n))) as f:
             calls.append(f.read().split("\0")[:-1])
     return calls, root
+
+
+# objtool's output, read from `llvm-readelf -S -W` and `llvm-readelf -r -W`.
+_SECTION = re.compile(r"^\s*\[\s*\d+\]\s+(\S+)\s+\S+\s+[0-9a-f]{8,16}\s+[0-9a-f]+\s+([0-9a-f]+)\s", re.M)
+_RELOCATIONS = re.compile(r"^Relocation section '([^']+)' at offset \S+ contains \d+ entries:$")
+
+
+def section_sizes(readelf_s: str) -> dict[str, int]:
+    """Section name -> size from `llvm-readelf -S -W` (sizes of sections of
+    the same name added)."""
+    sizes: dict[str, int] = {}
+    for name, size in _SECTION.findall(readelf_s):
+        sizes[name] = sizes.get(name, 0) + int(size, 16)
+    return sizes
+
+
+def relocations(readelf_r: str, sections, symbol=lambda s: s) -> dict[str, list[tuple[str, ...]]]:
+    """Relocation section -> its entries from `llvm-readelf -r -W`, for the
+    named sections only: (offset, type, symbol value, symbol(name), sign,
+    addend), without the info word (it holds the symbol's index, which
+    differs between two links of the same objects)."""
+    out: dict[str, list[tuple[str, ...]]] = {}
+    current = None
+    for line in readelf_r.splitlines():
+        m = _RELOCATIONS.match(line)
+        if m:
+            current = out.setdefault(m.group(1), []) if m.group(1) in sections else None
+            continue
+        words = line.split()
+        if current is None or not words or words[0] == "Offset":
+            continue
+        offset, _info, rtype, *rest = words
+        if len(rest) == 4:
+            value, name, sign, addend = rest
+            rest = [value, symbol(name), sign, addend]
+        current.append((offset, rtype, *rest))
+    return out

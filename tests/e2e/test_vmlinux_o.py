@@ -5,34 +5,20 @@ Runs for every configuration in kernels.CONFIGS: 6.1 x86_64 (the default),
 """
 
 import collections
+import dataclasses
+import difflib
+import hashlib
 import os
 import re
 import subprocess
 
 import pytest
 
-from tests.e2e import kernels
+from tests.e2e import kernels, link_command
+from tools.kthinlto import execlog
 from tools.kthinlto.kbuild import Toolchain
 
 TC = Toolchain()
-
-# ThinLTO promotes module-local symbols to globals named NAME.llvm.<hash of
-# the module's bitcode>.  The bitcode names its source file, which Kbuild
-# passes by absolute path and Bazel by execroot-relative path, so the hash
-# differs while the symbol is the same one.
-_PROMOTED = re.compile(r"\.llvm\.[0-9]+")
-
-
-def defined_symbols(obj: str) -> collections.Counter:
-    out = subprocess.run([TC.tool("llvm-nm"), "--defined-only", obj], check=True,
-                         capture_output=True, text=True).stdout
-    syms = collections.Counter()
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 3:
-            syms[(parts[1], _PROMOTED.sub("", parts[2]))] += 1
-    return syms
-
 
 # Private (.L) globals get a numbered name per module (.Lswitch.table.f.19);
 # the number counts earlier globals of that name the optimizer made, which
@@ -45,7 +31,7 @@ def section_names(obj: str) -> list[str]:
                          capture_output=True, text=True).stdout
     names = re.findall(r"^\s*\[\s*\d+\]\s+(\S+)", out, re.M)
     # With a section per symbol, promoted symbols name sections too.
-    return sorted(_PRIVATE_NUMBER.sub(r"\1", _PROMOTED.sub("", n)) for n in names)
+    return sorted(_PRIVATE_NUMBER.sub(r"\1", kernels.PROMOTED.sub("", n)) for n in names)
 
 
 @pytest.fixture(scope="session")
@@ -55,8 +41,8 @@ def actions(kernel):
 
 
 def test_defined_symbols_match_kbuild(kernel):
-    ours = defined_symbols(kernel.vmlinux_o)
-    theirs = defined_symbols(os.path.join(kernel.reference, "vmlinux.o"))
+    ours = kernels.symbols(kernel.vmlinux_o)
+    theirs = kernels.symbols(os.path.join(kernel.reference, "vmlinux.o"))
     assert len(ours) > 1000
     missing = sorted(theirs - ours)[:20]
     extra = sorted(ours - theirs)[:20]
@@ -83,23 +69,6 @@ def test_initcall_linker_script_is_kbuilds_byte_for_byte(kernel):
     with open(os.path.join(kernel.reference, ".tmp_initcalls.lds")) as f:
         assert text == f.read()
     assert text.count("*(.initcall") > 10
-
-
-def test_objtool_arguments_are_kbuilds(kernel):
-    # Kbuild runs objtool on vmlinux.o on x86 only (arm64 has none): ours
-    # runs it exactly when and as Kbuild's saved command does.
-    data = kernel.kernel_data()
-    with open(os.path.join(kernel.reference, ".vmlinux.o.cmd")) as f:
-        saved = f.readline()
-    steps = saved.split(":=", 1)[1].split(";")
-    objtool = [s.split() for s in steps if "objtool/objtool" in s]
-    (unit,) = [u for u in data["units"] if u["name"] == "vmlinux.o"]
-    post_link = unit["post_link"]
-    assert bool(post_link) == bool(objtool) == (kernel.arch.name == "x86_64")
-    if objtool:
-        (words,) = objtool
-        assert words[0].endswith("objtool/objtool") and words[-1] == "vmlinux.o"
-        assert post_link == ["obj/tools/objtool/objtool", *words[1:-1]]
 
 
 def _vmlinux_members(data: dict) -> list[str]:
@@ -131,25 +100,170 @@ def test_one_action_per_object_and_phase(kernel, actions):
     assert counts["InitcallScan"] == -(-len(members) // 32)
 
 
-def test_objects_and_order_are_kbuilds(kernel):
-    # The archives in the order of Kbuild's own saved link command
-    # (arm64 links arch/arm64/lib/lib.a before lib/lib.a, x86 after).
-    data = kernel.kernel_data()
-    ref = kernel.reference
-    with open(os.path.join(ref, ".vmlinux.o.cmd")) as f:
-        link = f.readline().split(":=", 1)[1].split(";")[0].split()
-    archives = [w for w in link if w.endswith(".a")]
-    # With CONFIG_MODULES (the bootable configs have it) Kbuild puts the
-    # lib.a members into vmlinux.a, linked whole (modules may need any of
-    # them); without it, they follow as lazy lib.a archives.
-    assert archives[0] == "vmlinux.a"
-    members = []
-    for archive in archives:
-        out = subprocess.run([TC.tool("llvm-ar"), "t", archive], cwd=ref,
-                             check=True, capture_output=True, text=True)
-        members += [os.path.normpath(m) for m in out.stdout.split()]
-    assert len(members) > 300
-    assert _vmlinux_members(data) == members
+# --- vmlinux.o's link and objtool as they ran, against Kbuild's -------------
+#
+# Ours: the RelocatableLink action of vmlinux.o (aquery), the command line
+# its spawn ran (the execution log: the @params file it names, whose bytes
+# the log's digest proves to be the aquery's arguments), and what the real
+# relocatable_link.sh runs of it (link_command.run_with_recorders): the
+# linker's argv and the post-link step's.  Kbuild's: its saved
+# .vmlinux.o.cmd.  Paths are made object-tree-relative on both sides:
+# Bazel's output directories stripped, Kbuild's archives replaced by their
+# members (link_command.expand_archives: vmlinux.a whole, lib.a lazy, as
+# --start-lib MEMBERS --end-lib, which lld links as it links the archive).
+
+# Every other difference between Kbuild's link of vmlinux.o and ours:
+# (Kbuild's words, ours, why).  Kbuild's command, rewritten by these, must
+# be ours word for word.
+LINK_DIFFERENCES = (
+    (("ld.lld-19",), ("external/kthinlto_llvm/bin/ld.lld",),
+     "the linker: @kthinlto_llvm's ld.lld (LLVM 19, a declared input) where "
+     "Kbuild's LLVM=-19 runs the host's ld.lld-19"),
+    (("--start-group",), (),
+     "lld ignores --start-group/--end-group (it resolves archives in any "
+     "order); Bazel links no archive, its lazy members are a --start-lib list"),
+    (("--end-group",), (), "as --start-group"),
+)
+
+# The same for objtool's command.
+OBJTOOL_DIFFERENCES = (
+    (("./tools/objtool/objtool",), ("tools/objtool/objtool",),
+     "Kbuild names its object tree's objtool from the tree's root with ./; "
+     "ours is the translation's object tree's (external/<repo>/obj/...), "
+     "built by Kbuild from the same source and config"),
+)
+
+
+@dataclasses.dataclass
+class RanLink:
+    """What vmlinux.o's RelocatableLink ran, paths object-tree-relative."""
+    ld: list[str]              # the linker's argv, its @file expanded
+    post_link: list[list[str]]  # each command run after it ([] or [objtool argv])
+    held: dict[str, str]       # relocated path -> the directory it was in
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture(scope="session")
+def ran_link(kernel, tmp_path_factory) -> RanLink:
+    aq = kernel.ws.aquery(kernel.target("vmlinux_o"))
+    (action,) = [a for a in aq["actions"] if a["mnemonic"] == "RelocatableLink"]
+    (out,) = [execlog.artifact_paths(aq)[i] for i in action["outputIds"]]
+    (spawn,) = [e for e in execlog.read(kernel.exec_log)
+                if e.get("mnemonic") == "RelocatableLink" and e["listedOutputs"] == [out]]
+    argv = spawn["commandArgs"]
+    digests = {i["path"]: i["digest"]["hash"] for i in spawn["inputs"]}
+    params = link_command.param_file_args(argv, action["arguments"])
+    assert len(params) == 1
+    for path, args in params.items():
+        assert _sha256(link_command.multiline(args).encode()) == digests[path], path
+    execroot = kernel.ws.bazel("info", "execution_root").stdout.strip()
+    script = os.path.join(execroot, argv[0])
+    with open(script, "rb") as f:
+        assert _sha256(f.read()) == digests[argv[0]], script
+    calls, root = link_command.run_with_recorders(
+        argv, script, params, str(tmp_path_factory.mktemp("ran_link")))
+
+    def read(path):
+        with open(os.path.join(root, path)) as f:
+            return f.read()
+
+    dirs = kernel.ws.output_dirs(kernel.target("vmlinux_o"))
+    held_by = {dirs["RelocatableLink"]: "output", dirs["ThinLtoBackend"]: "backend",
+               dirs["NativeCompile"]: "objects", dirs["InitcallOrder"]: "script",
+               f"external/{kernel.repo}/obj": "objtree"}
+    ld, held = link_command.relocate(link_command.expand_response_files(calls[0], read), held_by)
+    post_link = []
+    for call in calls[1:]:
+        words, more = link_command.relocate(call, held_by)
+        post_link.append(words)
+        held.update(more)
+    return RanLink(ld, post_link, held)
+
+
+def _kbuild_steps(kernel) -> list[list[str]]:
+    """Kbuild's saved commands for vmlinux.o: the link, then objtool (x86)."""
+    with open(os.path.join(kernel.reference, ".vmlinux.o.cmd")) as f:
+        return link_command.saved_steps(f.readline())
+
+
+def _differ(theirs: list[str], ours: list[str]) -> str:
+    return "\n".join(list(difflib.unified_diff(theirs, ours, "Kbuild (rewritten)", "Bazel",
+                                               lineterm="", n=3))[:60])
+
+
+def test_link_command_is_kbuilds(kernel, ran_link):
+    # Every linker flag in order, the linker script, every input object in
+    # order (vmlinux.a's members whole, lib.a's lazy), the output.
+    kbuild = _kbuild_steps(kernel)[0]
+    members = link_command.archive_members(TC.tool("llvm-ar"), kernel.reference)
+    theirs = link_command.rewrite(link_command.expand_archives(kbuild, members),
+                                  LINK_DIFFERENCES)
+    ours = ran_link.ld
+    assert ours == theirs, _differ(theirs, ours)
+    assert len(ours) > 300 and ours[ours.index("-o") + 1] == "vmlinux.o"
+    assert ran_link.held["vmlinux.o"] == "output"
+    assert ran_link.held[".tmp_initcalls.lds"] == "script"
+    # The same path from the right phase: a bitcode object's backend output
+    # (its frontend's bitcode has that path too), a native object's own.
+    objects = kernel.kernel_data()["objects"]
+    linked = set(ours)
+    wrong = [(o["path"], ran_link.held.get(o["path"])) for o in objects
+             if o["path"] in linked
+             and ran_link.held.get(o["path"]) != ("backend" if o["bitcode"] else "objects")]
+    assert not wrong, wrong[:10]
+
+
+def test_objtool_command_is_kbuilds(kernel, ran_link):
+    # Kbuild runs objtool on vmlinux.o on x86 only (arm64 has none): ours
+    # runs exactly what Kbuild's saved command runs after the link.
+    kbuild = _kbuild_steps(kernel)[1:]
+    assert len(kbuild) == (1 if kernel.arch.name == "x86_64" else 0)
+    theirs = [link_command.rewrite(step, OBJTOOL_DIFFERENCES) for step in kbuild]
+    assert ran_link.post_link == theirs, "\n".join(
+        _differ(t, o) for t, o in zip(theirs, ran_link.post_link)) or ran_link.post_link
+    for step in ran_link.post_link:
+        assert step[0] == "tools/objtool/objtool" and step[-1] == "vmlinux.o"
+        assert ran_link.held[step[0]] == "objtree"
+
+
+# The sections objtool writes into a linked object (tools/objtool/check.c,
+# orc_gen.c of 6.1 and 6.12), each only with its option (--orc, --retpoline,
+# --rethunk, --hacks=skylake, --static-call, --cfi, --mcount, --ibt) and
+# sites to list: these configs' objtool (--static-call) writes
+# .static_call_sites alone.
+OBJTOOL_SECTIONS = (".orc_unwind", ".orc_unwind_ip", ".retpoline_sites", ".return_sites",
+                    ".call_sites", ".static_call_sites", ".cfi_sites", "__mcount_loc",
+                    ".ibt_endbr_seal")
+
+
+def _readelf(*args: str) -> str:
+    return subprocess.run([TC.tool("llvm-readelf"), *args], check=True,
+                          capture_output=True, text=True).stdout
+
+
+def _symbol(name: str) -> str:
+    return _PRIVATE_NUMBER.sub(r"\1", kernels.PROMOTED.sub("", name))
+
+
+def test_objtool_output_is_kbuilds(kernel):
+    # objtool's sections have Kbuild's sizes, and their relocations (the
+    # sites objtool found: where, of what symbol) are Kbuild's in order.
+    ref = os.path.join(kernel.reference, "vmlinux.o")
+    ours = link_command.section_sizes(_readelf("-S", "-W", kernel.vmlinux_o))
+    theirs = link_command.section_sizes(_readelf("-S", "-W", ref))
+    names = [n for s in OBJTOOL_SECTIONS for n in (s, ".rela" + s) if n in ours or n in theirs]
+    assert bool(names) == (len(_kbuild_steps(kernel)) > 1)
+    assert {n: ours.get(n) for n in names} == {n: theirs.get(n) for n in names}
+    rela = [n for n in names if n.startswith(".rela")]
+    ours_r = link_command.relocations(_readelf("-r", "-W", kernel.vmlinux_o), rela, _symbol)
+    theirs_r = link_command.relocations(_readelf("-r", "-W", ref), rela, _symbol)
+    for n in rela:
+        assert len(ours_r[n]) * 24 == ours[n]
+        assert ours_r[n] == theirs_r[n], _differ([" ".join(r) for r in theirs_r[n]],
+                                                 [" ".join(r) for r in ours_r[n]])
 
 
 def test_no_host_path_in_any_action(kernel, actions):

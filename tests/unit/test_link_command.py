@@ -94,3 +94,51 @@ def test_recorders_see_what_the_real_script_runs(tmp_path):
     # No post-link step: the linker only.
     calls, _ = lc.run_with_recorders(argv[:4], script, {}, str(tmp_path / "2"))
     assert calls == [["ext/llvm/bin/ld.lld", "@out/v.o-0.params"]]
+
+
+def test_param_file_args_are_what_aquery_shows_in_the_files_place():
+    argv = ["s.sh", "ld", "@out/v.o-0.params", "out/v.o", "objtool", "--link"]
+    expanded = ["s.sh", "ld", "-r", "-o", "out/v.o", "out/v.o", "objtool", "--link"]
+    assert lc.param_file_args(argv, expanded) == {"out/v.o-0.params": ["-r", "-o", "out/v.o"]}
+    assert lc.param_file_args(argv[:3], expanded[:5]) == {"out/v.o-0.params": ["-r", "-o", "out/v.o"]}
+    assert lc.param_file_args(["a", "b"], ["a", "b"]) == {}
+    with pytest.raises(ValueError):
+        lc.param_file_args(argv, ["s.sh", "ld", "-r", "out/v.o", "objtool", "--module"])
+    with pytest.raises(ValueError):
+        lc.param_file_args(["a", "b"], ["a", "c"])
+    assert lc.multiline(["-r", "-o", "x"]) == "-r\n-o\nx\n"
+
+
+READELF_S = """\
+There are 5 section headers, starting at offset 0x100:
+
+Section Headers:
+  [Nr] Name              Type            Address          Off    Size   ES Flg Lk Inf Al
+  [ 0]                   NULL            0000000000000000 000000 000000 00      0   0  0
+  [ 1] .text.f           PROGBITS        0000000000000000 000040 000010 00  AX  0   0 16
+  [ 2] .static_call_sites PROGBITS       0000000000000000 000050 000010 08  WA  0   0  1
+  [ 3] .rela.static_call_sites RELA      0000000000000000 000060 000060 18   I  4   2  8
+  [ 4] .text.f           PROGBITS        0000000000000000 0000c0 000004 00  AX  0   0 16
+"""
+
+READELF_R = """\
+
+Relocation section '.rela.text.f' at offset 0x200 contains 1 entries:
+    Offset             Info             Type               Symbol's Value  Symbol's Name + Addend
+0000000000000001  0000000500000004 R_X86_64_PLT32         0000000000000000 g - 4
+
+Relocation section '.rela.static_call_sites' at offset 0x60 contains 2 entries:
+    Offset             Info             Type               Symbol's Value  Symbol's Name + Addend
+0000000000000000  0000000100000002 R_X86_64_PC32          0000000000000000 .text.f.llvm.123 + 0
+0000000000000004  0000000700000002 R_X86_64_PC32          0000000000000000 __SCK__x + 1
+"""
+
+
+def test_section_sizes_and_relocations_from_readelf():
+    assert lc.section_sizes(READELF_S) == {".text.f": 0x14, ".static_call_sites": 0x10,
+                                           ".rela.static_call_sites": 0x60}
+    relocs = lc.relocations(READELF_R, [".rela.static_call_sites"],
+                            lambda s: s.replace(".llvm.123", ""))
+    assert relocs == {".rela.static_call_sites": [
+        ("0000000000000000", "R_X86_64_PC32", "0000000000000000", ".text.f", "+", "0"),
+        ("0000000000000004", "R_X86_64_PC32", "0000000000000000", "__SCK__x", "+", "1")]}
