@@ -9,6 +9,7 @@ version (reference_key).  A repeated run reuses it, a fresh machine or a
 changed tree builds it.
 """
 
+import collections
 import dataclasses
 import fcntl
 import hashlib
@@ -51,6 +52,33 @@ _ABSOLUTE = re.compile(rf"(?:^|[\s=,:;@\"'(]|(?:^|[\s,])-(?:{_JOINED}))/")
 def host_path_words(words, forbidden=()) -> list[str]:
     """The words that name an absolute path or contain one of forbidden."""
     return [w for w in words if _ABSOLUTE.search(w) or any(p in w for p in forbidden)]
+
+
+# ThinLTO promotes module-local symbols to globals named NAME.llvm.<hash of
+# the module's bitcode>.  The bitcode names its source file, which Kbuild
+# passes by absolute path and Bazel by execroot-relative path, so the hash
+# differs while the symbol is the same one.
+PROMOTED = re.compile(r"\.llvm\.[0-9]+")
+
+
+def symbols(path: str, defined_only: bool = True) -> collections.Counter:
+    """(type, name) of an object's symbols, with how many times each occurs,
+    as llvm-nm prints them, ThinLTO's promoted-local suffix masked.
+
+    The one rule every comparison with Kbuild uses: the type's case is kept.
+    Upper or lower case is the binding (T global, t local), and a symbol the
+    distributed thin link left global where Kbuild's in-process link made it
+    local (or the reverse) is a real difference: another module could bind
+    to it.
+    """
+    cmd = [kbuild.Toolchain().tool("llvm-nm")] + (["--defined-only"] if defined_only else [])
+    out = subprocess.run(cmd + [path], check=True, capture_output=True, text=True).stdout
+    result = collections.Counter()
+    for line in out.splitlines():
+        words = line.split()
+        if len(words) >= 2:
+            result[(words[-2], PROMOTED.sub("", words[-1]))] += 1
+    return result
 
 
 def cache_dir() -> str:

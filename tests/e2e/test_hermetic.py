@@ -4,6 +4,7 @@ flags.  docs/guarantees.md lists what this proves."""
 
 import json
 import os
+import pwd
 import re
 import shutil
 import socket
@@ -99,6 +100,37 @@ def test_sandboxed_action_cannot_reach_the_network(tmp_path):
     # Its own network namespace: no route out (101), or a loopback of its
     # own where nothing listens (111).
     assert re.search(r"no network: \[Errno (101|111)\]", proc.stderr), proc.stderr[-2000:]
+
+
+_NAMES = """\
+[genrule(
+    name = name,
+    outs = [name + ".txt"],
+    cmd = "(hostname; id -un) >$@",
+) for name in ["names", "control"]]
+"""
+
+
+def test_host_and_user_names_inside_an_action_are_fake(tmp_path):
+    # What an action of a workspace with this project's .bazelrc sees,
+    # asked from inside it.  The control turns the fakes off for its
+    # build, so the probe can tell (and a fake that equals the host's
+    # names would fail it).
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "WORKSPACE").write_text("")
+    shutil.copy(os.path.join(kernels.REPO, ".bazelrc"), root / ".bazelrc")
+    (root / "BUILD.bazel").write_text(_NAMES)
+    ws = kernels.Workspace(str(root), str(tmp_path / "output_base"))
+    try:
+        ws.bazel("build", "//:control", "--nosandbox_fake_hostname", "--nosandbox_fake_username")
+        ws.bazel("build", "//:names")
+    finally:
+        ws.shutdown()
+    real = [socket.gethostname(), pwd.getpwuid(os.geteuid()).pw_name]
+    assert (root / "bazel-bin" / "control.txt").read_text().split() == real
+    assert (root / "bazel-bin" / "names.txt").read_text().split() == ["localhost", "nobody"]
+    assert "localhost" not in real and "nobody" not in real, real
 
 
 def _actions(ws: kernels.Workspace, env: dict) -> list[tuple]:

@@ -9,8 +9,13 @@ from where and when it runs, each changed for real:
   user            runs as another user (OTHER_USER, created if missing)
   host name       in its own UTS namespace named OTHER_HOST
   date and time   its translation (the only step where Kbuild reads the
-                  clock) runs under faketime, CLOCK_SHIFT_DAYS ahead; its
-                  build runs minutes after A's
+                  clock) runs under faketime, CLOCK_SHIFT_DAYS ahead.  Its
+                  Bazel actions run at the real time, minutes after A's: not
+                  shifted, because libfaketime in the sandbox (preloaded
+                  through the namespace's /etc/ld.so.preload) makes Bazel's
+                  linux-sandbox self-check fail (its semaphores in a
+                  read-only /dev/shm), and Bazel then falls back to a
+                  sandbox without the fake host and user names
   jobs            one more translation job and five more Bazel jobs than
                   A (whose are the number of cores, the defaults)
   caches          its own KTHINLTO_CACHE (translated again, from a copy of
@@ -151,7 +156,7 @@ def _sha256(path: str) -> str:
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def test_vmlinux_o_is_identical_across_path_output_base_user_host_time_and_jobs(
+def test_vmlinux_o_is_identical_across_path_output_base_user_host_translation_clock_and_jobs(
         default_kernel, second):
     # What differed, as B saw it.
     assert second.fact("user") == OTHER_USER != pwd.getpwuid(os.getuid()).pw_name
