@@ -256,7 +256,8 @@ def test_objtool_output_is_kbuilds(kernel):
     theirs = link_command.section_sizes(_readelf("-S", "-W", ref))
     names = [n for s in OBJTOOL_SECTIONS for n in (s, ".rela" + s) if n in ours or n in theirs]
     assert bool(names) == (len(_kbuild_steps(kernel)) > 1)
-    assert {n: ours.get(n) for n in names} == {n: theirs.get(n) for n in names}
+    sizes, kbuild = ({n: s.get(n) for n in names} for s in (ours, theirs))
+    assert sizes == kbuild, f"ours {sizes}, Kbuild's {kbuild}"
     rela = [n for n in names if n.startswith(".rela")]
     ours_r = link_command.relocations(_readelf("-r", "-W", kernel.vmlinux_o), rela, _symbol)
     theirs_r = link_command.relocations(_readelf("-r", "-W", ref), rela, _symbol)
