@@ -1,88 +1,135 @@
 """A shared remote cache, against real servers (tests/e2e/reapi.py): nginx
-as an HTTP cache.  Every build must give the default kernel's vmlinux.o,
-byte for byte; counts come from Bazel's execution log.
+as an HTTP cache that Bazel filled itself.  The session's build of the
+default kernel (conftest.py) has it as `--remote_cache` beside its disk
+cache, so Bazel uploaded every action's result to it, those the rules keep
+local (`no-remote-exec`: thin link, initcall order, final link) included.
+Every build must give the default kernel's vmlinux.o, byte for byte; counts
+come from Bazel's execution log.  Tests that change a cache (a corrupt
+entry, dropped results, a server stopped) get their own hard-linked copy
+of it, served by their own nginx.
 """
 
+import dataclasses
 import hashlib
+import json
 import os
 import re
-import shutil
+import subprocess
+import sys
+import time
 
-import pytest
-
+from bench import cold
+from bench.common import copy_workspace
 from tests.e2e import kernels, reapi
-from tools.kthinlto import execlog
+from tools.kthinlto import execlog, source
 
 # Every phase of //:vmlinux_o, those the rules keep local included.
 PHASES = ["ThinLtoCompile", "NativeCompile", "InitcallScan", "InitcallOrder",
           "ThinLtoIndex", "ThinLtoBackend", "RelocatableLink"]
+# The phases before the BE.
+BEFORE_BE = ["ThinLtoCompile", "NativeCompile", "InitcallScan", "InitcallOrder", "ThinLtoIndex"]
 
 
-@pytest.fixture(scope="module")
-def http_cache(default_kernel, disk_cache, tmp_path_factory):
-    """nginx serving what checkout A's builds (the default kernel's) wrote to
-    the session's disk cache: every action of the default kernel."""
-    tmp = str(tmp_path_factory.mktemp("http_cache"))
-    server, url = reapi.nginx_cache(os.path.join(tmp, "nginx"))
-    try:
-        entries = reapi.fill_http_cache(disk_cache, os.path.join(tmp, "nginx", "cache"))
-        kernels.log(f"HTTP cache filled with {entries} entries")
-        yield url, os.path.join(tmp, "nginx", "cache")
-    finally:
-        server.stop()
+@dataclasses.dataclass
+class Clone(kernels.Workspace):
+    """A workspace whose Bazel runs with its own KTHINLTO_CACHE."""
+    cache: str = ""
+    env: dict = dataclasses.field(default_factory=dict)
+
+    def bazel(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return kernels.run(["bazel", f"--output_base={self.output_base}",
+                            "--max_idle_secs=600", *args], cwd=self.root, env=self.env,
+                           check=check)
 
 
-def _fresh_checkout(default_kernel, base: str) -> kernels.Workspace:
-    """A copy of checkout A at another path, with a new output base: a copy
-    of A, not of the repository, whose files may have changed since."""
-    root = os.path.join(base, "checkout")
-    shutil.copytree(default_kernel.ws.root, root, symlinks=True,
-                    ignore=shutil.ignore_patterns("bazel-*"))
-    ws = kernels.Workspace(root, os.path.join(base, "output_base"))
-    # The same declaration: Bazel reuses A's translation.
-    assert ws.gen() == default_kernel.gen()
-    return ws
+def _fresh_clone(default_kernel, base: str) -> Clone:
+    """A fresh clone of checkout A (its files: the repository's may have
+    changed since the session began) at another path, with a new output
+    base and its own empty KTHINLTO_CACHE: Bazel's kernel repository rule
+    extracts the source there and translates it again, with this Python
+    (KTHINLTO_PYTHON, as bench.compare's fresh clone).  The one thing put in
+    that cache first is the pinned tarball, hard-linked: the same verified
+    bytes `apt-get download` would fetch, without the network."""
+    root = os.path.join(base, "clone")
+    copy_workspace(default_kernel.ws.root, root)
+    cache = os.path.join(base, "kthinlto-cache")
+    with open(os.path.join(root, "kernels", f"{default_kernel.repo}.json")) as f:
+        package = json.load(f)["source"]
+    tarball = source.fetch(source.read_pins()[1][package], kernels.cache_dir())
+    os.makedirs(os.path.join(cache, "sources"))
+    os.link(tarball, os.path.join(cache, "sources", os.path.basename(tarball)))
+    return Clone(root, os.path.join(base, "output_base"), cache,
+                 cold.fresh_env(os.environ, cache, sys.executable))
 
 
-def test_cache_shared_by_a_fresh_checkout(default_kernel, http_cache, tmp_path):
+def test_fresh_clone_with_its_own_translation_hits_the_cache_for_every_action(
+        default_kernel, http_cache, tmp_path):
     url, _ = http_cache
-    b = _fresh_checkout(default_kernel, str(tmp_path / "b"))
+    clone = _fresh_clone(default_kernel, str(tmp_path))
+    start = time.monotonic()
     try:
-        _, entries = kernels.build_logged(b, str(tmp_path / "b.json"), "--config=cache", f"--remote_cache={url}")
-        vmlinux_o = b.vmlinux_o()
+        proc, entries = kernels.build_logged(clone, str(tmp_path / "exec.json"),
+                                             "--config=cache", f"--remote_cache={url}")
+        seconds = time.monotonic() - start
+        gen = clone.gen()
+        vmlinux_o = clone.vmlinux_o()
     finally:
-        b.shutdown()
+        clone.shutdown()
+    print(f"fresh clone: translation and build from the cache in {seconds:.0f} s")
+    # Its own translation, of a source extracted in its own cache.
+    assert gen.startswith(clone.cache + os.sep) and gen != default_kernel.gen(), gen
+    assert os.path.realpath(os.path.join(gen, "src")).startswith(
+        os.path.join(clone.cache, "src") + os.sep)
+    # Every action of //:vmlinux_o, phase by phase, was a cache hit.
+    assert {e.get("mnemonic") for e in entries} == set(PHASES)
     for mnemonic in PHASES:
-        hits = [e for e in entries if e.get("mnemonic") == mnemonic]
-        assert hits, mnemonic
-        assert not execlog.executed(entries, mnemonic), mnemonic
+        ran = execlog.executed(entries, mnemonic)
+        assert not ran, (f"{mnemonic}: {len(ran)} executed, first "
+                         f"{execlog.outputs(ran[0])}\n{execlog.figures(entries)}")
+    # Bazel's own count agrees: nothing run, every process a hit (the rest
+    # are its internal ones, which are never cached).
+    processes = cold.processes(proc.stderr)
+    assert processes.executed == 0 and processes.hits == len(entries), processes
     assert kernels.same_bytes(vmlinux_o, default_kernel.vmlinux_o)
 
 
-def _blob(cache: str, path: str) -> str:
+def _sha256(path: str) -> str:
     with open(path, "rb") as f:
-        return os.path.join(cache, "cas", hashlib.sha256(f.read()).hexdigest())
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def _corrupt(blob: str) -> None:
+    """Flips a byte of a hard-linked cache file, in a new file (os.replace):
+    the session's cache keeps its own."""
+    with open(blob, "rb") as f:
+        data = bytearray(f.read())
+    data[100] ^= 0xFF
+    with open(blob + ".corrupt", "wb") as f:
+        f.write(data)
+    os.replace(blob + ".corrupt", blob)
 
 
 def test_corrupt_cache_entry_is_not_used(default_kernel, http_cache, tmp_path):
-    url, cache = http_cache
-    # Flip bytes in the cached vmlinux.o and one BE object.
-    be_dir = default_kernel.output_dir("ThinLtoBackend")
-    be_object = os.path.join(default_kernel.ws.bazel("info", "execution_root").stdout.strip(),
-                             be_dir, "kernel/sys.o")
-    for path in [default_kernel.vmlinux_o, be_object]:
-        blob = _blob(cache, path)
-        with open(blob, "r+b") as f:
-            f.seek(100)
-            byte = f.read(1)
-            f.seek(100)
-            f.write(bytes([byte[0] ^ 0xFF]))
-    c = _fresh_checkout(default_kernel, str(tmp_path / "c"))
+    _, files = http_cache
+    server, url = reapi.nginx_cache(str(tmp_path / "nginx"))
+    cache = str(tmp_path / "nginx" / "cache")
+    ws = kernels.Workspace(default_kernel.ws.root, str(tmp_path / "output_base"))
     try:
-        proc, entries = kernels.build_logged(c, str(tmp_path / "c.json"), "--config=cache", f"--remote_cache={url}")
-        vmlinux_o = c.vmlinux_o()
+        reapi.copy_http_cache(files, cache)
+        # Flip a byte in the cached vmlinux.o and in one BE object.
+        be_dir = default_kernel.output_dir("ThinLtoBackend")
+        be_object = os.path.join(default_kernel.ws.bazel("info", "execution_root").stdout.strip(),
+                                 be_dir, "kernel/sys.o")
+        for path in [default_kernel.vmlinux_o, be_object]:
+            _corrupt(os.path.join(cache, "cas", _sha256(path)))
+        proc, entries = kernels.build_logged(ws, str(tmp_path / "exec.json"),
+                                             "--config=cache", f"--remote_cache={url}")
+        vmlinux_o = ws.vmlinux_o()
     finally:
-        c.shutdown()
+        ws.shutdown()
+        server.stop()
+    # The session's cache is intact.
+    assert _sha256(os.path.join(files, "cas", _sha256(be_object))) == _sha256(be_object)
     # Bazel checks every download against its digest, warns, and runs the
     # action itself.
     mismatches = re.findall(r"Output (\S+) download failed: Expected digest '\S+' "
@@ -92,6 +139,80 @@ def test_corrupt_cache_entry_is_not_used(default_kernel, http_cache, tmp_path):
     assert any(m.endswith(be_dir + "/kernel/sys.o") for m in mismatches), proc.stderr[-3000:]
     assert len(execlog.executed(entries, "RelocatableLink")) == 1
     assert len(execlog.executed(entries, "ThinLtoBackend")) == 1
+    assert kernels.same_bytes(vmlinux_o, default_kernel.vmlinux_o)
+
+
+# The BE outputs of vmlinux.o that exist when the cache server is stopped.
+STOP_AFTER_BE_OUTPUTS = 30
+
+
+def test_cache_down_mid_build(default_kernel, http_cache, tmp_path):
+    # nginx serving the session's cache without vmlinux.o's BE results:
+    # the FE, initcall and thin link results are hits, then the BE actions
+    # run here; the server is stopped once STOP_AFTER_BE_OUTPUTS of them
+    # are done, and the rest of the build runs without it.
+    _, files = http_cache
+    be = default_kernel.output_dir("ThinLtoBackend")
+    tmp = str(tmp_path / "nginx")
+    server, url = reapi.nginx_cache(tmp)
+    ws = kernels.Workspace(default_kernel.ws.root, str(tmp_path / "output_base"))
+    log, out = str(tmp_path / "exec.json"), str(tmp_path / "bazel.log")
+    try:
+        dropped = reapi.copy_http_cache(files, os.path.join(tmp, "cache"), lambda outs: any(
+            o.startswith(be + "/") for o in outs))
+        be_dir = os.path.join(ws.output_base, "execroot/kthinlto", be)
+        start = time.monotonic()
+        with open(out, "w") as f:
+            build = subprocess.Popen(
+                ["bazel", f"--output_base={ws.output_base}", "--max_idle_secs=600",
+                 "build", "//:vmlinux_o", "--config=cache", f"--remote_cache={url}",
+                 f"--execution_log_json_file={log}"],
+                cwd=ws.root, stdout=subprocess.DEVNULL, stderr=f)
+            done = 0
+            while build.poll() is None and done < STOP_AFTER_BE_OUTPUTS:
+                time.sleep(0.2)
+                done = sum(len(names) for _, _, names in os.walk(be_dir))
+            server.stop()
+            kernels.log(f"nginx stopped after {done} BE outputs")
+            rc = build.wait()
+        seconds = time.monotonic() - start
+        vmlinux_o = ws.vmlinux_o()
+    finally:
+        server.stop()
+        ws.shutdown()
+    with open(out) as f:
+        stderr = f.read()
+    assert rc == 0, stderr[-3000:]
+    entries = execlog.read(log)
+    print(f"\nnginx stopped after {done} BE outputs; the build took {seconds:.0f} s\n"
+          f"{execlog.figures(entries)}")
+    # While it was up, the cache served every result before the BE ...
+    for mnemonic in BEFORE_BE:
+        assert [e for e in entries if e.get("mnemonic") == mnemonic], mnemonic
+        assert not execlog.executed(entries, mnemonic), mnemonic
+    # ... and no BE result; it went away with the BE phase under way.
+    be_ran = execlog.executed(entries, "ThinLtoBackend")
+    assert len(be_ran) == dropped > 0
+    assert [e for e in entries if e.get("mnemonic") == "ThinLtoBackend"] == be_ran
+    assert STOP_AFTER_BE_OUTPUTS <= done < len(be_ran) - 100, done
+    assert len(execlog.executed(entries, "RelocatableLink")) == 1
+    with open(os.path.join(tmp, "access.log")) as f:
+        access = f.read()
+    puts = len(re.findall(r'"PUT /ac/\S+ HTTP/1.1" 20[14]', access))
+    print(f"action results written to nginx before it stopped: {puts}")
+    assert 0 < puts < len(be_ran), puts
+    # What Bazel said about it: two warnings, each once (Bazel 4.2.3 prints
+    # a warning's text once per build).  Writing: the result of an action
+    # that was running when the server stopped, and of each one after it
+    # (its output, Action and Command: 3 blobs); reading: each lookup after.
+    lines = stderr.splitlines()
+    warnings = sorted((line, lines[i + 1] if i + 1 < len(lines) else "")
+                      for i, line in enumerate(lines) if line.startswith("WARNING:"))
+    print("warnings:", warnings)
+    assert warnings == [
+        ("WARNING: Reading from Remote Cache:", f"Connection refused: /{url[len('http://'):]}"),
+        ("WARNING: Writing to Remote Cache:", "3 errors during bulk transfer"),
+    ], stderr[-3000:]
     assert kernels.same_bytes(vmlinux_o, default_kernel.vmlinux_o)
 
 
