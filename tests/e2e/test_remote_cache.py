@@ -183,6 +183,18 @@ def test_cache_down_mid_build(default_kernel, http_cache, tmp_path):
     with open(out) as f:
         stderr = f.read()
     assert rc == 0, stderr[-3000:]
+    # What Bazel said about it: two warnings, each once (Bazel 4.2.3 prints
+    # a warning's text once per build).  Writing: the result of an action
+    # that was running when the server stopped, and of each one after it
+    # (its output, Action and Command: 3 blobs); reading: each lookup after.
+    lines = stderr.splitlines()
+    warnings = sorted((line, lines[i + 1] if i + 1 < len(lines) else "")
+                      for i, line in enumerate(lines) if line.startswith("WARNING:"))
+    print("warnings:", warnings)
+    assert warnings == [
+        ("WARNING: Reading from Remote Cache:", f"Connection refused: /{url[len('http://'):]}"),
+        ("WARNING: Writing to Remote Cache:", "3 errors during bulk transfer"),
+    ], stderr[-3000:]
     entries = execlog.read(log)
     print(f"\nnginx stopped after {done} BE outputs; the build took {seconds:.0f} s\n"
           f"{execlog.figures(entries)}")
@@ -201,18 +213,6 @@ def test_cache_down_mid_build(default_kernel, http_cache, tmp_path):
     puts = len(re.findall(r'"PUT /ac/\S+ HTTP/1.1" 20[14]', access))
     print(f"action results written to nginx before it stopped: {puts}")
     assert 0 < puts < len(be_ran), puts
-    # What Bazel said about it: two warnings, each once (Bazel 4.2.3 prints
-    # a warning's text once per build).  Writing: the result of an action
-    # that was running when the server stopped, and of each one after it
-    # (its output, Action and Command: 3 blobs); reading: each lookup after.
-    lines = stderr.splitlines()
-    warnings = sorted((line, lines[i + 1] if i + 1 < len(lines) else "")
-                      for i, line in enumerate(lines) if line.startswith("WARNING:"))
-    print("warnings:", warnings)
-    assert warnings == [
-        ("WARNING: Reading from Remote Cache:", f"Connection refused: /{url[len('http://'):]}"),
-        ("WARNING: Writing to Remote Cache:", "3 errors during bulk transfer"),
-    ], stderr[-3000:]
     assert kernels.same_bytes(vmlinux_o, default_kernel.vmlinux_o)
 
 
