@@ -81,6 +81,47 @@ def symbols(path: str, defined_only: bool = True) -> collections.Counter:
     return result
 
 
+def global_symbols(path: str) -> dict[str, tuple[str, str, str]]:
+    """name (promoted suffix masked) -> (visibility, section index, value)
+    of every defined global or weak symbol of an object (llvm-readelf)."""
+    out = subprocess.run([kbuild.Toolchain().tool("llvm-readelf"), "-s", "-W", path],
+                         check=True, capture_output=True, text=True).stdout
+    result = {}
+    for line in out.splitlines():
+        w = line.split()
+        if (len(w) == 8 and w[0].endswith(":") and w[4] in ("GLOBAL", "WEAK")
+                and w[6] != "UND" and w[3] not in ("SECTION", "FILE")):
+            result[PROMOTED.sub("", w[7])] = (w[5], w[6], w[1])
+    return result
+
+
+def hidden_by_kbuild_only(ours_o: str, theirs_o: str) -> dict[str, list[str]]:
+    """The one way our vmlinux.o's symbols differ from Kbuild's: an alias
+    that Kbuild's vmlinux.o has HIDDEN and ours DEFAULT, name -> the
+    default-visible symbols it aliases (same section and value) in ours.
+
+    Why: the kernel defines some symbols twice, a strong alias of a real
+    function and a weak hidden one of sys_ni_syscall (COND_SYSCALL, e.g.
+    __x64_sys_clock_adjtime32).  ELF gives the resolved symbol the most
+    constraining visibility of all its definitions, so Kbuild's in-process
+    link, which sees both, makes it HIDDEN; the distributed thin link drops
+    the non-prevailing weak definition in its backend, so our relocatable
+    link never sees its visibility.  The final link turns HIDDEN globals
+    into locals: such a symbol is t in Kbuild's vmlinux and T in ours; the
+    code it names is the same.
+    """
+    ours, theirs = global_symbols(ours_o), global_symbols(theirs_o)
+    where = {}
+    for name, (vis, section, value) in ours.items():
+        if vis == "DEFAULT":
+            where.setdefault((section, value), []).append(name)
+    found = {}
+    for name, (vis, section, value) in ours.items():
+        if name in theirs and theirs[name][0] == "HIDDEN" and vis == "DEFAULT":
+            found[name] = sorted(n for n in where[(section, value)] if n != name)
+    return found
+
+
 def cache_dir() -> str:
     return os.environ.get("KTHINLTO_CACHE") or os.path.expanduser("~/.cache/kthinlto")
 

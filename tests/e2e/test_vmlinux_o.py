@@ -49,6 +49,22 @@ def test_defined_symbols_match_kbuild(kernel):
     assert not missing and not extra, f"missing {missing}\nextra {extra}"
 
 
+def test_symbol_visibility_is_kbuilds_but_for_aliases_of_dropped_weak_twins(kernel):
+    # llvm-nm shows no visibility: llvm-readelf does.  Every defined global
+    # has Kbuild's visibility, except aliases that Kbuild's in-process link
+    # made HIDDEN from a weak hidden twin the distributed thin link drops
+    # (kernels.hidden_by_kbuild_only says why); each must be an alias.
+    reference = os.path.join(kernel.reference, "vmlinux.o")
+    ours, theirs = kernels.global_symbols(kernel.vmlinux_o), kernels.global_symbols(reference)
+    assert len(ours) > 1000
+    assert set(ours) == set(theirs)
+    lost = kernels.hidden_by_kbuild_only(kernel.vmlinux_o, reference)
+    print(f"DEFAULT here, HIDDEN in Kbuild's: {lost}")
+    other = sorted(n for n in ours if ours[n][0] != theirs[n][0] and n not in lost)
+    assert not other, [(n, ours[n][0], theirs[n][0]) for n in other[:20]]
+    assert all(lost.values()), lost
+
+
 def test_sections_match_kbuild(kernel):
     # The BE emits a section per function and data object, as lld does
     # in-process; objtool --link adds its own (.static_call_sites, ...).  The
