@@ -183,18 +183,24 @@ def test_cache_down_mid_build(default_kernel, http_cache, tmp_path):
     with open(out) as f:
         stderr = f.read()
     assert rc == 0, stderr[-3000:]
-    # What Bazel said about it: two warnings, each once (Bazel 4.2.3 prints
-    # a warning's text once per build).  Writing: the result of an action
-    # that was running when the server stopped, and of each one after it
-    # (its output, Action and Command: 3 blobs); reading: each lookup after.
+    # What Bazel said about it (4.2.3 prints a warning's text once per
+    # build): the lookups after the stop were refused; the results of the
+    # actions that ran after it (each its output, Action and Command: 3
+    # blobs) could not be written.  An upload under way at the very moment
+    # the server stopped may fail part-way, with a warning of its own.
+    addr = url[len("http://"):]
     lines = stderr.splitlines()
-    warnings = sorted((line, lines[i + 1] if i + 1 < len(lines) else "")
-                      for i, line in enumerate(lines) if line.startswith("WARNING:"))
+    warnings = [(line, lines[i + 1] if i + 1 < len(lines) else "")
+                for i, line in enumerate(lines) if line.startswith("WARNING:")]
     print("warnings:", warnings)
-    assert warnings == [
-        ("WARNING: Reading from Remote Cache:", f"Connection refused: /{url[len('http://'):]}"),
-        ("WARNING: Writing to Remote Cache:", "3 errors during bulk transfer"),
-    ], stderr[-3000:]
+    reading = [m for w, m in warnings if w == "WARNING: Reading from Remote Cache:"]
+    writing = [m for w, m in warnings if w == "WARNING: Writing to Remote Cache:"]
+    assert reading == [f"Connection refused: /{addr}"], warnings
+    assert "3 errors during bulk transfer" in writing, warnings
+    assert all(re.fullmatch(r"[12] errors during bulk transfer", m)
+               or m == f"Connection refused: /{addr}"
+               for m in writing if m != "3 errors during bulk transfer"), warnings
+    assert len(reading) + len(writing) == len(warnings), warnings
     entries = execlog.read(log)
     print(f"\nnginx stopped after {done} BE outputs; the build took {seconds:.0f} s\n"
           f"{execlog.figures(entries)}")
