@@ -1,9 +1,10 @@
 """Final link phase: a link unit's relocatable link, then its post-link step.
 
 `ld.lld -r` of the unit's native objects (BE outputs and the FE's native
-ones) in Kbuild's order, whole members then lazy ones, with the generated
-linker scripts; then the command Kbuild runs on the output in place
-(objtool --link for vmlinux.o on x86).  vmlinux.o is one such unit.
+ones), whole members then lazy ones, in the order Kbuild's in-process LTO
+link places them (the FE's native objects, then the BE outputs, each in
+Kbuild's order), with the generated linker scripts; then the command
+Kbuild runs on the output in place (objtool --link for vmlinux.o on x86).  vmlinux.o is one such unit.
 """
 
 load(":common.bzl", "TOOLCHAIN_TYPE", "llvm_toolchain")
@@ -13,6 +14,14 @@ load(":thin_link.bzl", "link_inputs")
 def _kernel_relocatable_link_impl(ctx):
     tc = llvm_toolchain(ctx)
     objects = ctx.attr.objects[KernelObjectsInfo].objects
+
+    # Kbuild's ld.lld compiles the bitcode members in-process and adds the
+    # objects LTO made after all of its inputs, so the native members'
+    # sections come first in Kbuild's output (.text, .init.text, .data, ...),
+    # then the bitcode members', each in link order.  The BE outputs are
+    # native already: linked after the native members, they take the place
+    # (and the layout) Kbuild's link gives them.
+    objects = [o for o in objects if not o.bitcode] + [o for o in objects if o.bitcode]
     scripts = [s[LinkerScriptInfo].script for s in ctx.attr.scripts]
     files = [o.native for o in objects]
     out = ctx.actions.declare_file(ctx.attr.out)

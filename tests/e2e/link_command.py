@@ -59,6 +59,35 @@ def expand_archives(words: list[str], members) -> list[str]:
     return out
 
 
+def lto_placement(words: list[str], is_bitcode) -> list[str]:
+    """The objects between --whole-archive and --no-whole-archive in the
+    order lld places them when it links bitcode in-process: every native
+    object first, then the LTO backends' objects (lld adds the files LTO
+    produced after all of its inputs), each in link order; is_bitcode(path)
+    -> bool.  Lazy objects (--start-lib lists) are left as they are."""
+    out: list[str] = []
+    whole = None
+    for w in words:
+        if w == "--whole-archive":
+            whole = []
+        elif w == "--no-whole-archive" and whole is not None:
+            out += [o for o in whole if not is_bitcode(o)] + [o for o in whole if is_bitcode(o)]
+            whole = None
+        elif whole is not None:
+            if w.startswith("-"):
+                raise ValueError(f"{w} among the --whole-archive objects")
+            whole.append(w)
+            continue
+        out.append(w)
+    return out
+
+
+def is_bitcode(path: str) -> bool:
+    """Whether a file is LLVM bitcode (raw, or in the bitcode wrapper)."""
+    with open(path, "rb") as f:
+        return f.read(4) in (b"BC\xc0\xde", b"\xde\xc0\x17\x0b")
+
+
 def archive_members(llvm_ar: str, objtree: str):
     """members(archive) for expand_archives: `llvm-ar t` in objtree (Kbuild's
     archives are thin: they list object-tree paths)."""

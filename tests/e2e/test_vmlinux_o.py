@@ -126,7 +126,9 @@ def test_one_action_per_object_and_phase(kernel, actions):
 # .vmlinux.o.cmd.  Paths are made object-tree-relative on both sides:
 # Bazel's output directories stripped, Kbuild's archives replaced by their
 # members (link_command.expand_archives: vmlinux.a whole, lib.a lazy, as
-# --start-lib MEMBERS --end-lib, which lld links as it links the archive).
+# --start-lib MEMBERS --end-lib, which lld links as it links the archive),
+# placed as lld places them in Kbuild's in-process LTO link
+# (link_command.lto_placement: native objects, then LTO's).
 
 # Every other difference between Kbuild's link of vmlinux.o and ours:
 # (Kbuild's words, ours, why).  Kbuild's command, rewritten by these, must
@@ -215,8 +217,15 @@ def test_link_command_is_kbuilds(kernel, ran_link):
     # order (vmlinux.a's members whole, lib.a's lazy), the output.
     kbuild = _kbuild_steps(kernel)[0]
     members = link_command.archive_members(TC.tool("llvm-ar"), kernel.reference)
-    theirs = link_command.rewrite(link_command.expand_archives(kbuild, members),
-                                  LINK_DIFFERENCES)
+    theirs = link_command.expand_archives(kbuild, members)
+    # Kbuild's lld compiles the bitcode members in-process and adds the
+    # objects LTO made after all of its inputs: in Kbuild's vmlinux.o every
+    # native object's sections come first (.text, .init.text, .data, ...),
+    # then the bitcode objects', each in link order.  Ours links the
+    # backends' objects in that place.
+    theirs = link_command.lto_placement(
+        theirs, lambda p: link_command.is_bitcode(os.path.join(kernel.reference, p)))
+    theirs = link_command.rewrite(theirs, LINK_DIFFERENCES)
     ours = ran_link.ld
     assert ours == theirs, _differ(theirs, ours)
     assert len(ours) > 300 and ours[ours.index("-o") + 1] == "vmlinux.o"

@@ -142,3 +142,16 @@ def test_section_sizes_and_relocations_from_readelf():
     assert relocs == {".rela.static_call_sites": [
         ("0000000000000000", "R_X86_64_PC32", "0000000000000000", ".text.f", "+", "0"),
         ("0000000000000004", "R_X86_64_PC32", "0000000000000000", "__SCK__x", "+", "1")]}
+
+
+def test_lto_placement_puts_native_objects_before_the_backends_objects():
+    bitcode = {"init/main.o", "kernel/fork.o", "lib/a.o"}.__contains__
+    words = ["-r", "--whole-archive", "init/main.o", "arch/x86/kernel/head_64.o",
+             "kernel/fork.o", "arch/x86/lib/memcpy_64.o", "--no-whole-archive",
+             "--start-lib", "lib/a.o", "lib/n.o", "--end-lib"]
+    assert lc.lto_placement(words, bitcode) == [
+        "-r", "--whole-archive", "arch/x86/kernel/head_64.o", "arch/x86/lib/memcpy_64.o",
+        "init/main.o", "kernel/fork.o", "--no-whole-archive",
+        "--start-lib", "lib/a.o", "lib/n.o", "--end-lib"]
+    with pytest.raises(ValueError):
+        lc.lto_placement(["--whole-archive", "a.o", "-z", "--no-whole-archive"], bitcode)
