@@ -166,6 +166,9 @@ def _sha256(data: bytes) -> str:
 
 @pytest.fixture(scope="session")
 def ran_link(kernel, tmp_path_factory) -> RanLink:
+    """vmlinux.o's RelocatableLink (aquery) as its spawn ran it (the build's
+    execution log), replayed through the real relocatable_link.sh with
+    recorders standing in for the linker and objtool."""
     aq = kernel.ws.aquery(kernel.target("vmlinux_o"))
     (action,) = [a for a in aq["actions"] if a["mnemonic"] == "RelocatableLink"]
     (out,) = [execlog.artifact_paths(aq)[i] for i in action["outputIds"]]
