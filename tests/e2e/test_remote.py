@@ -5,7 +5,9 @@ The servers (tests/e2e/reapi.py) are buildbox-casd clusters with workers in
 their own network namespaces.  The kernel is the
 session's default one, built locally (conftest.py): every remote build must
 give the same vmlinux.o, byte for byte.  Counts come from Bazel's execution
-log; `pytest -s` prints them per phase (remote / local / cache hit).
+log, and per worker from each casd's log (the actions it was asked to run
+and those it finished); `pytest -s` prints them per phase (remote / local /
+cache hit), per worker, and names the actions lost on the killed worker.
 """
 
 import os
