@@ -21,7 +21,6 @@ import datetime
 import hashlib
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -297,50 +296,46 @@ def _disk_cache_files(disk_cache: str):
                 yield kind, digest, os.path.join(disk_cache, kind, prefix, digest)
 
 
-def copy_disk_cache(src: str, dest: str, drop=lambda outputs: False) -> int:
-    """Hard-links Bazel disk cache src into dest, without the action cache
-    entries for which drop(output paths) is true; returns how many dropped."""
+def _http_cache_files(root: str):
+    """(kind, hash, path) of every entry of an HTTP cache's files (kind/hash)."""
+    for kind in ("ac", "cas"):
+        for digest in sorted(os.listdir(os.path.join(root, kind))):
+            yield kind, digest, os.path.join(root, kind, digest)
+
+
+def _link_entries(entries, dest_of, drop) -> int:
+    """Hard-links cache entries (kind, hash, path) to dest_of(kind, hash),
+    without the action cache entries for which drop(output paths) is true;
+    returns how many dropped."""
     dropped = 0
-    for kind, digest, path in _disk_cache_files(src):
+    for kind, digest, path in entries:
         if kind == "ac":
             with open(path, "rb") as f:
                 if drop(action_result_outputs(f.read())):
                     dropped += 1
                     continue
-        out = os.path.join(dest, kind, digest[:2], digest)
+        out = dest_of(kind, digest)
         os.makedirs(os.path.dirname(out), exist_ok=True)
         os.link(path, out)
     return dropped
 
 
+def copy_disk_cache(src: str, dest: str, drop=lambda outputs: False) -> int:
+    """Hard-links Bazel disk cache src into dest (kind/xx/hash), without the
+    action cache entries for which drop(output paths) is true; returns how
+    many dropped."""
+    return _link_entries(_disk_cache_files(src),
+                         lambda kind, digest: os.path.join(dest, kind, digest[:2], digest), drop)
+
+
 def copy_http_cache(src: str, dest: str, drop=lambda outputs: False) -> int:
     """Hard-links an HTTP cache's files (src/ac/HASH, src/cas/HASH) into
-    dest, without the action cache entries for which drop(output paths) is
-    true; returns how many dropped.  To change a file of the copy, replace it
+    dest, as copy_disk_cache does.  To change a file of the copy, replace it
     (os.replace, as nginx's PUT does): writing into it would change src."""
-    dropped = 0
     for kind in ("ac", "cas"):
         os.makedirs(os.path.join(dest, kind), exist_ok=True)
-        for digest in sorted(os.listdir(os.path.join(src, kind))):
-            path = os.path.join(src, kind, digest)
-            if kind == "ac":
-                with open(path, "rb") as f:
-                    if drop(action_result_outputs(f.read())):
-                        dropped += 1
-                        continue
-            os.link(path, os.path.join(dest, kind, digest))
-    return dropped
-
-
-def fill_http_cache(disk_cache: str, root: str) -> int:
-    """Copies a Bazel disk cache into an HTTP cache's files (root/ac/HASH,
-    root/cas/HASH, the paths Bazel GETs); returns the number of entries."""
-    n = 0
-    for kind, digest, path in _disk_cache_files(disk_cache):
-        os.makedirs(os.path.join(root, kind), exist_ok=True)
-        shutil.copyfile(path, os.path.join(root, kind, digest))
-        n += 1
-    return n
+    return _link_entries(_http_cache_files(src),
+                         lambda kind, digest: os.path.join(dest, kind, digest), drop)
 
 
 def _libraries(binaries: list[str]) -> set[str]:

@@ -43,12 +43,17 @@ def test_copy_disk_cache_drops_chosen_action_results_only(tmp_path):
     assert (dest / "cas" / blob[:2] / blob).read_bytes() == b"object bytes"
 
 
-def test_fill_http_cache_flattens_to_the_paths_bazel_gets(tmp_path):
-    src, root = tmp_path / "src", tmp_path / "http"
-    ac = _put(src, "ac", _action_result("out/a.o"))
-    blob = _put(src, "cas", b"object bytes")
-    assert reapi.fill_http_cache(str(src), str(root)) == 2
-    assert sorted(os.listdir(root / "ac")) == [ac]
-    assert (root / "cas" / blob).read_bytes() == b"object bytes"
-    # A copy: corrupting the HTTP cache leaves the disk cache intact.
-    assert os.stat(root / "cas" / blob).st_ino != os.stat(src / "cas" / blob[:2] / blob).st_ino
+def test_copy_http_cache_drops_chosen_action_results_and_links_the_rest(tmp_path):
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    (src / "ac").mkdir(parents=True)
+    (src / "cas").mkdir()
+    results = {}
+    for name, outs in (("keep", "out/fe/a.o"), ("drop", "out/be/a.o")):
+        data = _action_result(outs)
+        results[name] = hashlib.sha256(data).hexdigest()
+        (src / "ac" / results[name]).write_bytes(data)
+    blob = hashlib.sha256(b"object bytes").hexdigest()
+    (src / "cas" / blob).write_bytes(b"object bytes")
+    assert reapi.copy_http_cache(str(src), str(dest), lambda outs: any("/be/" in o for o in outs)) == 1
+    assert sorted(os.listdir(dest / "ac")) == [results["keep"]]
+    assert os.stat(dest / "cas" / blob).st_ino == os.stat(src / "cas" / blob).st_ino
