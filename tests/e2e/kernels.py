@@ -165,13 +165,23 @@ _OUTPUT_DIRS: dict[tuple[str, str], dict[str, str]] = {}
 
 @dataclasses.dataclass
 class Workspace:
-    """A checkout with its own Bazel output base."""
+    """A checkout with its own Bazel output base (and, if given, the
+    environment its Bazel runs in: another KTHINLTO_CACHE, for example)."""
     root: str
     output_base: str
+    env: dict | None = None
+
+    def bazel_argv(self, *args: str) -> list[str]:
+        return ["bazel", f"--output_base={self.output_base}", "--max_idle_secs=600", *args]
 
     def bazel(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return run(["bazel", f"--output_base={self.output_base}",
-                    "--max_idle_secs=600", *args], cwd=self.root, check=check)
+        return run(self.bazel_argv(*args), cwd=self.root, env=self.env, check=check)
+
+    def bazel_in_background(self, log_path: str, *args: str) -> subprocess.Popen:
+        """`bazel args` started and left running, its output to log_path."""
+        with open(log_path, "w") as out:
+            return subprocess.Popen(self.bazel_argv(*args), cwd=self.root, env=self.env,
+                                    stdout=out, stderr=subprocess.STDOUT)
 
     def configure(self, *flags: str, check: bool = True) -> subprocess.CompletedProcess:
         """./kthin configure: translates, then declares kernels/<--name>.json."""
@@ -246,6 +256,23 @@ def build_logged(ws: Workspace, log_path: str, *flags: str, target: str = "//:vm
     entries = execlog.read(log_path) if os.path.exists(log_path) else []
     print(f"\n{ws.output_base}: {' '.join(flags)}\n{execlog.figures(entries)}")
     return proc, entries
+
+
+def wait_for_files(build: subprocess.Popen, directory: str, count: int) -> int:
+    """Waits until count files exist under directory (a phase's outputs
+    appearing) or the build has ended; returns how many there are."""
+    done = 0
+    while build.poll() is None and done < count:
+        time.sleep(0.2)
+        done = sum(len(files) for _, _, files in os.walk(directory))
+    return done
+
+
+def warnings(stderr: str) -> list[tuple[str, str]]:
+    """Bazel's WARNING lines, each with the line after it (its detail)."""
+    lines = stderr.splitlines()
+    return [(line, lines[i + 1] if i + 1 < len(lines) else "")
+            for i, line in enumerate(lines) if line.startswith("WARNING:")]
 
 
 def same_bytes(a: str, b: str) -> bool:

@@ -12,7 +12,6 @@ cache hit), per worker, and names the actions lost on the killed worker.
 
 import os
 import signal
-import subprocess
 import time
 
 import pytest
@@ -88,32 +87,27 @@ def distributed(default_kernel, tmp_path_factory):
         probes = _probe(tmp, cluster.endpoint)
         be_dir = os.path.join(ws.output_base, "execroot/kthinlto",
                               default_kernel.output_dir("ThinLtoBackend"))
-        with open(os.path.join(tmp, "bazel.log"), "w") as out:
-            build = subprocess.Popen(
-                ["bazel", f"--output_base={ws.output_base}", "--max_idle_secs=600",
-                 "build", "//:vmlinux_o", "//:modules", "--config=remote",
-                 f"--remote_executor={cluster.endpoint}", f"--execution_log_json_file={log}"],
-                cwd=ws.root, stdout=out, stderr=subprocess.STDOUT)
-            done = 0
-            while build.poll() is None and done < KILL_AFTER_BE_OUTPUTS:
-                time.sleep(0.5)
-                done = sum(len(files) for _, _, files in os.walk(be_dir))
-            running, deadline = set(), time.monotonic() + KILL_WAIT_SECONDS
-            while build.poll() is None and time.monotonic() < deadline:
-                if running := _backends_running(w1):
-                    break
-                time.sleep(0.2)
-            if not running:
-                state = "still building" if build.poll() is None else "finished"
-                build.send_signal(signal.SIGINT)
-                build.wait()
-                pytest.fail(f"w1 ran no ThinLtoBackend action within {KILL_WAIT_SECONDS} s "
-                            f"after {done} BE outputs (the build {state}); see {w1.log}")
-            killed_at_time = time.time()
-            w1.kill()
-            kernels.log(f"worker w1 killed (SIGKILL) after {done} BE outputs, "
-                        f"running ThinLtoBackend {sorted(running)}")
-            rc = build.wait()
+        build = ws.bazel_in_background(
+            os.path.join(tmp, "bazel.log"), "build", "//:vmlinux_o", "//:modules",
+            "--config=remote", f"--remote_executor={cluster.endpoint}",
+            f"--execution_log_json_file={log}")
+        done = kernels.wait_for_files(build, be_dir, KILL_AFTER_BE_OUTPUTS)
+        running, deadline = set(), time.monotonic() + KILL_WAIT_SECONDS
+        while build.poll() is None and time.monotonic() < deadline:
+            if running := _backends_running(w1):
+                break
+            time.sleep(0.2)
+        if not running:
+            state = "still building" if build.poll() is None else "finished"
+            build.send_signal(signal.SIGINT)
+            build.wait()
+            pytest.fail(f"w1 ran no ThinLtoBackend action within {KILL_WAIT_SECONDS} s "
+                        f"after {done} BE outputs (the build {state}); see {w1.log}")
+        killed_at_time = time.time()
+        w1.kill()
+        kernels.log(f"worker w1 killed (SIGKILL) after {done} BE outputs, "
+                    f"running ThinLtoBackend {sorted(running)}")
+        rc = build.wait()
         with open(os.path.join(tmp, "bazel.log")) as f:
             assert rc == 0, f.read()[-3000:]
         entries = execlog.read(log)

@@ -9,12 +9,10 @@ entry, dropped results, a server stopped) get their own hard-linked copy
 of it, served by their own nginx.
 """
 
-import dataclasses
 import hashlib
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 
@@ -30,19 +28,7 @@ PHASES = ["ThinLtoCompile", "NativeCompile", "InitcallScan", "InitcallOrder",
 BEFORE_BE = ["ThinLtoCompile", "NativeCompile", "InitcallScan", "InitcallOrder", "ThinLtoIndex"]
 
 
-@dataclasses.dataclass
-class Clone(kernels.Workspace):
-    """A workspace whose Bazel runs with its own KTHINLTO_CACHE."""
-    cache: str = ""
-    env: dict = dataclasses.field(default_factory=dict)
-
-    def bazel(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return kernels.run(["bazel", f"--output_base={self.output_base}",
-                            "--max_idle_secs=600", *args], cwd=self.root, env=self.env,
-                           check=check)
-
-
-def _fresh_clone(default_kernel, base: str) -> Clone:
+def _fresh_clone(default_kernel, base: str) -> kernels.Workspace:
     """A fresh clone of checkout A (its files: the repository's may have
     changed since the session began) at another path, with a new output
     base and its own empty KTHINLTO_CACHE: Bazel's kernel repository rule
@@ -58,8 +44,8 @@ def _fresh_clone(default_kernel, base: str) -> Clone:
     tarball = source.fetch(source.read_pins()[1][package], kernels.cache_dir())
     os.makedirs(os.path.join(cache, "sources"))
     os.link(tarball, os.path.join(cache, "sources", os.path.basename(tarball)))
-    return Clone(root, os.path.join(base, "output_base"), cache,
-                 cold.fresh_env(os.environ, cache, sys.executable))
+    return kernels.Workspace(root, os.path.join(base, "output_base"),
+                             cold.fresh_env(os.environ, cache, sys.executable))
 
 
 def test_fresh_clone_with_its_own_translation_hits_the_cache_for_every_action(
@@ -77,9 +63,10 @@ def test_fresh_clone_with_its_own_translation_hits_the_cache_for_every_action(
         clone.shutdown()
     print(f"fresh clone: translation and build from the cache in {seconds:.0f} s")
     # Its own translation, of a source extracted in its own cache.
-    assert gen.startswith(clone.cache + os.sep) and gen != default_kernel.gen(), gen
+    cache = clone.env["KTHINLTO_CACHE"]
+    assert gen.startswith(cache + os.sep) and gen != default_kernel.gen(), gen
     assert os.path.realpath(os.path.join(gen, "src")).startswith(
-        os.path.join(clone.cache, "src") + os.sep)
+        os.path.join(cache, "src") + os.sep)
     # Every action of //:vmlinux_o, phase by phase, was a cache hit.
     assert {e.get("mnemonic") for e in entries} == set(PHASES)
     for mnemonic in PHASES:
@@ -162,19 +149,13 @@ def test_cache_down_mid_build(default_kernel, http_cache, tmp_path):
             o.startswith(be + "/") for o in outs))
         be_dir = os.path.join(ws.output_base, "execroot/kthinlto", be)
         start = time.monotonic()
-        with open(out, "w") as f:
-            build = subprocess.Popen(
-                ["bazel", f"--output_base={ws.output_base}", "--max_idle_secs=600",
-                 "build", "//:vmlinux_o", "--config=cache", f"--remote_cache={url}",
-                 f"--execution_log_json_file={log}"],
-                cwd=ws.root, stdout=subprocess.DEVNULL, stderr=f)
-            done = 0
-            while build.poll() is None and done < STOP_AFTER_BE_OUTPUTS:
-                time.sleep(0.2)
-                done = sum(len(names) for _, _, names in os.walk(be_dir))
-            server.stop()
-            kernels.log(f"nginx stopped after {done} BE outputs")
-            rc = build.wait()
+        build = ws.bazel_in_background(out, "build", "//:vmlinux_o", "--config=cache",
+                                       f"--remote_cache={url}",
+                                       f"--execution_log_json_file={log}")
+        done = kernels.wait_for_files(build, be_dir, STOP_AFTER_BE_OUTPUTS)
+        server.stop()
+        kernels.log(f"nginx stopped after {done} BE outputs")
+        rc = build.wait()
         seconds = time.monotonic() - start
         vmlinux_o = ws.vmlinux_o()
     finally:
@@ -189,9 +170,7 @@ def test_cache_down_mid_build(default_kernel, http_cache, tmp_path):
     # blobs) could not be written.  An upload under way at the very moment
     # the server stopped may fail part-way, with a warning of its own.
     addr = url[len("http://"):]
-    lines = stderr.splitlines()
-    warnings = [(line, lines[i + 1] if i + 1 < len(lines) else "")
-                for i, line in enumerate(lines) if line.startswith("WARNING:")]
+    warnings = kernels.warnings(stderr)
     print("warnings:", warnings)
     reading = [m for w, m in warnings if w == "WARNING: Reading from Remote Cache:"]
     writing = [m for w, m in warnings if w == "WARNING: Writing to Remote Cache:"]
@@ -245,13 +224,12 @@ def test_cache_down_at_start(default_kernel, disk_cache, tmp_path):
         vmlinux_o = ws.vmlinux_o()
     finally:
         ws.shutdown()
-    warnings = [line for line in proc.stderr.splitlines() if line.startswith("WARNING:")]
+    warnings = kernels.warnings(proc.stderr)
     print("warnings:", warnings)
-    reading = [i for i, w in enumerate(proc.stderr.splitlines())
-               if w.startswith("WARNING: Reading from Remote Cache:")]
+    reading = [m for w, m in warnings if w.startswith("WARNING: Reading from Remote Cache:")]
     assert len(reading) == 1, warnings
-    assert "Connection refused" in proc.stderr.splitlines()[reading[0] + 1]
-    assert all("Remote Cache" in w for w in warnings), warnings
+    assert "Connection refused" in reading[0]
+    assert all("Remote Cache" in w for w, _ in warnings), warnings
     ran = execlog.executed(entries, "ThinLtoBackend")
     assert dropped and ran, (dropped, len(ran))
     assert all(be_kernel in execlog.outputs(e)[0] for e in ran)
