@@ -2,85 +2,214 @@
 
 Each module's ThinLTO phases are the link unit's own actions (FE, thin
 link, BE, relocatable link and objtool: link_units.bzl).  What Kbuild does
-after them, modpost against vmlinux.o's exports, the .mod.c compiles, the
-.ko links and modules_install, is one Kbuild hand-off action
-(kbuild_tail.bzl) over the Bazel-built module objects: modpost reads every
-module at once.
+after them is split the way Kbuild's own incremental build splits it, so
+that an edit re-runs only what it changes:
+
+  Modpost         Kbuild's saved modpost command (its .Module.symvers.cmd)
+                  over vmlinux.o and every module's object: Module.symvers
+                  and each module's .mod.c.  vmlinux.o, not vmlinux: the
+                  modules do not wait for vmlinux's final link.
+  ModuleInfoCompile, one per module: the .mod.c to .mod.o, with the flags
+                  Kbuild's modfinal compiled it with (recorded).
+  ModuleLink      one per module: the .ko (`ld.lld -r -T scripts/module.lds`
+                  of the module's object and its .mod.o), with Kbuild's
+                  recorded flags.  A module whose object and .mod.c did not
+                  change is a cache hit.
+  ModulesInstall  modules_install's layout over the .ko files (Kbuild's saved
+                  commands for modules.builtin from vmlinux.o), then depmod.
 
 Targets: NAME (the modules as `make modules_install` lays them out:
-lib/modules/<release>/kernel/..., modules.order, modules.builtin and, with
-the host's depmod, modules.dep) and one per module, named by its path
-(fs/fuse/fuse.ko).
+lib/modules/<release>/kernel/..., modules.order, modules.builtin and
+modules.dep) and one per module, named by its path (fs/fuse/fuse.ko).
 """
 
-load(":kbuild_tail.bzl", "KBUILD_TAIL_ATTRS", "KBUILD_TAIL_TOOLCHAINS", "kbuild_tail")
+load(":common.bzl", "TOOLCHAIN_TYPE", "action_python", "expand", "kernel_root", "llvm_toolchain", "merged_env")
 load(":schema.bzl", "decode")
 
+def _modpost_action(ctx, kos, mod_c):
+    """Kbuild's modpost, its saved command run in a scratch object tree.
+
+    Returns Module.symvers.
+    """
+    symvers = ctx.actions.declare_file(ctx.attr.name + "/Module.symvers")
+    args = ctx.actions.args()
+    args.add(symvers.path + ".work")
+    args.add(ctx.attr.modpost)
+    places = [
+        ("modules.order", ctx.file.modules_order),
+        ("scripts/mod/modpost", ctx.file.modpost_tool),
+        ("vmlinux.o", ctx.file.vmlinux_o),
+    ]
+    for ko, unit in zip(kos, ctx.files.units):
+        places.append((ko[:-len(".ko")] + ".o", unit))
+    for rel, f in places:
+        args.add("place:%s=%s" % (rel, f.path))
+    args.add("take:Module.symvers=" + symvers.path)
+    for ko in kos:
+        args.add("take:%s.mod.c=%s" % (ko[:-len(".ko")], mod_c[ko].path))
+    ctx.actions.run(
+        executable = ctx.executable._kbuild_cmd,
+        arguments = [args],
+        inputs = [f for _, f in places],
+        outputs = [symvers] + mod_c.values(),
+        env = {"PATH": "/bin:/usr/bin", "LC_ALL": "C"},
+        # Local, remotely cached: one short serial step over vmlinux.o and
+        # every module object, all outputs of local links already; shipping
+        # them to a worker would cost more than the step.
+        execution_requirements = {"no-remote-exec": "1"},
+        mnemonic = "Modpost",
+        progress_message = "Running Kbuild's modpost over %d modules of %s" % (len(kos), ctx.label),
+    )
+    return symvers
+
+def _final_actions(ctx, tc, root, ko, unit, final, mod_c, flagsets, files):
+    """Kbuild's modfinal for one module: .mod.c -> .mod.o -> .ko."""
+    stem = ctx.attr.name + "/" + ko[:-len(".ko")]
+    mod_o = ctx.actions.declare_file(stem + ".mod.o")
+    out = ctx.actions.declare_file(ctx.attr.name + "/" + ko)
+    cc = ctx.actions.args()
+    cc.add_all([expand(f, root) for f in flagsets[final["flags"]]])
+    cc.add("-c")
+    cc.add("-o", mod_o)
+    cc.add(mod_c)
+    ctx.actions.run(
+        executable = tc.clang,
+        arguments = [cc],
+        inputs = depset([mod_c] + [files[i] for i in final["inputs"]], transitive = [tc.files]),
+        outputs = [mod_o],
+        env = tc.env,
+        # Remote-executable: every input, the toolchain included, declared.
+        mnemonic = "ModuleInfoCompile",
+        progress_message = "Compiling %s for module %s" % (mod_c.basename, ko),
+    )
+    script = files[final["script"]]
+    ld = ctx.actions.args()
+    ld.add_all([expand(f, root) for f in final["ldflags"]])
+    ld.add("-T", script)
+    ld.add("-o", out)
+    ld.add_all([unit, mod_o])
+    ctx.actions.run(
+        executable = tc.ld_lld,
+        arguments = [ld],
+        inputs = depset([unit, mod_o, script], transitive = [tc.files]),
+        outputs = [out],
+        env = tc.env,
+        # Remote-executable, like the compile: the declared ld.lld, the
+        # module's object, its .mod.o and the linker script.
+        mnemonic = "ModuleLink",
+        progress_message = "Linking module %s" % ko,
+    )
+    return out
+
+def _install_action(ctx, kos, files):
+    python = action_python(ctx)
+    tree = ctx.actions.declare_directory(ctx.attr.name + "/install")
+    args = ctx.actions.args()
+    args.add_all(python.flags)
+    args.add(ctx.file._modules_install)
+    args.add(tree.path, format = "--out=%s")
+    args.add(ctx.file.kernel_release, format = "--release_file=%s")
+    args.add(ctx.file.modules_order, format = "--order=%s")
+    args.add(ctx.file.vmlinux_o, format = "--vmlinux_o=%s")
+    args.add_all(ctx.attr.builtin, format_each = "--builtin=%s")
+    args.add("--")
+    args.add_all(["%s=%s" % (ko, f.path) for ko, f in zip(kos, files)])
+    ctx.actions.run(
+        executable = python.interpreter,
+        arguments = [args],
+        inputs = depset(
+            files + [ctx.file._modules_install, ctx.file.kernel_release, ctx.file.modules_order, ctx.file.vmlinux_o],
+            transitive = [python.files],
+        ),
+        outputs = [tree],
+        env = merged_env({"PATH": "/bin:/usr/bin", "LC_ALL": "C"}, python.env),
+        # Local, remotely cached: the host's depmod and llvm-objcopy (which
+        # Kbuild's saved modules.builtin commands name) are not inputs.
+        execution_requirements = {"no-remote-exec": "1"},
+        mnemonic = "ModulesInstall",
+        progress_message = "Installing %d modules (modules_install, depmod)" % len(kos),
+    )
+    return tree
+
 def _kernel_modules_impl(ctx):
-    if not ctx.attr.modules:
-        fail("kthinlto: %s: this kernel has no modules (CONFIG_MODULES is not set, or no option is =m); declare a config with modules" % ctx.label)
     if len(ctx.attr.modules) != len(ctx.files.units):
         fail("kthinlto: %s: %d modules but %d unit outputs" % (ctx.label, len(ctx.attr.modules), len(ctx.files.units)))
-    tree = ctx.actions.declare_directory(ctx.attr.name + "/install")
-    kos = {ko: ctx.actions.declare_file(ctx.attr.name + "/" + ko) for ko in ctx.attr.modules}
-    places = [
-        ("vmlinux.o", ctx.file.vmlinux_o),
-        # depmod checks the modules' symbols against vmlinux's.
-        ("System.map", ctx.file.system_map),
+    tc = llvm_toolchain(ctx)
+    root = kernel_root(ctx)
+    kos = ctx.attr.modules
+    finals = json.decode(ctx.attr.finals)
+    if [f["module"] for f in finals] != kos:
+        fail("kthinlto: %s: the modules' final steps are not those of modules.order; run ./kthin configure again" % ctx.label)
+    flagsets = json.decode(ctx.attr.flagsets)
+    files = ctx.files.srcs
+    mod_c = {ko: ctx.actions.declare_file(ctx.attr.name + "/" + ko[:-len(".ko")] + ".mod.c") for ko in kos}
+    symvers = _modpost_action(ctx, kos, mod_c)
+    outs = [
+        _final_actions(ctx, tc, root, ko, unit, final, mod_c[ko], flagsets, files)
+        for ko, unit, final in zip(kos, ctx.files.units, finals)
     ]
-    for ko, unit in zip(ctx.attr.modules, ctx.files.units):
-        places.append((ko[:-len(".ko")] + ".o", unit))
-    kbuild_tail(
-        ctx,
-        # modules.builtin from vmlinux.o first: modules_install copies it.
-        ["modules.builtin", "modules", "modules_install"],
-        places = places,
-        takes = [(ko, f) for ko, f in kos.items()],
-        dirs = [(".install", tree)],
-        mnemonic = "KbuildModules",
-        what = "Linking %d modules with Kbuild's modpost and modfinal" % len(kos),
-    )
+    tree = _install_action(ctx, kos, outs)
+    groups = {ko: depset([f]) for ko, f in zip(kos, outs)}
+    groups["symvers"] = depset([symvers])
+    groups["ko"] = depset(outs)
     return [
         DefaultInfo(files = depset([tree])),
-        OutputGroupInfo(**{ko: depset([f]) for ko, f in kos.items()}),
+        OutputGroupInfo(**groups),
     ]
 
 kernel_modules_rule = rule(
     implementation = _kernel_modules_impl,
-    doc = "The modules (.ko) and their modules_install tree, by Kbuild's modpost, modfinal and modules_install.",
-    attrs = dict(
-        KBUILD_TAIL_ATTRS,
-        modules = attr.string_list(doc = "The modules, objtree-relative (fs/fuse/fuse.ko), in modules.order."),
-        system_map = attr.label(allow_single_file = True, mandatory = True, doc = "vmlinux's System.map (for depmod)."),
-        units = attr.label_list(allow_files = [".o"], doc = "Each module's linked object, in the order of `modules`."),
-        vmlinux_o = attr.label(allow_single_file = True, mandatory = True, doc = "The final link's vmlinux.o (its exports, for modpost)."),
-    ),
-    toolchains = KBUILD_TAIL_TOOLCHAINS,
+    doc = "The modules (.ko) and their modules_install tree: Kbuild's modpost, then per module its .mod.o and .ko, then the install.",
+    attrs = {
+        "builtin": attr.string_list(doc = "Kbuild's saved commands that make modules.builtin.modinfo and modules.builtin from vmlinux.o, in order."),
+        "finals": attr.string(doc = "JSON list, per module in `modules` order: {module, flags (flagsets index), inputs and script (srcs indexes), ldflags}."),
+        "flagsets": attr.string(doc = "JSON list of flag lists (with %{src}/%{obj} tokens)."),
+        "kernel_release": attr.label(allow_single_file = True, mandatory = True, doc = "include/config/kernel.release of the object tree."),
+        "modpost": attr.string(mandatory = True, doc = "Kbuild's saved modpost command, run in the object tree."),
+        "modpost_tool": attr.label(allow_single_file = True, mandatory = True, doc = "The tree's scripts/mod/modpost (built by the translation)."),
+        "modules": attr.string_list(doc = "The modules, objtree-relative (fs/fuse/fuse.ko), in modules.order."),
+        "modules_order": attr.label(allow_single_file = True, mandatory = True, doc = "Kbuild's modules.order."),
+        "srcs": attr.label_list(allow_files = True, doc = "Every file `finals` indexes."),
+        "units": attr.label_list(allow_files = [".o"], doc = "Each module's linked object, in the order of `modules`."),
+        "vmlinux_o": attr.label(allow_single_file = True, mandatory = True, doc = "The final link's vmlinux.o (its exports, for modpost; its .modinfo, for modules.builtin)."),
+        "_kbuild_cmd": attr.label(default = "//rules/private:kbuild_cmd.sh", allow_single_file = True, executable = True, cfg = "exec"),
+        "_modules_install": attr.label(default = "//tools/kthinlto/actions:modules_install.py", allow_single_file = True),
+    },
+    toolchains = [TOOLCHAIN_TYPE],
 )
 
-def kernel_modules(name, kernel, vmlinux_o, system_map, objtree, srcs):
+def _no_modules_impl(ctx):
+    fail("kthinlto: %s: this kernel has no modules (CONFIG_MODULES is not set, or no option is =m); declare a config with modules" % ctx.label)
+
+_no_modules = rule(
+    implementation = _no_modules_impl,
+    doc = "What :modules is for a kernel without modules: an error that says so.",
+)
+
+def kernel_modules(name, kernel, vmlinux_o):
     """The modules of a translated kernel: NAME, and a target per module.
 
     Args:
       name: the target of every module, installed (`modules`).
       kernel: the KERNEL dict of the generated kernel.bzl.
       vmlinux_o: the final link's vmlinux.o.
-      system_map: vmlinux's System.map.
-      objtree: the translated object tree (labels).
-      srcs: the source files Kbuild reads for these steps (labels), besides
-        the Kconfig files.
     """
     data = decode(kernel)
     units = [u for u in data.units if u.module]
+    if not data.modules:
+        _no_modules(name = name)
+        return
     kernel_modules_rule(
         name = name,
-        arch = data.config["arch"],
-        build_env = data.build_env,
+        builtin = data.modules.builtin,
+        finals = data.modules.finals_json,
+        flagsets = data.flagsets_json,
+        kernel_release = "obj/include/config/kernel.release",
+        modpost = data.modules.modpost,
+        modpost_tool = "obj/scripts/mod/modpost",
         modules = [u.module for u in units],
-        objtree = objtree,
-        srcarch = data.config["srcarch"],
-        srcs = srcs + data.kconfig_files,
-        system_map = system_map,
+        modules_order = "obj/modules.order",
+        srcs = data.files,
         units = [":" + u.target for u in units],
         vmlinux_o = vmlinux_o,
     )

@@ -6,8 +6,18 @@ KERNEL_SCHEMA from this file; decode() is the only place the rules read
 KERNEL's fields, and it refuses a KERNEL of another version.  Raise the
 version whenever the shape changes.
 
-KERNEL (schema 4), JSON-compatible:
+KERNEL (schema 5), JSON-compatible:
   schema        this version
+  modules       None without modules; else what Kbuild does after the
+                modules' link units, as it saved and recorded it:
+                {modpost (the shell command of its modpost, run in the
+                object tree), builtin (the shell commands that make
+                modules.builtin.modinfo and modules.builtin from
+                vmlinux.o, in order), finals (per module in modules.order:
+                {module (fs/fuse/fuse.ko), flags (flagsets index: the
+                .mod.o compile's), inputs (files indexes: the headers it
+                reads), ldflags (the .ko link's, without -o, -T and its
+                two objects), script (files index: its -T script)})}
   files         package paths (src/..., obj/...) that objects index
   flagsets      lists of compile flags (%{src}/%{obj} tokens) objects index
   objects       a JSON string of a list, one per object, each compiled once:
@@ -29,7 +39,8 @@ KERNEL (schema 4), JSON-compatible:
 
 # 3: link units (units), objects keyed by path without lazy.
 # 4: modules (units[i].module).
-KERNEL_SCHEMA = 4
+# 5: modpost, each module's .mod.o compile and .ko link (modules).
+KERNEL_SCHEMA = 5
 
 def check_schema(kernel):
     """Fails, naming the fix, unless KERNEL is of the version these rules read.
@@ -56,7 +67,8 @@ def decode(kernel):
       rule than in a macro), flagsets_json, units (list of struct: name,
       target, ldflags, whole, lazy, scripts, post_link_tool (string or
       None), post_link_args, module ("" or dir/x.ko)), config, build_env,
-      kconfig_files.
+      kconfig_files, modules (None, or a struct: modpost, builtin,
+      finals_json).
     """
     check_schema(kernel)
     units = []
@@ -74,8 +86,14 @@ def decode(kernel):
             post_link_args = post[1:],
             module = u["module"],
         ))
+    modules = kernel.get("modules")
     return struct(
         files = kernel["files"],
+        modules = struct(
+            modpost = modules["modpost"],
+            builtin = modules["builtin"],
+            finals_json = json.encode(modules["finals"]),
+        ) if modules else None,
         objects_json = kernel["objects"],
         flagsets_json = json.encode(kernel["flagsets"]),
         units = units,

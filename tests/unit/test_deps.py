@@ -88,15 +88,15 @@ def test_compilation_database_prepends_compiler_and_drops_depfile_option():
 
 # scan (with a fake clang-scan-deps)
 
-def test_scan_returns_sorted_relocated_inputs_per_object(tmp_path):
+def test_scan_returns_relocated_inputs_per_object_once_in_the_compilers_order(tmp_path):
     out = ("kernel/umh.o: /k/src/kernel/umh.c \\\n"
            "  include/generated/autoconf.h /k/src/include/linux/kconfig.h \\\n"
            "  /k/src/kernel/umh.c\n")
     c = compile_of("kernel/umh.o", "/k/src/kernel/umh.c")
     result, _, _ = scan(tmp_path, [c], out)
     assert result == {"kernel/umh.o": [
-        "%{obj}/include/generated/autoconf.h",
-        "%{src}/include/linux/kconfig.h", "%{src}/kernel/umh.c"]}
+        "%{src}/kernel/umh.c", "%{obj}/include/generated/autoconf.h",
+        "%{src}/include/linux/kconfig.h"]}
 
 
 def test_scan_writes_compilation_database_for_scan_deps(tmp_path):

@@ -221,20 +221,24 @@ def _translate_into(work: str, req: Request, srctree: str, tc: kbuild.Toolchain,
         compiles = records.compiles(recs, objtree)
         objs = [p for u in units for p in u.members]
         linked = [compiles[p] for p in dict.fromkeys(objs) if p in compiles]
-        inputs = deps.scan(linked, tc.clang, tc.scan_deps, objtree, srctree,
+        # modfinal's .mod.o compiles: their headers too.
+        mod_o = [compiles[p] for p in (u.module[:-len(".ko")] + ".mod.o" for u in units
+                                       if u.module) if p in compiles]
+        inputs = deps.scan(linked + mod_o, tc.clang, tc.scan_deps, objtree, srctree,
                            work, req.jobs, env)
         for path, extra in deps.scan_incbin(linked, tc.clang, objtree,
                                             srctree, env).items():
             inputs[path] = sorted(set(inputs[path] + extra))
         objs = graph.build_objects(units, compiles, inputs, srctree, objtree)
-        leaks = graph.host_paths(objs, units, srctree, objtree)
+        steps = _module_steps(recs, compiles, units, inputs, srctree, objtree, work)
+        leaks = graph.host_paths(objs, units, srctree, objtree, steps)
         if leaks:
             raise TranslationError("host path left in flags: " + leaks[0])
         config = emit.kernel_config(srctree, req.arch, req.spec.target,
                                     req.spec.config_file, req.spec.fragments,
                                     req.kcflags)
         data = emit.kernel_data(objs, units, config, kbuild.PINNED_BUILD_ENV,
-                                kbuild.kconfig_files(objtree))
+                                kbuild.kconfig_files(objtree), steps)
         gen = os.path.join(work, "gen")
         emit.write(gen, srctree, objtree, data,
                    compile_commands.entries(objs, srctree, objtree, tc.clang))
@@ -251,6 +255,26 @@ def _translate_into(work: str, req: Request, srctree: str, tc: kbuild.Toolchain,
                  f" and {modules} module{'' if modules == 1 else 's'}" if modules else "",
                  time.monotonic() - start)
     return gen
+
+
+def _module_steps(recs: list[records.Record], compiles: dict[str, records.Compile],
+                  units: list[graph.LinkUnit], inputs: dict[str, list[str]],
+                  srctree: str, objtree: str, work: str) -> graph.ModuleSteps | None:
+    """Kbuild's steps after the modules' link units, as it recorded and
+    saved them (None without modules)."""
+    if not any(u.module for u in units):
+        return None
+    # The translation ran the shim as $(MODPOST); the action runs the tree's.
+    shim = os.path.join(work, "shims", kbuild.MODPOST_SHIM)
+    modpost = kbuild.saved_command(objtree, "Module.symvers")
+    if shim not in modpost:
+        raise TranslationError(f"{objtree}/.Module.symvers.cmd: Kbuild's modpost command "
+                               f"does not run {shim}: {modpost}")
+    return graph.ModuleSteps(
+        modpost=modpost.replace(shim, kbuild.MODPOST),
+        builtin=tuple(kbuild.saved_command(objtree, t)
+                      for t in ("modules.builtin.modinfo", "modules.builtin")),
+        finals=graph.module_finals(recs, compiles, units, inputs, srctree, objtree))
 
 
 def _with_post_link(unit: graph.LinkUnit, objtree: str) -> graph.LinkUnit:

@@ -43,7 +43,8 @@ def parse_make_deps(text: str) -> list[tuple[str, list[str]]]:
 def scan(objs: list[Compile], compiler: str, scan_deps: str, objtree: str,
          srctree: str, work: str, jobs: int,
          env: dict | None = None) -> dict[str, list[str]]:
-    """Relocated input files (`%{src}/...`, `%{obj}/...`) per object output.
+    """Relocated input files (`%{src}/...`, `%{obj}/...`) per object output,
+    each once, in the order the compiler opens them.
 
     env: the scanner's environment (the translation's, without CPATH and
     other settings of the user's shell).
@@ -84,7 +85,10 @@ def scan(objs: list[Compile], compiler: str, scan_deps: str, objtree: str,
                     f"{c.output} includes {path}, outside the kernel source and "
                     "object trees; such a header cannot be a declared input")
             files.append(rel)
-        result[c.output] = sorted(set(files))
+        # In the compiler's order (the source, then each file where it is
+        # first included): Kbuild's dependency files keep that order, and
+        # modpost's srcversion sums files in it.
+        result[c.output] = list(dict.fromkeys(files))
     return result
 
 

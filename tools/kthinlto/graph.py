@@ -177,14 +177,23 @@ def build_objects(units: list[LinkUnit], compiles: dict[str, Compile],
                 path=path, bitcode=c.bitcode,
                 source=flags.relocate_path(c.source, srctree, objtree),
                 flags=tuple(fe_flags),
-                inputs=tuple(inputs[path])))
+                inputs=tuple(sorted(inputs[path]))))
     return result
 
 
 def host_paths(objs: list[Object], units: list[LinkUnit], srctree: str,
-               objtree: str) -> list[str]:
-    """Flags that still name a host path after relocation (must be none)."""
+               objtree: str, steps: "ModuleSteps | None" = None) -> list[str]:
+    """Flags and commands that still name a host path after relocation
+    (must be none)."""
     bad = []
+    if steps:
+        for cmd in (steps.modpost, *steps.builtin):
+            if srctree in cmd or objtree in cmd:
+                bad.append(f"modules: {cmd}")
+        for final in steps.finals:
+            for f in final.cflags + final.ldflags:
+                if srctree in f or objtree in f:
+                    bad.append(f"{final.module}: {f}")
     for o in objs:
         for f in o.flags:
             if srctree in f or objtree in f:
@@ -206,7 +215,7 @@ def units_from_records(records: list[Record], members, response=None,
     """
     links = {}
     for r in records:
-        if r.kind == "link":
+        if r.kind == "link" and not is_ko_link(r.argv):
             unit = parse_link(r.argv, members, response)
             links[unit.name] = unit
     if "vmlinux.o" not in links:
@@ -225,3 +234,112 @@ def units_from_records(records: list[Record], members, response=None,
             "vmlinux.o nor a module in modules.order; kthinlto does not "
             "know where it goes")
     return units
+
+
+@dataclasses.dataclass(frozen=True)
+class ModuleFinal:
+    """Kbuild's modfinal for one module (scripts/Makefile.modfinal): the
+    .mod.c that modpost wrote compiled to .mod.o, then the .ko linked from
+    the module's object and that .mod.o.
+
+    module: the .ko, objtree-relative (fs/fuse/fuse.ko); cflags: the .mod.o
+    compile's flags, relocated (as Object.flags: no -c, -o, source or dep
+    file); inputs: relocated files that compile reads besides the .mod.c
+    (which the modpost action writes); ldflags: the .ko link's arguments
+    without -o, -T and the two objects, relocated; script: the linker
+    script it takes with -T, relocated (%{obj}/scripts/module.lds).
+    """
+    module: str
+    cflags: tuple[str, ...]
+    inputs: tuple[str, ...]
+    ldflags: tuple[str, ...]
+    script: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ModuleSteps:
+    """What Kbuild does after the modules' link units, as it saved it.
+
+    modpost: the shell command of Kbuild's modpost (its saved
+    .Module.symvers.cmd, run in the object tree: reads modules.order,
+    vmlinux.o and each module's object; writes Module.symvers and each
+    .mod.c); builtin: the shell commands that make modules.builtin.modinfo
+    and modules.builtin from vmlinux.o, in order (Makefile.vmlinux_o's,
+    saved); finals: one per module, in modules.order.
+    """
+    modpost: str
+    builtin: tuple[str, ...]
+    finals: tuple[ModuleFinal, ...]
+
+
+def is_ko_link(argv: tuple[str, ...]) -> bool:
+    """Whether a recorded link is modfinal's .ko link (-o dir/x.ko)."""
+    out = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "-o"]
+    return bool(out) and out[-1].endswith(".ko")
+
+
+def parse_ko_link(argv: tuple[str, ...], srctree: str,
+                  objtree: str) -> tuple[str, tuple[str, ...], str, tuple[str, ...]]:
+    """A recorded .ko link -> (module, ldflags, script, objects): flags
+    and script relocated, objects objtree-relative in link order."""
+    ldflags, objects = [], []
+    module = script = ""
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in ("-o", "-T") and i + 1 < len(argv):
+            if a == "-o":
+                module = os.path.normpath(argv[i + 1])
+            else:
+                script = flags.relocate_path(argv[i + 1], srctree, objtree)
+            i += 2
+            continue
+        if a.endswith(".o") and not a.startswith("-"):
+            objects.append(os.path.normpath(a))
+        else:
+            ldflags.append(flags.relocate_path(a, srctree, objtree)
+                           if a.startswith("/") else a)
+        i += 1
+    return module, tuple(ldflags), script, tuple(objects)
+
+
+def module_finals(records: list[Record], compiles: dict[str, Compile],
+                  units: list[LinkUnit], inputs: dict[str, list[str]],
+                  srctree: str, objtree: str) -> tuple[ModuleFinal, ...]:
+    """Each module unit's modfinal as Kbuild ran it, in the units' order.
+
+    compiles: every recorded compile (the .mod.o ones among them); inputs:
+    the relocated files each compile reads (deps.scan).
+    """
+    links = {}
+    for r in records:
+        if r.kind == "link" and is_ko_link(r.argv):
+            module, ldflags, script, objects = parse_ko_link(r.argv, srctree, objtree)
+            links[module] = (ldflags, script, objects)
+    finals = []
+    for unit in units:
+        if not unit.module:
+            continue
+        stem = unit.module[:-len(".ko")]
+        if unit.module not in links:
+            raise TranslationError(
+                f"Kbuild's modfinal linked no {unit.module}; was the translation's "
+                "Kbuild run stopped early?")
+        ldflags, script, objects = links.pop(unit.module)
+        if objects != (unit.name, stem + ".mod.o") or not script:
+            raise TranslationError(
+                f"{unit.module}: Kbuild linked it as `-T {script or '?'}` from "
+                f"{' '.join(objects)}; kthinlto expects -T SCRIPT {unit.name} {stem}.mod.o")
+        c = compiles.get(stem + ".mod.o")
+        if c is None:
+            raise TranslationError(f"Kbuild's modfinal did not compile {stem}.mod.o")
+        source = flags.relocate_path(c.source, srctree, objtree)
+        finals.append(ModuleFinal(
+            module=unit.module,
+            cflags=tuple(flags.frontend_flags(c.argv, srctree, objtree)),
+            inputs=tuple(p for p in inputs[c.output] if p != source),
+            ldflags=ldflags, script=script))
+    if links:
+        raise TranslationError(
+            f"Kbuild linked {sorted(links)[0]}, which is no module of modules.order")
+    return tuple(finals)

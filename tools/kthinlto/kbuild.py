@@ -204,13 +204,27 @@ def read_config(path: str, unset: bool = False) -> dict[str, str]:
     return values
 
 
+# What kthinlto does not build for modules yet: option -> why.  Each is
+# refused at translation, naming the option and the fix.
+_UNSUPPORTED_WITH_MODULES = {
+    "CONFIG_MODVERSIONS": "symbol versions (Kbuild computes their CRCs with genksyms in each compile)",
+    "CONFIG_MODULE_SIG_ALL": "modules signed at modules_install",
+    "CONFIG_MODULE_COMPRESS_GZIP": "modules compressed at modules_install",
+    "CONFIG_MODULE_COMPRESS_XZ": "modules compressed at modules_install",
+    "CONFIG_MODULE_COMPRESS_ZSTD": "modules compressed at modules_install",
+    "CONFIG_DEBUG_INFO_BTF_MODULES": "BTF in modules (pahole against vmlinux in each .ko link)",
+}
+
+
 def unsupported_options(config: dict[str, str]) -> str:
     """What a final .config asks that kthinlto cannot build yet, with the
     fix, or ""."""
-    if config.get("CONFIG_MODULES") == "y" and config.get("CONFIG_MODVERSIONS") == "y":
-        return ("CONFIG_MODVERSIONS is set: kthinlto does not build modules with "
-                "symbol versions yet (Kbuild computes their CRCs with genksyms in "
-                "each compile); add `# CONFIG_MODVERSIONS is not set` to a fragment")
+    if config.get("CONFIG_MODULES") != "y":
+        return ""
+    for option, what in _UNSUPPORTED_WITH_MODULES.items():
+        if config.get(option) == "y":
+            return (f"{option} is set: kthinlto does not build {what} yet; add "
+                    f"`# {option} is not set` to a fragment")
     return ""
 
 
@@ -292,8 +306,15 @@ def configure(srctree: str, objtree: str, arch: str, tc: Toolchain,
 
 def shim_names(tc: Toolchain) -> list[str]:
     """The tools the shims stand in for, by the names Kbuild runs them
-    (its CC, LD and NM with LLVM=-N, and PERL)."""
-    return [tc.clang, tc.ld, tc.nm, "perl"]
+    (its CC, LD and NM with LLVM=-N, and PERL), and modpost (given to
+    Kbuild as MODPOST by record_goals)."""
+    return [tc.clang, tc.ld, tc.nm, "perl", MODPOST_SHIM]
+
+
+# The shim's name as Kbuild's $(MODPOST) during translation.
+MODPOST_SHIM = "modpost"
+# Kbuild's own modpost, objtree-relative (scripts/Makefile.modpost).
+MODPOST = "scripts/mod/modpost"
 
 
 def write_shims(shim_dir: str, tc: Toolchain) -> None:
@@ -313,17 +334,34 @@ def probes_for(work: str, tc: Toolchain) -> Probes:
     return Probes(shim_dir=shim_dir, cache=cache)
 
 
-def record_goals(config: dict[str, str]) -> list[str]:
-    """What the recorded build makes: vmlinux.o, and with CONFIG_MODULES the
-    modules up to modpost, which is not run (its input, every module's
-    native object, does not exist yet: the shims answer with placeholders),
-    nor anything after it (KBUILD_MODPOST_NOFINAL)."""
+def record_goals(config: dict[str, str], shim_dir: str) -> list[str]:
+    """What the recorded build makes: vmlinux.o, and with CONFIG_MODULES
+    the modules to the end of modfinal.  Kbuild's modpost is the shim's
+    (shim_dir/modpost): the tree's modpost over placeholder objects, for
+    the .mod.c files modfinal compiles; each .mod.o compile and .ko link
+    is recorded like every other compile and link, and Kbuild saves the
+    modpost command the modpost action runs (module_final_of)."""
     if config.get("CONFIG_MODULES") != "y":
         return ["vmlinux_o"]
-    import shutil
-    return ["vmlinux_o", "modules", "KBUILD_MODPOST_NOFINAL=1",
-            # An existing file: Kbuild lists $(MODPOST) as a prerequisite.
-            f"MODPOST={shutil.which('true')}"]
+    return ["vmlinux_o", "modules", f"MODPOST={os.path.join(shim_dir, MODPOST_SHIM)}"]
+
+
+def saved_command(objtree: str, target: str) -> str:
+    """The command Kbuild saved for target (objtree-relative) in its
+    .<name>.cmd (`cmd_T := ...` in 6.1, `savedcmd_T := ...` from 6.3), as
+    the shell runs it (make's `$$` is `$`)."""
+    head, tail = os.path.split(target)
+    path = os.path.join(objtree, head, f".{tail}.cmd")
+    try:
+        with open(path) as f:
+            first = f.readline()
+    except FileNotFoundError:
+        raise TranslationError(f"{path}: Kbuild saved no command for {target}; "
+                               "was the translation's Kbuild run stopped early?") from None
+    name, sep, cmd = first.partition(" := ")
+    if not sep or name not in (f"cmd_{target}", f"savedcmd_{target}"):
+        raise TranslationError(f"{path}: not a command Kbuild saved for {target}: {first.strip()}")
+    return cmd.strip().replace("$$", "$")
 
 
 def modules_order(objtree: str) -> list[str]:
@@ -344,6 +382,13 @@ def response_file(path: str, objtree: str) -> list[str]:
         return f.read().split()
 
 
+# The placeholder every recorded ThinLTO compile and link answers with: no
+# symbol, and a module license, without which Kbuild's modpost (run on
+# placeholders for the .mod.c files modfinal compiles) writes none.
+STUB_SOURCE = ('static const char __attribute__((used, section(".modinfo"), aligned(1)))\n'
+               'kthinlto_placeholder[] = "license=GPL";\n')
+
+
 def recorded_build(srctree: str, objtree: str, arch: str, tc: Toolchain,
                    work: str, jobs: int, log_path: str, kcflags: str = "") -> str:
     """Runs `make vmlinux_o` (and `modules`, record_goals) with the shims;
@@ -356,13 +401,14 @@ def recorded_build(srctree: str, objtree: str, arch: str, tc: Toolchain,
     log_dir = os.path.join(work, "records")
     os.makedirs(log_dir, exist_ok=True)
     stub = os.path.join(work, "stub.o")
-    subprocess.run([tc.clang, "-c", "-x", "c", "/dev/null", "-o", stub],
-                   check=True)
+    subprocess.run([tc.clang, "-c", "-x", "c", "-", "-o", stub], input=STUB_SOURCE,
+                   text=True, check=True)
     env = kbuild_env(os.environ, KTHINLTO_SHIM_LOG=log_dir,
                      KTHINLTO_SHIM_STUB=stub,
                      KTHINLTO_PROBE_CACHE=os.path.join(work, "probes"),
                      PATH=shim_path(os.path.join(work, "shims"), os.environ))
-    goals = record_goals(read_config(os.path.join(objtree, ".config")))
+    goals = record_goals(read_config(os.path.join(objtree, ".config")),
+                         os.path.join(work, "shims"))
     cmd = make_args(srctree, objtree, arch, tc) + [f"-j{jobs}"] + goals
     if kcflags:
         cmd.append(f"KCFLAGS={kcflags}")

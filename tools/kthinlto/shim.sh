@@ -42,12 +42,23 @@ shim.sh)
 	case $real in
 	ld*) role=ld ;;
 	perl*) role=perl ;;
+	modpost) role=modpost ;;
 	*nm*) role=nm ;;
 	*) role=cc ;;
 	esac
 	;;
 esac
 log=${KTHINLTO_SHIM_LOG:-}
+if [ "$role" = modpost ]; then
+	# As Kbuild's $(MODPOST) (kbuild.record_goals): the tree's own modpost
+	# over placeholder objects.  It writes each module's .mod.c, which
+	# modfinal then compiles (recorded like every compile), and fails on
+	# what placeholders lack (a license): only those files matter here.
+	# Kbuild saves this command (.Module.symvers.cmd); the modpost action
+	# runs it for real on the Bazel-built objects.
+	scripts/mod/modpost "$@" >/dev/null 2>&1 || :
+	exit 0
+fi
 if [ -z "$log" ]; then
 	# Without a record directory only probes are answered (from the cache).
 	[ "$role" = cc ] && [ -n "${KTHINLTO_PROBE_CACHE:-}" ] || exec "$real" "$@"
