@@ -26,10 +26,25 @@ modules.dep) and one per module, named by its path (fs/fuse/fuse.ko).
 load(":common.bzl", "TOOLCHAIN_TYPE", "action_python", "expand", "kernel_root", "llvm_toolchain", "merged_env")
 load(":schema.bzl", "decode")
 
-def _modpost_action(ctx, kos, mod_c):
+def _in_objtree(path):
+    """Where modpost finds a file of the kernel package (src/x, obj/x or
+    srcversion/x): objtree-relative, the source tree through `source`."""
+    top, _, rest = path.partition("/")
+    return ("source/" + rest) if top == "src" else rest
+
+def _modpost_action(ctx, root, kos, mod_c, srcversion):
     """Kbuild's modpost, its saved command run in a scratch object tree.
 
-    Returns Module.symvers.
+    Args:
+      ctx: the rule context.
+      root: the kernel package's execroot-relative directory.
+      kos: the modules, in modules.order.
+      mod_c: module -> its .mod.c File.
+      srcversion: the Files modpost reads for srcversion (each .mod, the
+        stand-in .cmd files, sources and headers), in the kernel package.
+
+    Returns:
+      Module.symvers.
     """
     symvers = ctx.actions.declare_file(ctx.attr.name + "/Module.symvers")
     args = ctx.actions.args()
@@ -42,6 +57,8 @@ def _modpost_action(ctx, kos, mod_c):
     ]
     for ko, unit in zip(kos, ctx.files.units):
         places.append((ko[:-len(".ko")] + ".o", unit))
+    for f in srcversion:
+        places.append((_in_objtree(f.path[len(root) + 1:]), f))
     for rel, f in places:
         args.add("place:%s=%s" % (rel, f.path))
     args.add("take:Module.symvers=" + symvers.path)
@@ -143,7 +160,7 @@ def _kernel_modules_impl(ctx):
     flagsets = json.decode(ctx.attr.flagsets)
     files = ctx.files.srcs
     mod_c = {ko: ctx.actions.declare_file(ctx.attr.name + "/" + ko[:-len(".ko")] + ".mod.c") for ko in kos}
-    symvers = _modpost_action(ctx, kos, mod_c)
+    symvers = _modpost_action(ctx, root, kos, mod_c, [files[i] for i in json.decode(ctx.attr.srcversion)])
     outs = [
         _final_actions(ctx, tc, root, ko, unit, final, mod_c[ko], flagsets, files)
         for ko, unit, final in zip(kos, ctx.files.units, finals)
@@ -169,7 +186,8 @@ kernel_modules_rule = rule(
         "modpost_tool": attr.label(allow_single_file = True, mandatory = True, doc = "The tree's scripts/mod/modpost (built by the translation)."),
         "modules": attr.string_list(doc = "The modules, objtree-relative (fs/fuse/fuse.ko), in modules.order."),
         "modules_order": attr.label(allow_single_file = True, mandatory = True, doc = "Kbuild's modules.order."),
-        "srcs": attr.label_list(allow_files = True, doc = "Every file `finals` indexes."),
+        "srcs": attr.label_list(allow_files = True, doc = "Every file `finals` and `srcversion` index."),
+        "srcversion": attr.string(doc = "JSON list of srcs indexes: what modpost reads for srcversion (each .mod, the stand-in .cmd files, sources and headers)."),
         "units": attr.label_list(allow_files = [".o"], doc = "Each module's linked object, in the order of `modules`."),
         "vmlinux_o": attr.label(allow_single_file = True, mandatory = True, doc = "The final link's vmlinux.o (its exports, for modpost; its .modinfo, for modules.builtin)."),
         "_kbuild_cmd": attr.label(default = "//rules/private:kbuild_cmd.sh", allow_single_file = True, executable = True, cfg = "exec"),
@@ -203,6 +221,7 @@ def kernel_modules(name, kernel, vmlinux_o):
         name = name,
         builtin = data.modules.builtin,
         finals = data.modules.finals_json,
+        srcversion = data.modules.srcversion_json,
         flagsets = data.flagsets_json,
         kernel_release = "obj/include/config/kernel.release",
         modpost = data.modules.modpost,

@@ -179,8 +179,12 @@ def _kernel_repository_impl(rctx):
     rctx.report_progress("translating %s (or reusing its translation in KTHINLTO_CACHE)" % rctx.attr.declaration)
     done = _run(rctx, args + ["--repository=%s" % rctx.path(".")], rctx.attr.timeout)
     gen = rctx.path(done["gen"])
-    for name in ["BUILD.bazel", "kernel.bzl", "compile_commands.json", "src", "obj"]:
-        rctx.symlink(gen.get_child(name), name)
+
+    # Everything the translator wrote (tools/kthinlto/emit.py's write) but
+    # its WORKSPACE: this repository has its own.
+    for child in gen.readdir():
+        if child.basename != "WORKSPACE":
+            rctx.symlink(child, child.basename)
     rctx.file("WORKSPACE", "")
 
 kernel_repository = repository_rule(

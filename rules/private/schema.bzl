@@ -17,7 +17,10 @@ KERNEL (schema 5), JSON-compatible:
                 {module (fs/fuse/fuse.ko), flags (flagsets index: the
                 .mod.o compile's), inputs (files indexes: the headers it
                 reads), ldflags (the .ko link's, without -o, -T and its
-                two objects), script (files index: its -T script)})}
+                two objects), script (files index: its -T script)}),
+                srcversion (files indexes: what modpost reads for a
+                module's srcversion: each .mod, stand-in .cmd files under
+                srcversion/, the sources and the headers they list)}
   files         package paths (src/..., obj/...) that objects index
   flagsets      lists of compile flags (%{src}/%{obj} tokens) objects index
   objects       a JSON string of a list, one per object, each compiled once:
@@ -68,7 +71,7 @@ def decode(kernel):
       target, ldflags, whole, lazy, scripts, post_link_tool (string or
       None), post_link_args, module ("" or dir/x.ko)), config, build_env,
       kconfig_files, modules (None, or a struct: modpost, builtin,
-      finals_json).
+      finals_json, srcversion_json).
     """
     check_schema(kernel)
     units = []
@@ -93,6 +96,7 @@ def decode(kernel):
             modpost = modules["modpost"],
             builtin = modules["builtin"],
             finals_json = json.encode(modules["finals"]),
+            srcversion_json = json.encode(modules["srcversion"]),
         ) if modules else None,
         objects_json = kernel["objects"],
         flagsets_json = json.encode(kernel["flagsets"]),

@@ -1,12 +1,34 @@
 """A tiny translated kernel, written by hand: two bitcode objects, one
 native, one prebuilt; two link units: vmlinux.o (lib/b.o a lazy lib.a
 member, objtool and initcall ordering) and a module, extra/unit.ko, whose
-unit links lib/b.o whole and nothing after.  Laid out as tools/kthinlto/emit.py lays out a
-generated repository (src/, obj/ and the KERNEL dict of kernel.bzl),
-schema 4."""
+unit links lib/b.o whole and nothing after.  Its steps after the link
+(`modules`): Kbuild's modpost command, two saved modules.builtin commands,
+and its modfinal: the .mod.o compile (flagset 4, reading include/x.h) and
+the .ko link with obj/scripts/module.lds.  obj/ holds what the modules
+rule takes from the tree: scripts/mod/modpost, modules.order (listing
+extra/unit.ko), include/config/kernel.release and scripts/module.lds.
+Laid out as tools/kthinlto/emit.py lays out a generated repository (src/,
+obj/ and the KERNEL dict of kernel.bzl), schema 5."""
 
 KERNEL = {
-    "schema": 4,
+    "schema": 5,
+    "modules": {
+        "modpost": "scripts/mod/modpost -M -m -o Module.symvers -T modules.order vmlinux.o",
+        "builtin": [
+            "llvm-objcopy -j .modinfo -O binary vmlinux.o modules.builtin.modinfo",
+            "tr '\\0' '\\n' < modules.builtin.modinfo | sed -n 's/\\.file=.*//p' > modules.builtin",
+        ],
+        "finals": [{
+            "module": "extra/unit.ko",
+            "flags": 4,
+            "inputs": [2],
+            "ldflags": ["-r", "-m", "elf_x86_64"],
+            "script": 5,
+        }],
+        # What modpost reads for srcversion (the srcversion change to
+        # schema 5 in progress): nothing here.
+        "srcversion": [],
+    },
     "objects": json.encode([
         {"path": "kernel/a.o", "bitcode": 1, "source": 0, "flags": 0, "be_flags": 1, "inputs": [0, 2], "prebuilt": 0},
         {"path": "arch/x86/entry/entry.o", "bitcode": 0, "source": 3, "flags": 2, "be_flags": 2, "inputs": [2, 3], "prebuilt": 0},
@@ -19,12 +41,14 @@ KERNEL = {
         "src/include/x.h",
         "src/arch/x86/entry/entry.S",
         "obj/arch/arm64/kernel/pi/p.pi.o",
+        "obj/scripts/module.lds",
     ],
     "flagsets": [
         ["-I%{src}/include", "-I%{obj}/include", "-D__KERNEL__", "-Os", "-flto=thin"],
         ["-Os"],
         ["-D__ASSEMBLY__", "-I%{src}/include", "-Wa,-I%{obj}"],
         [],
+        ["-I%{src}/include", "-D__KERNEL__", "-DMODULE", "-Os"],
     ],
     "units": [
         {

@@ -1,4 +1,4 @@
-"""Analysis tests of the four phases on the fake kernel (fake_kernel.bzl).
+"""Analysis tests of the phases on the fake kernel (fake_kernel.bzl).
 
 Each test analyses one phase's target and checks the actions it registers:
 mnemonics and counts, the command line, the declared inputs and outputs,
@@ -141,12 +141,77 @@ def _check_second_unit(actions, failures):
         if [p for p in inputs if p.endswith(".lds")] or not [p for p in inputs if p.endswith("/extra_unit_o_be/lib/b.o")]:
             failures.append("second unit's link declares %s" % inputs)
 
+def _remote_exec(action):
+    """Whether Bazel may execute the action remotely."""
+    return "no-remote-exec" not in (action.execution_info or {})
+
+def _check_modules(actions, failures):
+    by = _by_mnemonic(actions)
+    own = "/bin/%s/modules/" % _PKG
+    for a in by.get("Modpost", []):
+        inputs = _paths(a.inputs)
+        for want in ["/bin/%s/vmlinux.o" % _PKG, "/bin/%s/extra/unit.o" % _PKG, _PKG + "/obj/scripts/mod/modpost", _PKG + "/obj/modules.order"]:
+            if not [p for p in inputs if p.endswith(want)]:
+                failures.append("modpost does not declare %s (declares %s)" % (want, inputs))
+        outs = [p.split(own)[-1] for p in _paths(a.outputs)]
+        if outs != ["Module.symvers", "extra/unit.mod.c"]:
+            failures.append("modpost writes %s, expected Module.symvers and the module's .mod.c" % outs)
+        if a.argv[0] != "rules/private/kbuild_cmd.sh" or a.argv[2] != "scripts/mod/modpost -M -m -o Module.symvers -T modules.order vmlinux.o":
+            failures.append("modpost runs %s, expected kbuild_cmd.sh with Kbuild's saved command" % a.argv[:3])
+        if _remote_exec(a):
+            failures.append("modpost may run remotely (%s), expected no-remote-exec" % a.execution_info)
+    mod_c = [p for a in by.get("Modpost", []) for p in _paths(a.outputs) if p.endswith(".mod.c")]
+    mod_o = []
+    for a in by.get("ModuleInfoCompile", []):
+        out = a.outputs.to_list()[0].path
+        mod_o.append(out)
+        if not out.endswith(own + "extra/unit.mod.o"):
+            failures.append("module info compile writes %s" % out)
+        want = ["-I%s/src/include" % _PKG, "-D__KERNEL__", "-DMODULE", "-Os", "-c", "-o", out] + mod_c
+        if not a.argv[0].endswith("external/kthinlto_llvm/bin/clang") or a.argv[1:] != want:
+            failures.append("module info compile runs %s, expected clang %s" % (a.argv, want))
+        inputs = _paths(a.inputs)
+        for want in mod_c + [_PKG + "/src/include/x.h", a.argv[0]]:
+            if want not in inputs:
+                failures.append("module info compile does not declare %s" % want)
+        if not _remote_exec(a):
+            failures.append("module info compile is not remotable: %s" % a.execution_info)
+    kos = []
+    for a in by.get("ModuleLink", []):
+        out = a.outputs.to_list()[0].path
+        kos.append(out)
+        if not out.endswith(own + "extra/unit.ko"):
+            failures.append("module link writes %s" % out)
+        unit = [p for p in _paths(a.inputs) if p.endswith("/bin/%s/extra/unit.o" % _PKG)]
+        want = ["-r", "-m", "elf_x86_64", "-T", _PKG + "/obj/scripts/module.lds", "-o", out] + unit + mod_o
+        if not a.argv[0].endswith("external/kthinlto_llvm/bin/ld.lld") or a.argv[1:] != want:
+            failures.append("module link runs %s, expected ld.lld %s" % (a.argv, want))
+        inputs = _paths(a.inputs)
+        for want in unit + mod_o + [_PKG + "/obj/scripts/module.lds", a.argv[0]]:
+            if want not in inputs:
+                failures.append("module link does not declare %s" % want)
+        if len(unit) != 1:
+            failures.append("module link declares %s, expected the module unit's object" % inputs)
+        if not _remote_exec(a):
+            failures.append("module link is not remotable: %s" % a.execution_info)
+    for a in by.get("ModulesInstall", []):
+        _check_action_python(a, "tools/kthinlto/actions/modules_install.py", failures)
+        inputs = _paths(a.inputs)
+        for want in kos + [_PKG + "/obj/include/config/kernel.release", _PKG + "/obj/modules.order"]:
+            if want not in inputs:
+                failures.append("modules install does not declare %s" % want)
+        if not kos or "extra/unit.ko=" + kos[0] not in a.argv:
+            failures.append("modules install is not given every module: %s" % a.argv)
+        if [p.split(own)[-1] for p in _paths(a.outputs)] != ["install"]:
+            failures.append("modules install writes %s" % _paths(a.outputs))
+
 _CHECKS = {
     "second_unit": _check_second_unit,
     "backend": _check_backend,
     "final_link": _check_final_link,
     "frontend": _check_frontend,
     "initcalls": _check_initcalls,
+    "modules": _check_modules,
     "thin_link": _check_thin_link,
 }
 

@@ -241,7 +241,8 @@ def _translate_into(work: str, req: Request, srctree: str, tc: kbuild.Toolchain,
                                 kbuild.kconfig_files(objtree), steps)
         gen = os.path.join(work, "gen")
         emit.write(gen, srctree, objtree, data,
-                   compile_commands.entries(objs, srctree, objtree, tc.clang))
+                   compile_commands.entries(objs, srctree, objtree, tc.clang),
+                   steps.srcversion_cmds if steps else ())
     except BaseException:
         # Nothing half-written: the workspace still points at the old tree.
         if not os.environ.get("KTHINLTO_KEEP_FAILED"):
@@ -270,7 +271,9 @@ def _module_steps(recs: list[records.Record], compiles: dict[str, records.Compil
     if shim not in modpost:
         raise TranslationError(f"{objtree}/.Module.symvers.cmd: Kbuild's modpost command "
                                f"does not run {shim}: {modpost}")
+    cmds, files = graph.srcversion_inputs(units, compiles, inputs, srctree, objtree)
     return graph.ModuleSteps(
+        srcversion_cmds=cmds, srcversion_files=files,
         modpost=modpost.replace(shim, kbuild.MODPOST),
         builtin=tuple(kbuild.saved_command(objtree, t)
                       for t in ("modules.builtin.modinfo", "modules.builtin")),

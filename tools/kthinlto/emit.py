@@ -146,6 +146,11 @@ def kernel_data(objs: list[Object], units: list[LinkUnit], config: dict,
                 "ldflags": list(f.ldflags),
                 "script": files.setdefault(package_path(f.script), len(files)),
             } for f in steps.finals],
+            # Placed in modpost's object tree at their paths less the
+            # first component (src/ as source/).
+            "srcversion": sorted({files.setdefault(p, len(files)) for p in [
+                *(package_path(f) for f in steps.srcversion_files),
+                *(SRCVERSION_DIR + "/" + path for path, _ in steps.srcversion_cmds)]}),
         }
     return {
         "schema": schema_version(),
@@ -207,11 +212,23 @@ def read_kernel_bzl(path: str) -> dict:
 COMPILE_COMMANDS = "compile_commands.json"
 
 
+# Where the generated repository keeps the stand-in .cmd files modpost
+# reads for srcversion (graph.srcversion_inputs).
+SRCVERSION_DIR = "srcversion"
+
+
 def write(gen_dir: str, srctree: str, objtree: str, data: dict,
-          compile_commands: list[dict] = ()) -> None:
+          compile_commands: list[dict] = (),
+          srcversion_cmds: tuple[tuple[str, str], ...] = ()) -> None:
     """The generated repository in the new directory gen_dir;
-    compile_commands: its compilation database's entries."""
+    compile_commands: its compilation database's entries;
+    srcversion_cmds: the stand-in .cmd files (path, text) modpost reads."""
     os.makedirs(gen_dir)
+    for path, text in srcversion_cmds:
+        full = os.path.join(gen_dir, SRCVERSION_DIR, path)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "w") as f:
+            f.write(text)
     os.symlink(srctree, os.path.join(gen_dir, "src"))
     os.symlink(objtree, os.path.join(gen_dir, "obj"))
     with open(os.path.join(gen_dir, "kernel.bzl"), "w") as f:

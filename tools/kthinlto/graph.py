@@ -270,6 +270,10 @@ class ModuleSteps:
     modpost: str
     builtin: tuple[str, ...]
     finals: tuple[ModuleFinal, ...]
+    # What modpost reads for srcversion (srcversion_inputs): stand-in .cmd
+    # files (objtree-relative path, text) and relocated files.
+    srcversion_cmds: tuple[tuple[str, str], ...] = ()
+    srcversion_files: tuple[str, ...] = ()
 
 
 def is_ko_link(argv: tuple[str, ...]) -> bool:
@@ -343,3 +347,50 @@ def module_finals(records: list[Record], compiles: dict[str, Compile],
         raise TranslationError(
             f"Kbuild linked {sorted(links)[0]}, which is no module of modules.order")
     return tuple(finals)
+
+
+# How a stand-in .cmd names a file for modpost, which runs in the object
+# tree: objtree files by their relative path, source files through the
+# tree's `source` link (Kbuild's O= trees have one).
+_SRCVERSION_ROOTS = ((flags.SRC + "/", "source/"), (flags.OBJ + "/", ""))
+
+
+def srcversion_path(relocated: str) -> str:
+    """%{src}/fs/fuse/inode.c -> source/fs/fuse/inode.c; %{obj}/x -> x."""
+    for token, prefix in _SRCVERSION_ROOTS:
+        if relocated.startswith(token):
+            return prefix + relocated[len(token):]
+    raise ValueError(f"not a relocated path: {relocated}")
+
+
+def srcversion_inputs(units: list[LinkUnit], compiles: dict[str, Compile],
+                      inputs: dict[str, list[str]], srctree: str,
+                      objtree: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """What Kbuild's modpost reads to sum a module's sources (its
+    srcversion, scripts/mod/sumversion.c): the module's .mod (its objects),
+    and per object its .cmd: the `source_` file, then each `deps_` file in
+    the object's own directory, in the compiler's order (fixdep's).
+
+    The translation's own .cmd files list no header (the shim compiles
+    nothing), so a stand-in is made per object from the header scan.
+    Returns (stand-ins: (objtree-relative .cmd path, text), the relocated
+    files modpost reads: each .mod, sources and headers).
+    """
+    cmds, files = [], []
+    for unit in units:
+        if not unit.module:
+            continue
+        files.append(flags.OBJ + "/" + unit.module[:-len(".ko")] + ".mod")
+        for obj in unit.members:
+            c = compiles.get(obj)
+            if c is None:
+                continue
+            head, tail = os.path.split(obj)
+            source = flags.relocate_path(c.source, srctree, objtree)
+            local = [p for p in inputs.get(obj, ()) if p != source and
+                     os.path.dirname(srcversion_path(p).removeprefix("source/")) == head]
+            lines = [f"source_{obj} := {srcversion_path(source)}", "", f"deps_{obj} := \\"]
+            lines += [f"  {srcversion_path(p)} \\" for p in local]
+            cmds.append((os.path.join(head, f".{tail}.cmd"), "\n".join(lines) + "\n\n"))
+            files += [source, *local]
+    return tuple(cmds), tuple(dict.fromkeys(files))
