@@ -24,6 +24,7 @@ modules.dep) and one per module, named by its path (fs/fuse/fuse.ko).
 """
 
 load(":common.bzl", "TOOLCHAIN_TYPE", "action_python", "expand", "kernel_root", "llvm_toolchain", "merged_env")
+load(":providers.bzl", "KernelObjectsInfo")
 load(":schema.bzl", "decode")
 
 def _in_objtree(path):
@@ -79,8 +80,11 @@ def _modpost_action(ctx, root, kos, mod_c, srcversion):
     )
     return symvers
 
-def _final_actions(ctx, tc, root, ko, unit, final, mod_c, flagsets, files):
-    """Kbuild's modfinal for one module: .mod.c -> .mod.o -> .ko."""
+def _final_actions(ctx, tc, root, ko, unit, final, mod_c, flagsets, files, common):
+    """Kbuild's modfinal for one module: .mod.c -> .mod.o -> .ko.
+
+    common: the FE outputs linked into every .ko after the .mod.o.
+    """
     stem = ctx.attr.name + "/" + ko[:-len(".ko")]
     mod_o = ctx.actions.declare_file(stem + ".mod.o")
     out = ctx.actions.declare_file(ctx.attr.name + "/" + ko)
@@ -104,11 +108,11 @@ def _final_actions(ctx, tc, root, ko, unit, final, mod_c, flagsets, files):
     ld.add_all([expand(f, root) for f in final["ldflags"]])
     ld.add("-T", script)
     ld.add("-o", out)
-    ld.add_all([unit, mod_o])
+    ld.add_all([unit, mod_o] + common)
     ctx.actions.run(
         executable = tc.ld_lld,
         arguments = [ld],
-        inputs = depset([unit, mod_o, script], transitive = [tc.files]),
+        inputs = depset([unit, mod_o, script] + common, transitive = [tc.files]),
         outputs = [out],
         env = tc.env,
         # Remote-executable, like the compile: the declared ld.lld, the
@@ -161,10 +165,15 @@ def _kernel_modules_impl(ctx):
     files = ctx.files.srcs
     mod_c = {ko: ctx.actions.declare_file(ctx.attr.name + "/" + ko[:-len(".ko")] + ".mod.c") for ko in kos}
     symvers = _modpost_action(ctx, root, kos, mod_c, [files[i] for i in json.decode(ctx.attr.srcversion)])
-    outs = [
-        _final_actions(ctx, tc, root, ko, unit, final, mod_c[ko], flagsets, files)
-        for ko, unit, final in zip(kos, ctx.files.units, finals)
-    ]
+    by_path = {o.path: o for o in ctx.attr.objects[KernelObjectsInfo].objects}
+    outs = []
+    for ko, unit, final in zip(kos, ctx.files.units, finals):
+        common = []
+        for path in final["common"]:
+            if path not in by_path:
+                fail("kthinlto: %s links %s into %s, which is no object of the kernel" % (ctx.label, path, ko))
+            common.append(by_path[path].bitcode or by_path[path].native)
+        outs.append(_final_actions(ctx, tc, root, ko, unit, final, mod_c[ko], flagsets, files, common))
     tree = _install_action(ctx, kos, outs)
     groups = {ko: depset([f]) for ko, f in zip(kos, outs)}
     groups["symvers"] = depset([symvers])
@@ -186,6 +195,7 @@ kernel_modules_rule = rule(
         "modpost_tool": attr.label(allow_single_file = True, mandatory = True, doc = "The tree's scripts/mod/modpost (built by the translation)."),
         "modules": attr.string_list(doc = "The modules, objtree-relative (fs/fuse/fuse.ko), in modules.order."),
         "modules_order": attr.label(allow_single_file = True, mandatory = True, doc = "Kbuild's modules.order."),
+        "objects": attr.label(providers = [KernelObjectsInfo], mandatory = True, doc = "Every object, compiled (the FE target): the ones modfinal links into every .ko."),
         "srcs": attr.label_list(allow_files = True, doc = "Every file `finals` and `srcversion` index."),
         "srcversion": attr.string(doc = "JSON list of srcs indexes: what modpost reads for srcversion (each .mod, the stand-in .cmd files, sources and headers)."),
         "units": attr.label_list(allow_files = [".o"], doc = "Each module's linked object, in the order of `modules`."),
@@ -204,12 +214,13 @@ _no_modules = rule(
     doc = "What :modules is for a kernel without modules: an error that says so.",
 )
 
-def kernel_modules(name, kernel, vmlinux_o):
+def kernel_modules(name, kernel, objects, vmlinux_o):
     """The modules of a translated kernel: NAME, and a target per module.
 
     Args:
       name: the target of every module, installed (`modules`).
       kernel: the KERNEL dict of the generated kernel.bzl.
+      objects: the FE target (kernel_link_units' name).
       vmlinux_o: the final link's vmlinux.o.
     """
     data = decode(kernel)
@@ -228,6 +239,7 @@ def kernel_modules(name, kernel, vmlinux_o):
         modpost_tool = "obj/scripts/mod/modpost",
         modules = [u.module for u in units],
         modules_order = "obj/modules.order",
+        objects = objects,
         srcs = data.files,
         units = [":" + u.target for u in units],
         vmlinux_o = vmlinux_o,

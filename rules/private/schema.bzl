@@ -17,7 +17,9 @@ KERNEL (schema 5), JSON-compatible:
                 {module (fs/fuse/fuse.ko), flags (flagsets index: the
                 .mod.o compile's), inputs (files indexes: the headers it
                 reads), ldflags (the .ko link's, without -o, -T and its
-                two objects), script (files index: its -T script)}),
+                objects), script (files index: its -T script), common
+                (objects linked into every .ko after the .mod.o, 6.12's
+                .module-common.o: paths of FE objects)}),
                 srcversion (files indexes: what modpost reads for a
                 module's srcversion: each .mod, stand-in .cmd files under
                 srcversion/, the sources and the headers they list)}

@@ -2,12 +2,20 @@
 a tiny hand-written kernel, checked in seconds by Bazel without a build."""
 
 import glob
+import json
 import os
 import subprocess
 
+from tools.kthinlto import buildgraph
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TESTS = ("frontend_test", "thin_link_test", "backend_test", "initcalls_test", "final_link_test",
-         "second_unit_thin_link_test", "second_unit_backend_test", "second_unit_test")
+         "second_unit_thin_link_test", "second_unit_backend_test", "second_unit_test",
+         "modules_test")
+# Whether each modules action may run remotely (Bazel 4's Starlark Action
+# has no execution_info, so modules_test cannot see it; aquery can).
+MODULES_REMOTABLE = {"Modpost": False, "ModuleInfoCompile": True, "ModuleLink": True,
+                     "ModulesInstall": False}
 
 
 def test_each_phase_registers_the_actions_it_should(tmp_path):
@@ -16,6 +24,10 @@ def test_each_phase_registers_the_actions_it_should(tmp_path):
     try:
         proc = subprocess.run(bazel + ["test", "//tests/analysis:all", "--test_output=errors"],
                               cwd=REPO, capture_output=True, text=True, timeout=600)
+        aquery = subprocess.run(
+            bazel + ["aquery", "--output=jsonproto",
+                     'mnemonic("%s", //tests/analysis:modules)' % "|".join(MODULES_REMOTABLE)],
+            cwd=REPO, capture_output=True, text=True, timeout=600)
     finally:
         subprocess.run(bazel + ["shutdown"], cwd=REPO, capture_output=True)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
@@ -25,3 +37,7 @@ def test_each_phase_registers_the_actions_it_should(tmp_path):
     assert f"{len(TESTS)} tests pass" in proc.stdout + proc.stderr
     logs = glob.glob(os.path.join(output_base, "execroot/*/bazel-out/*/testlogs/tests/analysis/*/test.log"))
     assert len(logs) == len(TESTS)
+    assert aquery.returncode == 0, aquery.stderr[-4000:]
+    remotable = {a.mnemonic: a.remotable
+                 for a in buildgraph.actions_of(json.loads(aquery.stdout))}
+    assert remotable == MODULES_REMOTABLE

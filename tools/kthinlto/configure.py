@@ -224,12 +224,17 @@ def _translate_into(work: str, req: Request, srctree: str, tc: kbuild.Toolchain,
         # modfinal's .mod.o compiles: their headers too.
         mod_o = [compiles[p] for p in (u.module[:-len(".ko")] + ".mod.o" for u in units
                                        if u.module) if p in compiles]
+        # ... and the objects modfinal links into every .ko (6.12's
+        # .module-common.o), compiled by the FE like the units' members.
+        common = tuple(dict.fromkeys(p for r in recs if r.kind == "link" and graph.is_ko_link(r.argv)
+                                     for p in graph.parse_ko_link(r.argv, srctree, objtree)[3][2:]))
+        linked += [compiles[p] for p in common if p in compiles]
         inputs = deps.scan(linked + mod_o, tc.clang, tc.scan_deps, objtree, srctree,
                            work, req.jobs, env)
         for path, extra in deps.scan_incbin(linked, tc.clang, objtree,
                                             srctree, env).items():
             inputs[path] = sorted(set(inputs[path] + extra))
-        objs = graph.build_objects(units, compiles, inputs, srctree, objtree)
+        objs = graph.build_objects(units, compiles, inputs, srctree, objtree, common)
         steps = _module_steps(recs, compiles, units, inputs, srctree, objtree, work)
         leaks = graph.host_paths(objs, units, srctree, objtree, steps)
         if leaks:

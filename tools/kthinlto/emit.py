@@ -52,6 +52,7 @@ kernel_images(
 kernel_modules(
     name = "modules",
     kernel = KERNEL,
+    objects = ":objects",
     vmlinux_o = ":vmlinux_o",
 )
 '''
@@ -145,6 +146,7 @@ def kernel_data(objs: list[Object], units: list[LinkUnit], config: dict,
                                   for p in f.inputs}),
                 "ldflags": list(f.ldflags),
                 "script": files.setdefault(package_path(f.script), len(files)),
+                "common": list(f.common),
             } for f in steps.finals],
             # Placed in modpost's object tree at their paths less the
             # first component (src/ as source/).

@@ -141,12 +141,13 @@ def parse_objtool(saved_cmd: str, name: str = "vmlinux.o") -> tuple[str, ...]:
 
 def build_objects(units: list[LinkUnit], compiles: dict[str, Compile],
                   inputs: dict[str, list[str]], srctree: str,
-                  objtree: str) -> list[Object]:
+                  objtree: str, extra: tuple[str, ...] = ()) -> list[Object]:
     """Every object the units link, once each, in the order the units
-    first link them."""
+    first link them, then the extra objects (modfinal's, linked into
+    every .ko: ModuleFinal.common)."""
     result = []
     made = set()
-    for unit in units:
+    for unit in [*units, LinkUnit("modfinal", (), tuple(extra), ())]:
         if len(set(unit.members)) != len(unit.members):
             twice = sorted(p for p in unit.members if unit.members.count(p) > 1)[0]
             raise TranslationError(f"{twice} is linked twice into {unit.name}")
@@ -246,14 +247,18 @@ class ModuleFinal:
     compile's flags, relocated (as Object.flags: no -c, -o, source or dep
     file); inputs: relocated files that compile reads besides the .mod.c
     (which the modpost action writes); ldflags: the .ko link's arguments
-    without -o, -T and the two objects, relocated; script: the linker
-    script it takes with -T, relocated (%{obj}/scripts/module.lds).
+    without -o, -T and its objects, relocated; script: the linker
+    script it takes with -T, relocated (%{obj}/scripts/module.lds);
+    common: the objects modfinal compiled once and links into every .ko
+    after the .mod.o, objtree-relative, in link order (6.12's
+    .module-common.o), FE objects like every other.
     """
     module: str
     cflags: tuple[str, ...]
     inputs: tuple[str, ...]
     ldflags: tuple[str, ...]
     script: str
+    common: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -330,10 +335,11 @@ def module_finals(records: list[Record], compiles: dict[str, Compile],
                 f"Kbuild's modfinal linked no {unit.module}; was the translation's "
                 "Kbuild run stopped early?")
         ldflags, script, objects = links.pop(unit.module)
-        if objects != (unit.name, stem + ".mod.o") or not script:
+        if objects[:2] != (unit.name, stem + ".mod.o") or not script:
             raise TranslationError(
                 f"{unit.module}: Kbuild linked it as `-T {script or '?'}` from "
-                f"{' '.join(objects)}; kthinlto expects -T SCRIPT {unit.name} {stem}.mod.o")
+                f"{' '.join(objects)}; kthinlto expects -T SCRIPT {unit.name} {stem}.mod.o, "
+                "then objects shared by every module")
         c = compiles.get(stem + ".mod.o")
         if c is None:
             raise TranslationError(f"Kbuild's modfinal did not compile {stem}.mod.o")
@@ -342,7 +348,7 @@ def module_finals(records: list[Record], compiles: dict[str, Compile],
             module=unit.module,
             cflags=tuple(flags.frontend_flags(c.argv, srctree, objtree)),
             inputs=tuple(p for p in inputs[c.output] if p != source),
-            ldflags=ldflags, script=script))
+            ldflags=ldflags, script=script, common=objects[2:]))
     if links:
         raise TranslationError(
             f"Kbuild linked {sorted(links)[0]}, which is no module of modules.order")
