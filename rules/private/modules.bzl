@@ -15,8 +15,10 @@ that an edit re-runs only what it changes:
                   of the module's object and its .mod.o), with Kbuild's
                   recorded flags.  A module whose object and .mod.c did not
                   change is a cache hit.
-  ModulesInstall  modules_install's layout over the .ko files (Kbuild's saved
-                  commands for modules.builtin from vmlinux.o), then depmod.
+  ModulesBuiltin  modules.builtin from vmlinux.o (Kbuild's saved commands).
+  ModulesInstall  modules_install's layout over the .ko files and those
+                  lists, then depmod.  A vmlinux edit that changes no
+                  export and no built-in module re-runs neither.
 
 Targets: NAME (the modules as `make modules_install` lays them out:
 lib/modules/<release>/kernel/..., modules.order, modules.builtin and
@@ -122,7 +124,37 @@ def _final_actions(ctx, tc, root, ko, unit, final, mod_c, flagsets, files, commo
     )
     return out
 
-def _install_action(ctx, kos, files):
+def _builtin_action(ctx):
+    """modules.builtin and modules.builtin.modinfo from vmlinux.o's
+    .modinfo, by Kbuild's saved commands (Makefile.vmlinux_o's).
+
+    Returns:
+      The two Files, in that order.
+    """
+    outs = [ctx.actions.declare_file(ctx.attr.name + "/" + n) for n in _BUILTIN]
+    args = ctx.actions.args()
+    args.add(outs[0].path + ".work")
+    args.add(" && ".join(ctx.attr.builtin))
+    args.add("place:vmlinux.o=" + ctx.file.vmlinux_o.path)
+    args.add_all(["take:%s=%s" % (n, f.path) for n, f in zip(_BUILTIN, outs)])
+    ctx.actions.run(
+        executable = ctx.executable._kbuild_cmd,
+        arguments = [args],
+        inputs = [ctx.file.vmlinux_o],
+        outputs = outs,
+        env = {"PATH": "/bin:/usr/bin", "LC_ALL": "C"},
+        # Local, remotely cached: Kbuild's saved commands name the host's
+        # llvm-objcopy-N, tr and sed, which are not inputs.
+        execution_requirements = {"no-remote-exec": "1"},
+        mnemonic = "ModulesBuiltin",
+        progress_message = "Listing the built-in modules of %s" % ctx.file.vmlinux_o.short_path,
+    )
+    return outs
+
+# What modules_install copies from vmlinux.o's .modinfo (_builtin_action).
+_BUILTIN = ["modules.builtin", "modules.builtin.modinfo"]
+
+def _install_action(ctx, kos, files, builtin):
     python = action_python(ctx)
     tree = ctx.actions.declare_directory(ctx.attr.name + "/install")
     args = ctx.actions.args()
@@ -131,21 +163,19 @@ def _install_action(ctx, kos, files):
     args.add(tree.path, format = "--out=%s")
     args.add(ctx.file.kernel_release, format = "--release_file=%s")
     args.add(ctx.file.modules_order, format = "--order=%s")
-    args.add(ctx.file.vmlinux_o, format = "--vmlinux_o=%s")
-    args.add_all(ctx.attr.builtin, format_each = "--builtin=%s")
+    args.add_all(builtin, format_each = "--builtin=%s")
     args.add("--")
     args.add_all(["%s=%s" % (ko, f.path) for ko, f in zip(kos, files)])
     ctx.actions.run(
         executable = python.interpreter,
         arguments = [args],
         inputs = depset(
-            files + [ctx.file._modules_install, ctx.file.kernel_release, ctx.file.modules_order, ctx.file.vmlinux_o],
+            files + builtin + [ctx.file._modules_install, ctx.file.kernel_release, ctx.file.modules_order],
             transitive = [python.files],
         ),
         outputs = [tree],
         env = merged_env({"PATH": "/bin:/usr/bin", "LC_ALL": "C"}, python.env),
-        # Local, remotely cached: the host's depmod and llvm-objcopy (which
-        # Kbuild's saved modules.builtin commands name) are not inputs.
+        # Local, remotely cached: the host's depmod is not an input.
         execution_requirements = {"no-remote-exec": "1"},
         mnemonic = "ModulesInstall",
         progress_message = "Installing %d modules (modules_install, depmod)" % len(kos),
@@ -174,7 +204,7 @@ def _kernel_modules_impl(ctx):
                 fail("kthinlto: %s links %s into %s, which is no object of the kernel" % (ctx.label, path, ko))
             common.append(by_path[path].bitcode or by_path[path].native)
         outs.append(_final_actions(ctx, tc, root, ko, unit, final, mod_c[ko], flagsets, files, common))
-    tree = _install_action(ctx, kos, outs)
+    tree = _install_action(ctx, kos, outs, _builtin_action(ctx))
     groups = {ko: depset([f]) for ko, f in zip(kos, outs)}
     groups["symvers"] = depset([symvers])
     groups["ko"] = depset(outs)

@@ -1,8 +1,8 @@
 """The modules as `make modules_install` lays them out, then depmod.
 
   modules_install.py --out=DIR --release_file=include/config/kernel.release
-      --order=modules.order --vmlinux_o=vmlinux.o
-      --builtin=CMD [--builtin=CMD ...] -- dir/x.ko=FILE ...
+      --order=modules.order --builtin=modules.builtin
+      --builtin=modules.builtin.modinfo -- dir/x.ko=FILE ...
 
 Kbuild's modules_install (the top Makefile's __modinst_pre in 6.1,
 scripts/Makefile.modinst in 6.12, then scripts/depmod.sh), for the
@@ -11,8 +11,8 @@ the translation refuses those options), over the Bazel-built .ko files:
 
   DIR/lib/modules/RELEASE/kernel/dir/x.ko      each module, copied
   DIR/lib/modules/RELEASE/modules.order        Kbuild's, each line kernel/dir/x.ko
-  DIR/lib/modules/RELEASE/modules.builtin      from vmlinux.o's .modinfo, by
-  DIR/lib/modules/RELEASE/modules.builtin.modinfo  Kbuild's saved commands (--builtin)
+  DIR/lib/modules/RELEASE/modules.builtin      each --builtin file, copied
+  DIR/lib/modules/RELEASE/modules.builtin.modinfo  (made from vmlinux.o)
   DIR/lib/modules/RELEASE/modules.dep, ...     the host's depmod -a -b DIR RELEASE
 
 No `build` or `source` links back into a build tree.  Standard library
@@ -40,27 +40,14 @@ def order_lines(order: str) -> list[str]:
     return out
 
 
-def run_saved(cmds: list[str], work: str) -> None:
-    """Kbuild's saved shell commands, in order, in work (as its objtree)."""
-    for cmd in cmds:
-        proc = subprocess.run(["/bin/sh", "-c", cmd], cwd=work, capture_output=True, text=True)
-        if proc.returncode != 0:
-            sys.exit(f"kthinlto: Kbuild's command failed: {cmd}\n{proc.stderr.strip()}")
-
-
-def install(out: str, release: str, order: str, vmlinux_o: str, builtin: list[str],
+def install(out: str, release: str, order: str, builtin: list[str],
             modules: dict[str, str], depmod: str) -> None:
-    """Lays out the modules under out (new) and runs depmod over them."""
+    """Lays out the modules under out (new) and runs depmod over them.
+    builtin: files copied beside modules.order under their own names."""
     modlib = os.path.join(out, "lib", "modules", release)
     os.makedirs(os.path.join(modlib, "kernel"))
-    work = out + ".work"
-    shutil.rmtree(work, ignore_errors=True)
-    os.makedirs(work)
-    os.symlink(os.path.abspath(vmlinux_o), os.path.join(work, "vmlinux.o"))
-    run_saved(builtin, work)
-    for name in ("modules.builtin", "modules.builtin.modinfo"):
-        shutil.copyfile(os.path.join(work, name), os.path.join(modlib, name))
-    shutil.rmtree(work)
+    for path in builtin:
+        shutil.copyfile(path, os.path.join(modlib, os.path.basename(path)))
     with open(order) as f:
         lines = order_lines(f.read())
     if sorted(lines) != sorted("kernel/" + ko for ko in modules):
@@ -83,7 +70,6 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", required=True)
     parser.add_argument("--release_file", required=True)
     parser.add_argument("--order", required=True)
-    parser.add_argument("--vmlinux_o", required=True)
     parser.add_argument("--builtin", action="append", default=[])
     parser.add_argument("modules", nargs="*", help="dir/x.ko=FILE")
     args = parser.parse_args(argv)
@@ -96,7 +82,7 @@ def main(argv: list[str]) -> int:
     modules = dict(m.split("=", 1) for m in args.modules)
     # A declared output directory: Bazel made it; it is filled here anew.
     shutil.rmtree(args.out, ignore_errors=True)
-    install(args.out, release, args.order, args.vmlinux_o, args.builtin, modules, depmod)
+    install(args.out, release, args.order, args.builtin, modules, depmod)
     return 0
 
 
