@@ -46,9 +46,13 @@ def load(path: str) -> list[dict]:
     return load_profile(path)["traceEvents"]
 
 
-# The phases each of which waits for the one before (the initcall scan and
-# order run beside them).
-SERIAL = ("FE", "thin link", "BE", "final link", "Kbuild vmlinux", "Kbuild modules")
+# The chains of phases each of which waits for the one before (the initcall
+# scan and order run beside them): after the final links, vmlinux (Kbuild's
+# link-vmlinux.sh) and the modules (modpost needs vmlinux.o only) run side
+# by side.
+_LINKED = ("FE", "thin link", "BE", "final link")
+CHAINS = (_LINKED + ("Kbuild vmlinux",),
+          _LINKED + ("modpost", "module .ko", "modules install"))
 
 Row = tuple[str, int, float, float, float, float]
 
@@ -76,11 +80,11 @@ def phases(events: list[dict], mnemonics: dict[str, str]) -> list[Row]:
 
 def floor(rows: list[Row], jobs: int) -> float:
     """A lower bound on the build's wall time given its actions' times: the
-    serial phases one after the other, each on `jobs` fully used cores (and
-    no shorter than its longest action).  Meaningful for an incremental
-    build, whose phases do not overlap."""
-    return sum(max(busy / jobs, longest) for phase, _, _, _, busy, longest in rows
-               if phase in SERIAL)
+    longest chain of phases, one after the other, each on `jobs` fully
+    used cores (and no shorter than its longest action).  Meaningful for
+    an incremental build, whose phases in a chain do not overlap."""
+    time = {phase: max(busy / jobs, longest) for phase, _, _, _, busy, longest in rows}
+    return max(sum(time.get(p, 0.0) for p in chain) for chain in CHAINS)
 
 
 def format_phases(rows: list[Row]) -> str:

@@ -44,11 +44,14 @@ EDITS = {
 }
 TOOL_PREFIXES = ("external/kthinlto_llvm/", "rules/private/")
 # What an edit of one object may run: that object's FE, its unit's thin
-# link, backends and link, and the Kbuild hand-off of the modules; for
-# vmlinux.o also the initcall steps and vmlinux (System.map, for depmod).
-EDIT_MNEMONICS = {"ThinLtoCompile", "ThinLtoIndex", "ThinLtoBackend", "RelocatableLink",
-                  "KbuildModules"}
-VMLINUX_EDIT_MNEMONICS = EDIT_MNEMONICS | {"InitcallScan", "InitcallOrder", "KbuildTail"}
+# link, backends and link, then modpost; for a module also its .ko link and
+# the install; for vmlinux.o the initcall steps, vmlinux and the list of
+# built-in modules.  No .mod.o compile: neither edit changes an export.
+LINKED_MNEMONICS = {"ThinLtoCompile", "ThinLtoIndex", "ThinLtoBackend", "RelocatableLink",
+                    "Modpost"}
+EDIT_MNEMONICS = LINKED_MNEMONICS | {"ModuleLink", "ModulesInstall"}
+VMLINUX_EDIT_MNEMONICS = LINKED_MNEMONICS | {"InitcallScan", "InitcallOrder", "KbuildTail",
+                                             "ModulesBuiltin"}
 TARGETS = ("//:vmlinux_o", "//:modules")
 
 
@@ -206,9 +209,16 @@ def _check_edit(ws: kernels.Workspace, setup: Setup, edit: Edit, entries: list[d
     assert (unit.target, edit.obj) in changed
     assert {t for t, _ in changed} == {unit.target}
     assert rerun == changed
+    assert len(execlog.executed(entries, "Modpost")) == 1
+    kos = [p for e in execlog.executed(entries, "ModuleLink") for p in execlog.outputs(e)]
     if edit.unit != "vmlinux.o":
         assert execlog.executed(entries, "InitcallScan") == []
-        assert len(execlog.executed(entries, "KbuildModules")) == 1
+        # Exactly the edited module's .ko is linked again, and installed.
+        assert [p.split("/modules/", 1)[1] for p in kos] == [edit.unit[:-len(".o")] + ".ko"]
+        assert len(execlog.executed(entries, "ModulesInstall")) == 1
+    else:
+        # No export changed: no .ko is linked again, nothing installed.
+        assert kos == []
     return rerun
 
 

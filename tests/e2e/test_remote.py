@@ -21,7 +21,14 @@ from tools.kthinlto import execlog
 from tools.kthinlto.kbuild import LLVM_VERSION
 
 # What the rules send to the executor (the rest runs locally, remotely cached).
-REMOTE = ["ThinLtoCompile", "NativeCompile", "InitcallScan", "ThinLtoBackend"]
+REMOTE = ["ThinLtoCompile", "NativeCompile", "InitcallScan", "ThinLtoBackend",
+          "ModuleInfoCompile", "ModuleLink"]
+# What stays local (no-remote-exec), each for the reason its rule gives: one
+# serial step over many local outputs (the thin link, the links, modpost),
+# or host tools that are not inputs (objtool's libelf, llvm-objcopy and
+# depmod).
+LOCAL = ["ThinLtoIndex", "InitcallOrder", "RelocatableLink", "Modpost", "ModulesBuiltin",
+         "ModulesInstall"]
 
 _PROBE = """\
 [genrule(
@@ -138,8 +145,7 @@ def test_backends_run_remotely_on_both_workers(default_kernel, distributed):
     assert {e["runner"] for e in be} == {"remote"}
     for mnemonic in REMOTE:
         assert {e["runner"] for e in execlog.executed(entries, mnemonic)} == {"remote"}, mnemonic
-    # The thin link and the final link stay local (no-remote-exec).
-    for mnemonic in ["ThinLtoIndex", "InitcallOrder", "RelocatableLink"]:
+    for mnemonic in LOCAL:
         assert execlog.executed(entries, mnemonic), mnemonic
         assert "remote" not in {e["runner"] for e in execlog.executed(entries, mnemonic)}
     logs = distributed["logs"]

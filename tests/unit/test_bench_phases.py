@@ -57,15 +57,16 @@ def test_an_action_of_no_known_mnemonic_is_other():
     assert phases.phase_of(event("ThinLTO backend x", 0, 1), MNEMONICS) == "other"
 
 
-def test_the_kbuild_hand_offs_count_in_the_floor():
-    mnemonics = dict(MNEMONICS, **{BIN + "modules/fs/fuse/fuse.ko": "KbuildModules",
+def test_the_steps_after_the_final_links_count_in_the_floor():
+    mnemonics = dict(MNEMONICS, **{BIN + "modules/fs/fuse/fuse.ko": "ModuleLink",
                                     BIN + "image/vmlinux": "KbuildTail"})
     events = [event("a", 0.0, 1.0, out=BIN + "objects/kernel/sys.o"),
               event("b", 1.0, 4.0, out=BIN + "image/vmlinux"),
               event("c", 5.0, 20.0, out=BIN + "modules/fs/fuse/fuse.ko")]
     rows = phases.phases(events, mnemonics)
-    assert [r[0] for r in rows] == ["FE", "Kbuild vmlinux", "Kbuild modules"]
-    assert phases.floor(rows, 2) == 1.0 + 4.0 + 20.0
+    assert [r[0] for r in rows] == ["FE", "Kbuild vmlinux", "module .ko"]
+    # vmlinux and the modules side by side after the final links.
+    assert phases.floor(rows, 2) == 1.0 + 20.0
 
 
 def test_mnemonics_of_inverts_aquery_outputs():

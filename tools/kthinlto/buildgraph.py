@@ -27,16 +27,21 @@ PHASES = {
     "ThinLtoIndex": "thin link",
     "ThinLtoBackend": "BE",
     "RelocatableLink": "final link",
-    # The Kbuild hand-offs after the final links: link-vmlinux.sh, and
-    # modpost, modfinal, modules_install.
+    # The Kbuild hand-off after vmlinux.o's final link: link-vmlinux.sh.
     "KbuildTail": "Kbuild vmlinux",
-    "KbuildModules": "Kbuild modules",
+    # After the modules' final links (rules/private/modules.bzl): Kbuild's
+    # modpost, each module's .mod.o and .ko, the install.
+    "Modpost": "modpost",
+    "ModuleInfoCompile": "module .ko",
+    "ModuleLink": "module .ko",
+    "ModulesBuiltin": "modules install",
+    "ModulesInstall": "modules install",
 }
 
 # The phases in the order a build goes through them, for tables and
 # pictures; "other" is every action of no ThinLTO phase.
 PHASE_ORDER = ("FE", "initcall scan", "initcall order", "thin link", "BE", "final link",
-               "Kbuild vmlinux", "Kbuild modules", "other")
+               "Kbuild vmlinux", "modpost", "module .ko", "modules install", "other")
 
 # Makes Bazel write each action's primary output into its profile event,
 # and keep every action's event (a slim profile merges short ones).
