@@ -35,8 +35,12 @@ With --modules both sides build the loadable modules too, and the same
 files: vmlinux.o, vmlinux and System.map, every .ko and the modules_install
 tree.  Kbuild: `make vmlinux modules`, then `make modules_install`
 (INSTALL_MOD_PATH in its object tree), timed together; kthinlto: `bazel
-build //:vmlinux_o //:modules` (//:modules runs Kbuild's modpost, modfinal
-and modules_install after link-vmlinux.sh: depmod needs System.map).  A
+build //:vmlinux_o //:vmlinux //:modules` (vmlinux by Kbuild's
+link-vmlinux.sh; the modules by modpost over vmlinux.o, then per module its
+.mod.o and .ko, then the install, beside it).  Every .ko of the cold build
+is compared with Kbuild's (symbols, binding kept, and whole modinfo:
+tools/kthinlto/elf.py); a difference is printed, and the run exits 1 after
+printing its figures.  A
 second edit, a one-line code change in a module (fs/fuse/control.c, part of
 fs/fuse/fuse.ko), is timed after the kernel/sys.c one; then the null build.
 It prints how many modules each side installed, how many have several
@@ -72,7 +76,7 @@ from bench.report import print_backends, print_counts, print_reasons, print_rows
 from bench.bundles import bundle_stats, format_stats
 from bench.reruns import output_changes, rewritten, save_outputs, stamps
 from bench.common import REPO, copy_checkout, copy_workspace, edit, timed, timed_stderr
-from tools.kthinlto import bundle, buildgraph, emit, execlog, kbuild, report, source
+from tools.kthinlto import bundle, buildgraph, elf, emit, execlog, kbuild, report, source
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("config", "tinyconfig", "Config target.")
@@ -96,7 +100,7 @@ REPO_NAME = "kernel"
 
 
 def targets() -> tuple[str, ...]:
-    return ("//:vmlinux_o", "//:modules") if FLAGS.modules else ("//:vmlinux_o",)
+    return ("//:vmlinux_o", "//:vmlinux", "//:modules") if FLAGS.modules else ("//:vmlinux_o",)
 
 
 def edits() -> list[modules.Edit]:
@@ -509,10 +513,11 @@ def main(argv):
         mean_inputs, n_backends = mean_bitcode_inputs(before), len(files)
         weight = bundle_stats({n: f.bundle for n, f in files.items()},
                               {n: f.module for n, f in files.items()})
-        kos, sides = None, None
+        kos, sides, differences = None, None, []
         if FLAGS.modules:
             kos = kos_of(kobj, bazel, ws)
             sides = module_sides(kobj, bazel, ws)
+            differences = elf.module_differences(kos.ours, kos.kbuild)
 
         results, b_null, k_null = edits_and_null(src, makes, bazel, ws, files, before, kos)
     finally:
@@ -529,6 +534,8 @@ def main(argv):
           f"cache): {cold.describe_processes(c.fresh_processes)}")
     if sides:
         print_modules(*sides)
+        print(f"modules different from Kbuild's (symbols, modinfo): {len(differences)} of "
+              f"{len(kos.kbuild)}" + "".join(f"\n  {d}" for d in differences))
         print_backends(*be_rows(files, results))
     print(f"BE actions: {n_backends}; mean declared bitcode inputs per BE: "
           f"{mean_inputs:.2f} (= 1 + {mean_inputs - 1:.2f} imports; "
@@ -544,11 +551,14 @@ def main(argv):
     if sides:
         summary["edits"] = {r.edit.file: [r.ours, r.kbuild] for r in results}
         summary["modules"] = module_json(*sides, files, results)
+        summary["modules"]["different_from_kbuild"] = differences
     summary["explained"] = {k: cold_explained[k] for k in (
         "critical_path_seconds", "simulated_own_slots", "measured", "simulated")}
     print(json.dumps(summary))
     print_phases("cold", *(profile_name(r.edit) for r in results))
     print_explained("cold", cold_explained)
+    if differences:
+        raise SystemExit(f"bench: {len(differences)} modules differ from Kbuild's (above)")
 
 
 if __name__ == "__main__":

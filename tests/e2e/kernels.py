@@ -9,7 +9,6 @@ version (reference_key).  A repeated run reuses it, a fresh machine or a
 changed tree builds it.
 """
 
-import collections
 import dataclasses
 import fcntl
 import hashlib
@@ -21,7 +20,7 @@ import subprocess
 import sys
 import time
 
-from tools.kthinlto import arches, buildgraph, emit, execlog, kbuild
+from tools.kthinlto import arches, buildgraph, elf, emit, execlog, kbuild
 from tools.kthinlto.kbuild import read_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -54,31 +53,9 @@ def host_path_words(words, forbidden=()) -> list[str]:
     return [w for w in words if _ABSOLUTE.search(w) or any(p in w for p in forbidden)]
 
 
-# ThinLTO promotes module-local symbols to globals named NAME.llvm.<hash of
-# the module's bitcode>.  The bitcode names its source file, which Kbuild
-# passes by absolute path and Bazel by execroot-relative path, so the hash
-# differs while the symbol is the same one.
-PROMOTED = re.compile(r"\.llvm\.[0-9]+")
-
-
-def symbols(path: str, defined_only: bool = True) -> collections.Counter:
-    """(type, name) of an object's symbols, with how many times each occurs,
-    as llvm-nm prints them, ThinLTO's promoted-local suffix masked.
-
-    The one rule every comparison with Kbuild uses: the type's case is kept.
-    Upper or lower case is the binding (T global, t local), and a symbol the
-    distributed thin link left global where Kbuild's in-process link made it
-    local (or the reverse) is a real difference: another module could bind
-    to it.
-    """
-    cmd = [kbuild.Toolchain().tool("llvm-nm")] + (["--defined-only"] if defined_only else [])
-    out = subprocess.run(cmd + [path], check=True, capture_output=True, text=True).stdout
-    result = collections.Counter()
-    for line in out.splitlines():
-        words = line.split()
-        if len(words) >= 2:
-            result[(words[-2], PROMOTED.sub("", words[-1]))] += 1
-    return result
+# One rule for every comparison with Kbuild (tools/kthinlto/elf.py).
+PROMOTED = elf.PROMOTED
+symbols = elf.symbols
 
 
 def global_symbols(path: str) -> dict[str, tuple[str, str, str]]:

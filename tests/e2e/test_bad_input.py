@@ -136,6 +136,17 @@ def test_x86_only_options_in_an_arm64_fragment_are_named(ws, tmp_path):
     assert not os.path.exists(os.path.join(ws.root, "kernels", "kernel.json.x86.config"))
 
 
+def test_module_signing_is_refused_at_translation_naming_the_option(ws, tmp_path):
+    # Kbuild signs modules at modules_install, which kthinlto does not run.
+    fragment = tmp_path / "sign.config"
+    fragment.write_text("CONFIG_MODULES=y\nCONFIG_MODULE_SIG=y\nCONFIG_MODULE_SIG_ALL=y\n"
+                        "CONFIG_TEST_LKM=m\n")
+    proc = ws.configure(f"--fragment={fragment}", check=False)
+    line = error_line(proc)
+    assert "CONFIG_MODULE_SIG_ALL is set" in line and "# CONFIG_MODULE_SIG_ALL is not set" in line
+    assert not os.path.exists(os.path.join(ws.root, "kernels", "kernel.json.sign.config"))
+
+
 def test_kernel_without_the_vmlinux_o_target_is_refused_naming_it(ws, tmp_path):
     # A kernel older than the translator understands (vmlinux_o came in
     # 5.19): the real 6.1 tree with that target taken out of its Makefile.
@@ -221,6 +232,7 @@ def test_module_needing_a_symbol_vmlinux_does_not_export_fails_in_modpost(
         ws.bazel("build", "//:modules", f"--disk_cache={disk_cache}")
         out = os.path.join(ws.bazel("info", "bazel-bin").stdout.strip(), "external/kernel/modules")
         assert os.path.isfile(os.path.join(out, "fs/fuse/fuse.ko"))
+        before = _files(out)
         kernels.edit(source, MODULE_FILE, MODULE_LINE,
                      "\t{ extern void kthinlto_not_exported(void); kthinlto_not_exported(); }\n"
                      + MODULE_LINE)
@@ -232,8 +244,20 @@ def test_module_needing_a_symbol_vmlinux_does_not_export_fails_in_modpost(
     # Kbuild's own modpost message, in the action's output.
     assert ('ERROR: modpost: "kthinlto_not_exported" [fs/fuse/fuse.ko] undefined!'
             in proc.stderr), proc.stderr[-3000:]
-    # Nothing of the failed step is left, nor the modules of the build
-    # before: Bazel removed them before running it (it leaves the empty
-    # directories it makes for an action's outputs).
-    left = [os.path.join(d, f) for d, _, files in os.walk(out) for f in files]
-    assert not left, left
+    # Nothing of the failed step is left: Bazel removed modpost's outputs
+    # (Module.symvers, each .mod.c) before running it, and no .ko was
+    # linked.  What is left is the build before's, unchanged (Bazel leaves
+    # the outputs of the actions it did not run).
+    after = _files(out)
+    assert not [p for p in after if p == "Module.symvers" or p.endswith(".mod.c")], sorted(after)
+    assert [p for p in after if after[p] != before.get(p)] == []
+
+
+def _files(top: str) -> dict[str, bytes]:
+    """Every file under top (relative path -> its bytes)."""
+    result = {}
+    for d, _, files in os.walk(top):
+        for f in files:
+            with open(os.path.join(d, f), "rb") as fh:
+                result[os.path.relpath(os.path.join(d, f), top)] = fh.read()
+    return result

@@ -8,15 +8,12 @@ same tree and config.
 """
 
 import os
-import subprocess
 
 import pytest
 
 from tests.e2e import kernels
-from tools.kthinlto import execlog
-from tools.kthinlto.kbuild import Toolchain
+from tools.kthinlto import elf, execlog
 
-TC = Toolchain()
 
 
 def kbuild_modules(kernel: kernels.BuiltKernel) -> list[str]:
@@ -28,16 +25,7 @@ def kbuild_modules(kernel: kernels.BuiltKernel) -> list[str]:
 
 def modinfo(path: str, tmp_path) -> dict[str, list[str]]:
     """The .modinfo section of a .ko: key -> values, in order."""
-    out = str(tmp_path / (os.path.basename(path) + ".modinfo"))
-    subprocess.run([TC.tool("llvm-objcopy"), "-O", "binary", "--only-section=.modinfo",
-                    path, out], check=True)
-    with open(out, "rb") as f:
-        fields = [f for f in f.read().split(b"\0") if f]
-    info: dict[str, list[str]] = {}
-    for field in fields:
-        key, _, value = field.decode().partition("=")
-        info.setdefault(key, []).append(value)
-    return info
+    return elf.modinfo(path)
 
 
 @pytest.fixture(scope="session")
