@@ -30,8 +30,11 @@ load(":providers.bzl", "KernelObjectsInfo")
 load(":schema.bzl", "decode")
 
 def _in_objtree(path):
-    """Where modpost finds a file of the kernel package (src/x, obj/x or
-    srcversion/x): objtree-relative, the source tree through `source`."""
+    """Where modpost finds a file of the kernel package, objtree-relative.
+
+    src/x is source/x (the source tree through Kbuild's `source` link);
+    obj/x and srcversion/x are x.
+    """
     top, _, rest = path.partition("/")
     return ("source/" + rest) if top == "src" else rest
 
@@ -125,8 +128,10 @@ def _final_actions(ctx, tc, root, ko, unit, final, mod_c, flagsets, files, commo
     return out
 
 def _builtin_action(ctx):
-    """modules.builtin and modules.builtin.modinfo from vmlinux.o's
-    .modinfo, by Kbuild's saved commands (Makefile.vmlinux_o's).
+    """The built-in modules' lists from vmlinux.o's .modinfo.
+
+    modules.builtin and modules.builtin.modinfo, by Kbuild's saved commands
+    (Makefile.vmlinux_o's).
 
     Returns:
       The two Files, in that order.

@@ -2,13 +2,16 @@
 native, one prebuilt; two link units: vmlinux.o (lib/b.o a lazy lib.a
 member, objtool and initcall ordering) and a module, extra/unit.ko, whose
 unit links lib/b.o whole and nothing after.  Its steps after the link
-(`modules`): Kbuild's modpost command, two saved modules.builtin commands,
-and its modfinal: the .mod.o compile (flagset 4, reading include/x.h) and
-the .ko link with obj/scripts/module.lds.  obj/ holds what the modules
-rule takes from the tree: scripts/mod/modpost, modules.order (listing
-extra/unit.ko), include/config/kernel.release and scripts/module.lds.
-Laid out as tools/kthinlto/emit.py lays out a generated repository (src/,
-obj/ and the KERNEL dict of kernel.bzl), schema 5."""
+(`modules`): Kbuild's modpost command, what modpost reads for srcversion
+(the module's .mod, a stand-in .cmd under srcversion/, a source and a
+header), two saved modules.builtin commands, and its modfinal: the .mod.o
+compile (flagset 4, reading include/x.h) and the .ko link with
+obj/scripts/module.lds, linking arch/x86/entry/entry.o after the .mod.o
+(standing in for 6.12's .module-common.o).  obj/ also holds what the
+modules rule takes from the tree: scripts/mod/modpost, modules.order
+(listing extra/unit.ko) and include/config/kernel.release.  Laid out as
+tools/kthinlto/emit.py lays out a generated repository (src/, obj/,
+srcversion/ and the KERNEL dict of kernel.bzl), schema 5."""
 
 KERNEL = {
     "schema": 5,
@@ -24,10 +27,9 @@ KERNEL = {
             "inputs": [2],
             "ldflags": ["-r", "-m", "elf_x86_64"],
             "script": 5,
+            "common": ["arch/x86/entry/entry.o"],
         }],
-        # What modpost reads for srcversion (the srcversion change to
-        # schema 5 in progress): nothing here.
-        "srcversion": [],
+        "srcversion": [6, 7, 1, 2],
     },
     "objects": json.encode([
         {"path": "kernel/a.o", "bitcode": 1, "source": 0, "flags": 0, "be_flags": 1, "inputs": [0, 2], "prebuilt": 0},
@@ -42,6 +44,8 @@ KERNEL = {
         "src/arch/x86/entry/entry.S",
         "obj/arch/arm64/kernel/pi/p.pi.o",
         "obj/scripts/module.lds",
+        "obj/extra/unit.mod",
+        "srcversion/lib/.b.o.cmd",
     ],
     "flagsets": [
         ["-I%{src}/include", "-I%{obj}/include", "-D__KERNEL__", "-Os", "-flto=thin"],

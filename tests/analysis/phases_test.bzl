@@ -6,6 +6,8 @@ and that no host path reaches an action.  They run in seconds and build
 nothing (`bazel test //tests/analysis:all`).
 """
 
+load(":fake_kernel.bzl", "KERNEL")
+
 _PKG = "tests/analysis"
 
 def _by_mnemonic(actions):
@@ -22,6 +24,7 @@ def _paths(files):
 # they may name (docs/guarantees.md: a fixed PATH).
 _HOST_TOOLS_PATH = {
     "Modpost": "/bin:/usr/bin",
+    "ModulesBuiltin": "/bin:/usr/bin",
     "ModulesInstall": "/bin:/usr/bin",
 }
 
@@ -153,9 +156,10 @@ def _check_second_unit(actions, failures):
             failures.append("second unit's link declares %s" % inputs)
 
 def _check_modules(actions, failures):
-    # Which of these actions may run remotely (Modpost and ModulesInstall
-    # not, the compile and link yes) is checked by tests/unit/test_analysis.py
-    # with aquery: Bazel 4's Action has no execution_info.
+    # Which of these actions may run remotely (Modpost, ModulesBuiltin and
+    # ModulesInstall not, the compile and link yes) is checked by
+    # tests/unit/test_analysis.py with aquery: Bazel 4's Action has no
+    # execution_info.
     by = _by_mnemonic(actions)
     own = "/bin/%s/modules/" % _PKG
     for a in by.get("Modpost", []):
@@ -168,6 +172,12 @@ def _check_modules(actions, failures):
             failures.append("modpost writes %s, expected Module.symvers and the module's .mod.c" % outs)
         if a.argv[0] != "rules/private/kbuild_cmd.sh" or a.argv[2] != "scripts/mod/modpost -M -m -o Module.symvers -T modules.order vmlinux.o":
             failures.append("modpost runs %s, expected kbuild_cmd.sh with Kbuild's saved command" % a.argv[:3])
+
+        # What it reads for srcversion, where Kbuild's modpost finds it in
+        # the object tree (the source tree through `source`).
+        for rel, path in [("extra/unit.mod", "obj/extra/unit.mod"), ("lib/.b.o.cmd", "srcversion/lib/.b.o.cmd"), ("source/lib/b.c", "src/lib/b.c"), ("source/include/x.h", "src/include/x.h")]:
+            if "place:%s=%s/%s" % (rel, _PKG, path) not in a.argv or _PKG + "/" + path not in inputs:
+                failures.append("modpost does not place %s at %s: %s" % (path, rel, a.argv))
     mod_c = [p for a in by.get("Modpost", []) for p in _paths(a.outputs) if p.endswith(".mod.c")]
     mod_o = []
     for a in by.get("ModuleInfoCompile", []):
@@ -189,23 +199,39 @@ def _check_modules(actions, failures):
         if not out.endswith(own + "extra/unit.ko"):
             failures.append("module link writes %s" % out)
         unit = [p for p in _paths(a.inputs) if p.endswith("/bin/%s/extra/unit.o" % _PKG)]
-        want = ["-r", "-m", "elf_x86_64", "-T", _PKG + "/obj/scripts/module.lds", "-o", out] + unit + mod_o
+        common = [p for p in _paths(a.inputs) if p.endswith("/objects/arch/x86/entry/entry.o")]
+        want = ["-r", "-m", "elf_x86_64", "-T", _PKG + "/obj/scripts/module.lds", "-o", out] + unit + mod_o + common
         if not a.argv[0].endswith("external/kthinlto_llvm/bin/ld.lld") or a.argv[1:] != want:
             failures.append("module link runs %s, expected ld.lld %s" % (a.argv, want))
         inputs = _paths(a.inputs)
+        if len(common) != 1:
+            failures.append("module link declares %s, expected the FE output linked into every module" % inputs)
         for want in unit + mod_o + [_PKG + "/obj/scripts/module.lds", a.argv[0]]:
             if want not in inputs:
                 failures.append("module link does not declare %s" % want)
         if len(unit) != 1:
             failures.append("module link declares %s, expected the module unit's object" % inputs)
+    builtin = []
+    for a in by.get("ModulesBuiltin", []):
+        builtin = _paths(a.outputs)
+        if [p.split(own)[-1] for p in builtin] != ["modules.builtin", "modules.builtin.modinfo"]:
+            failures.append("modules.builtin's action writes %s" % builtin)
+        inputs = _paths(a.inputs)
+        if len(inputs) != 2 or not inputs[0].endswith("/bin/%s/vmlinux.o" % _PKG) or inputs[1] != "rules/private/kbuild_cmd.sh":
+            failures.append("modules.builtin's action declares %s, expected vmlinux.o and its launcher" % inputs)
+        saved = " && ".join(KERNEL["modules"]["builtin"])
+        if a.argv[0] != "rules/private/kbuild_cmd.sh" or a.argv[2] != saved:
+            failures.append("modules.builtin's action runs %s, expected kbuild_cmd.sh with Kbuild's saved commands" % a.argv[:3])
     for a in by.get("ModulesInstall", []):
         _check_action_python(a, "tools/kthinlto/actions/modules_install.py", failures)
         inputs = _paths(a.inputs)
-        for want in kos + [_PKG + "/obj/include/config/kernel.release", _PKG + "/obj/modules.order"]:
+        for want in kos + builtin + [_PKG + "/obj/include/config/kernel.release", _PKG + "/obj/modules.order"]:
             if want not in inputs:
                 failures.append("modules install does not declare %s" % want)
         if not kos or "extra/unit.ko=" + kos[0] not in a.argv:
             failures.append("modules install is not given every module: %s" % a.argv)
+        if [w for w in a.argv if w.startswith("--builtin=")] != ["--builtin=" + p for p in builtin] or not builtin:
+            failures.append("modules install is not given the built-in lists: %s" % a.argv)
         if [p.split(own)[-1] for p in _paths(a.outputs)] != ["install"]:
             failures.append("modules install writes %s" % _paths(a.outputs))
 

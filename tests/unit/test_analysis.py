@@ -15,7 +15,7 @@ TESTS = ("frontend_test", "thin_link_test", "backend_test", "initcalls_test", "f
 # Whether each modules action may run remotely (Bazel 4's Starlark Action
 # has no execution_info, so modules_test cannot see it; aquery can).
 MODULES_REMOTABLE = {"Modpost": False, "ModuleInfoCompile": True, "ModuleLink": True,
-                     "ModulesInstall": False}
+                     "ModulesBuiltin": False, "ModulesInstall": False}
 
 
 def test_each_phase_registers_the_actions_it_should(tmp_path):

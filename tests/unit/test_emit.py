@@ -110,7 +110,39 @@ def test_kernel_data_link_units_and_config():
         "scripts": ["initcalls"], "post_link": ["obj/tools/objtool/objtool", "--link"],
         "module": ""}]
     assert d["config"] == CONFIG
-    assert d["schema"] == emit.schema_version() == 4
+    assert d["schema"] == emit.schema_version() == 5
+    assert d["modules"] is None   # no module steps without modules
+
+
+def test_kernel_data_modules_index_the_shared_files_and_flag_sets():
+    final = graph.ModuleFinal(
+        module="fs/fuse/fuse.ko", cflags=FE,
+        inputs=("%{src}/include/linux/kconfig.h", "%{src}/include/linux/module.h"),
+        ldflags=("-r", "-m", "elf_x86_64"), script="%{obj}/scripts/module.lds",
+        common=(".module-common.o",))
+    steps = graph.ModuleSteps(
+        modpost="scripts/mod/modpost -M -o Module.symvers -T modules.order vmlinux.o",
+        builtin=("cmd one", "cmd two"), finals=(final,),
+        srcversion_cmds=(("fs/fuse/.inode.o.cmd", "source_fs/fuse/inode.o := x\n"),),
+        srcversion_files=("%{obj}/fs/fuse/fuse.mod", "%{src}/kernel/umh.c"))
+    d = emit.kernel_data(objects(), [link()], CONFIG, {}, steps=steps)
+    files, modules = d["files"], d["modules"]
+    assert modules["modpost"] == steps.modpost
+    assert modules["builtin"] == ["cmd one", "cmd two"]
+    [f] = modules["finals"]
+    assert f["module"] == "fs/fuse/fuse.ko"
+    # The .mod.o compile's flags are the objects' FE set, not a copy.
+    assert f["flags"] == d["objects"][0]["flags"]
+    assert [files[i] for i in f["inputs"]] == [
+        "src/include/linux/kconfig.h", "src/include/linux/module.h"]
+    assert f["inputs"] == sorted(f["inputs"])
+    assert f["ldflags"] == ["-r", "-m", "elf_x86_64"]
+    assert files[f["script"]] == "obj/scripts/module.lds"
+    assert f["common"] == [".module-common.o"]
+    assert sorted(files[i] for i in modules["srcversion"]) == [
+        "obj/fs/fuse/fuse.mod", "src/kernel/umh.c", "srcversion/fs/fuse/.inode.o.cmd"]
+    assert len(files) == len(set(files))
+    json.dumps(d)
 
 
 def test_kernel_data_marks_prebuilt_objects_with_their_object_as_source():

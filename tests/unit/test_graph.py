@@ -182,8 +182,9 @@ def test_build_objects_in_link_order_with_relocated_source_flags_and_inputs():
     assert objs == [
         Object("kernel/umh.o", True, "%{src}/kernel/umh.c", fe,
                ("%{src}/kernel/umh.c",)),
+        # Its inputs sorted (the scanner gives them in the compiler's order).
         Object("lib/sort.o", True, "%{src}/lib/sort.c", fe,
-               ("%{src}/lib/sort.c", "%{src}/include/x.h")),
+               ("%{src}/include/x.h", "%{src}/lib/sort.c")),
     ]
 
 
@@ -249,3 +250,144 @@ def test_host_paths_reports_object_flags_and_ldflags_naming_host_trees():
 def test_host_paths_is_empty_for_relocated_flags():
     obj = Object("a.o", True, "%{src}/a.c", ("-I%{src}/include",), ())
     assert graph.host_paths([obj], [link_of(ldflags=["-r"])], SRC, OBJ) == []
+
+
+# modfinal: is_ko_link, parse_ko_link, module_finals
+
+KO_ARGV = ("-r", "-m", "elf_x86_64", "-z", "noexecstack", "--build-id=sha1",
+           "-T", "scripts/module.lds", "-o", "fs/fuse/fuse.ko",
+           "fs/fuse/fuse.o", "fs/fuse/fuse.mod.o")
+
+
+def mod_o_compile(stem):
+    source = f"{stem}.mod.c"
+    argv = (f"-Wp,-MMD,{stem}.mod.o.d", "-nostdinc", "-I/k/src/include", "-I./include",
+            "-include", "/k/src/include/linux/kconfig.h", "-DMODULE", "-Os",
+            "-c", "-o", f"{stem}.mod.o", source)
+    return Compile(output=f"{stem}.mod.o", source=source, argv=argv, bitcode=False)
+
+
+def module_unit(stem):
+    unit = link_of(whole=[f"{stem}.o"], name=f"{stem}.o")
+    return LinkUnit(unit.name, unit.ldflags, unit.whole, unit.lazy, unit.scripts,
+                    unit.post_link, module=f"{stem}.ko")
+
+
+def test_is_ko_link_only_for_an_output_ending_in_ko():
+    assert graph.is_ko_link(KO_ARGV)
+    assert not graph.is_ko_link(LINK_ARGV)
+    assert not graph.is_ko_link(("-r", "-o", "fs/fuse/fuse.o", "fs/fuse/dev.o"))
+    # The last -o counts; a -o without a value is none.
+    assert not graph.is_ko_link(("-o", "x.ko", "-o", "x.o", "a.o"))
+    assert not graph.is_ko_link(("a.o", "-o"))
+    assert not graph.is_ko_link(())
+
+
+def test_parse_ko_link_splits_flags_script_and_objects_in_link_order():
+    assert graph.parse_ko_link(KO_ARGV, SRC, OBJ) == (
+        "fs/fuse/fuse.ko",
+        ("-r", "-m", "elf_x86_64", "-z", "noexecstack", "--build-id=sha1"),
+        "%{obj}/scripts/module.lds",
+        ("fs/fuse/fuse.o", "fs/fuse/fuse.mod.o"))
+
+
+def test_parse_ko_link_relocates_absolute_paths_and_normalizes_objects():
+    argv = ("-r", "-T", "/k/src/arch/x86/module.lds", "-Map=x", "/k/obj/extra/map.txt",
+            "-o", "./fs/fuse/fuse.ko", "./fs/fuse/fuse.o", "fs/fuse//fuse.mod.o")
+    module, ldflags, script, objects = graph.parse_ko_link(argv, SRC, OBJ)
+    assert module == "fs/fuse/fuse.ko"
+    assert script == "%{src}/arch/x86/module.lds"
+    assert ldflags == ("-r", "-Map=x", "%{obj}/extra/map.txt")
+    assert objects == ("fs/fuse/fuse.o", "fs/fuse/fuse.mod.o")
+
+
+def test_units_from_records_ignores_ko_links():
+    a = ("-r", "-o", "drivers/a/a.o", "drivers/a/x.o")
+    ko = ("-r", "-T", "scripts/module.lds", "-o", "drivers/a/a.ko",
+          "drivers/a/a.o", "drivers/a/a.mod.o")
+    recs = [Record("link", OBJ, LINK_ARGV), Record("link", OBJ, a), Record("link", OBJ, ko)]
+    units = graph.units_from_records(recs, members, None, ["drivers/a/a.ko"])
+    assert [(u.name, u.module) for u in units] == [
+        ("vmlinux.o", ""), ("drivers/a/a.o", "drivers/a/a.ko")]
+
+
+def finals_of(recs, units, compiles=None, inputs=None):
+    compiles = compiles if compiles is not None else {
+        f"{u.module[:-3]}.mod.o": mod_o_compile(u.module[:-3]) for u in units if u.module}
+    inputs = inputs if inputs is not None else {
+        p: [f"%{{obj}}/{p[:-2]}.c", "%{src}/include/linux/module.h",
+            "%{obj}/include/generated/autoconf.h"] for p in compiles}
+    return graph.module_finals(recs, compiles, units, inputs, SRC, OBJ)
+
+
+def test_module_finals_gives_each_module_units_final_steps_in_the_units_order():
+    ext = ("-r", "-m", "elf_x86_64", "-T", "scripts/module.lds", "-o", "ext/e.ko",
+           "ext/e.o", "ext/e.mod.o")
+    recs = [Record("link", OBJ, LINK_ARGV), Record("link", OBJ, ext),
+            Record("link", OBJ, KO_ARGV)]
+    units = [link_of(whole=["kernel/umh.o"]), module_unit("fs/fuse/fuse"),
+             module_unit("ext/e")]
+    finals = finals_of(recs, units)
+    assert [f.module for f in finals] == ["fs/fuse/fuse.ko", "ext/e.ko"]
+    fuse = finals[0]
+    assert fuse == graph.ModuleFinal(
+        module="fs/fuse/fuse.ko",
+        cflags=("-nostdinc", "-I%{src}/include", "-I%{obj}/include",
+                "-include", "%{src}/include/linux/kconfig.h", "-DMODULE", "-Os"),
+        # Its headers in the scanner's order; the .mod.c, which modpost
+        # writes, is not among them.
+        inputs=("%{src}/include/linux/module.h", "%{obj}/include/generated/autoconf.h"),
+        ldflags=("-r", "-m", "elf_x86_64", "-z", "noexecstack", "--build-id=sha1"),
+        script="%{obj}/scripts/module.lds")
+    assert finals[1].ldflags == ("-r", "-m", "elf_x86_64")
+
+
+def test_module_finals_is_empty_without_module_units():
+    assert finals_of([Record("link", OBJ, LINK_ARGV)], [link_of(whole=["a.o"])]) == ()
+
+
+def test_module_finals_refuses_a_module_kbuild_did_not_link_to_a_ko():
+    with pytest.raises(TranslationError, match="Kbuild's modfinal linked no fs/fuse/fuse.ko"):
+        finals_of([Record("link", OBJ, LINK_ARGV)], [module_unit("fs/fuse/fuse")])
+
+
+def test_module_finals_keeps_objects_linked_into_every_ko_after_the_mod_o():
+    # 6.12: each .ko also links .module-common.o, compiled once.
+    common = KO_ARGV + ("./.module-common.o",)
+    [final] = finals_of([Record("link", OBJ, common)], [module_unit("fs/fuse/fuse")])
+    assert final.common == (".module-common.o",)
+    assert final.ldflags == ("-r", "-m", "elf_x86_64", "-z", "noexecstack", "--build-id=sha1")
+
+
+def test_module_finals_refuses_a_ko_link_of_unexpected_objects():
+    swapped = KO_ARGV[:-2] + ("fs/fuse/fuse.mod.o", "fs/fuse/fuse.o")
+    with pytest.raises(TranslationError, match=(
+            r"fs/fuse/fuse.ko: Kbuild linked it as `-T %\{obj\}/scripts/module.lds` from "
+            r"fs/fuse/fuse.mod.o fs/fuse/fuse.o; kthinlto expects -T SCRIPT fs/fuse/fuse.o "
+            r"fs/fuse/fuse.mod.o")):
+        finals_of([Record("link", OBJ, swapped)], [module_unit("fs/fuse/fuse")])
+    without_mod_o = KO_ARGV[:-1]
+    with pytest.raises(TranslationError, match="fs/fuse/fuse.ko: Kbuild linked it as"):
+        finals_of([Record("link", OBJ, without_mod_o)], [module_unit("fs/fuse/fuse")])
+    other_object = KO_ARGV[:-2] + ("fs/fuse/inode.o", "fs/fuse/fuse.mod.o")
+    with pytest.raises(TranslationError, match="from fs/fuse/inode.o fs/fuse/fuse.mod.o"):
+        finals_of([Record("link", OBJ, other_object)], [module_unit("fs/fuse/fuse")])
+
+
+def test_module_finals_refuses_a_ko_link_without_a_linker_script():
+    no_script = KO_ARGV[:6] + KO_ARGV[8:]
+    with pytest.raises(TranslationError, match=r"Kbuild linked it as `-T \?`"):
+        finals_of([Record("link", OBJ, no_script)], [module_unit("fs/fuse/fuse")])
+
+
+def test_module_finals_refuses_a_module_whose_mod_o_was_not_compiled():
+    with pytest.raises(TranslationError, match="did not compile fs/fuse/fuse.mod.o"):
+        finals_of([Record("link", OBJ, KO_ARGV)], [module_unit("fs/fuse/fuse")],
+                  compiles={}, inputs={})
+
+
+def test_module_finals_refuses_a_ko_of_no_module_unit():
+    other = ("-r", "-T", "scripts/module.lds", "-o", "x/y.ko", "x/y.o", "x/y.mod.o")
+    recs = [Record("link", OBJ, KO_ARGV), Record("link", OBJ, other)]
+    with pytest.raises(TranslationError, match="Kbuild linked x/y.ko, which is no module of modules.order"):
+        finals_of(recs, [module_unit("fs/fuse/fuse")])

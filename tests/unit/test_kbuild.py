@@ -1,6 +1,7 @@
 """tools/kthinlto/kbuild.py: the pure parts of running Kbuild."""
 
 import os
+import re
 import subprocess
 
 import pytest
@@ -72,7 +73,8 @@ def test_make_args_build_out_of_tree_with_llvm_suffix():
 def test_write_shims_creates_executables_named_like_the_tools(tmp_path):
     kbuild.write_shims(str(tmp_path / "shims"), kbuild.Toolchain())
     names = sorted(os.listdir(tmp_path / "shims"))
-    assert names == sorted([TC.tool("clang"), TC.tool("ld.lld"), TC.tool("llvm-nm"), "perl"])
+    assert names == sorted([TC.tool("clang"), TC.tool("ld.lld"), TC.tool("llvm-nm"), "perl",
+                            kbuild.MODPOST_SHIM])
     assert all(os.access(tmp_path / "shims" / n, os.X_OK) for n in names)
 
 
@@ -86,11 +88,51 @@ def test_shim_path_puts_the_shims_first():
     assert kbuild.shim_path("/w/shims", {"PATH": "/usr/bin:/bin"}) == "/w/shims:/usr/bin:/bin"
 
 
-def test_record_goals_add_modules_up_to_modpost_only_with_modules():
-    assert kbuild.record_goals({"CONFIG_MODULES": "n"}) == ["vmlinux_o"]
-    goals = kbuild.record_goals({"CONFIG_MODULES": "y"})
-    assert goals[:2] == ["vmlinux_o", "modules"]
-    assert "KBUILD_MODPOST_NOFINAL=1" in goals
+def test_record_goals_add_modules_through_modfinal_with_the_shims_modpost_only_with_modules():
+    assert kbuild.record_goals({"CONFIG_MODULES": "n"}, "/w/shims") == ["vmlinux_o"]
+    assert kbuild.record_goals({}, "/w/shims") == ["vmlinux_o"]
+    goals = kbuild.record_goals({"CONFIG_MODULES": "y"}, "/w/shims")
+    # modfinal runs (its .mod.o compiles and .ko links are recorded), with
+    # the shim as Kbuild's modpost.
+    assert goals == ["vmlinux_o", "modules", "MODPOST=/w/shims/modpost"]
+    assert not [g for g in goals if "NOFINAL" in g]
+
+
+# saved_command
+
+def test_saved_command_reads_6_1_cmd_line_as_the_shell_runs_it(tmp_path):
+    (tmp_path / ".Module.symvers.cmd").write_text(
+        "cmd_Module.symvers := sed 's/ko$$/o/' modules.order | "
+        "scripts/mod/modpost -M -m -o Module.symvers -T - vmlinux.o\n")
+    assert kbuild.saved_command(str(tmp_path), "Module.symvers") == (
+        "sed 's/ko$/o/' modules.order | "
+        "scripts/mod/modpost -M -m -o Module.symvers -T - vmlinux.o")
+
+
+def test_saved_command_reads_6_3_savedcmd_line_in_a_subdirectory(tmp_path):
+    (tmp_path / "fs/fuse").mkdir(parents=True)
+    (tmp_path / "fs/fuse/.fuse.ko.cmd").write_text(
+        "savedcmd_fs/fuse/fuse.ko := ld.lld-19 -r -o fs/fuse/fuse.ko fs/fuse/fuse.o; "
+        "echo $$PWD\n\nsource_fs/fuse/fuse.ko := x\n")
+    assert kbuild.saved_command(str(tmp_path), "fs/fuse/fuse.ko") == (
+        "ld.lld-19 -r -o fs/fuse/fuse.ko fs/fuse/fuse.o; echo $PWD")
+
+
+def test_saved_command_names_a_missing_file(tmp_path):
+    path = os.path.join(tmp_path, ".modules.builtin.cmd")
+    with pytest.raises(TranslationError, match=f"^{re.escape(path)}: Kbuild saved no command for modules.builtin"):
+        kbuild.saved_command(str(tmp_path), "modules.builtin")
+
+
+def test_saved_command_names_a_file_whose_first_line_is_not_the_targets_command(tmp_path):
+    path = tmp_path / ".modules.builtin.cmd"
+    for first in ["cmd_modules.builtin.modinfo := true\n",
+                  "deps_modules.builtin := \\\n",
+                  "savedcmd_modules.builtin = true\n",
+                  ""]:
+        path.write_text(first)
+        with pytest.raises(TranslationError, match=f"^{re.escape(str(path))}: not a command Kbuild saved for modules.builtin"):
+            kbuild.saved_command(str(tmp_path), "modules.builtin")
 
 
 def test_modules_order_names_modules_by_ko_for_6_1_and_6_12(tmp_path):
@@ -221,8 +263,20 @@ def test_check_spec_refuses_files_that_are_not_kernel_configs(tmp_path):
     kbuild.check_spec(kbuild.ConfigSpec(fragments=(str(unset_only),)), tree, "x86")
 
 
-def test_unsupported_options_refuse_modversions_with_modules_only():
-    assert "CONFIG_MODVERSIONS" in kbuild.unsupported_options(
-        {"CONFIG_MODULES": "y", "CONFIG_MODVERSIONS": "y"})
-    assert kbuild.unsupported_options({"CONFIG_MODULES": "y"}) == ""
-    assert kbuild.unsupported_options({"CONFIG_MODVERSIONS": "y"}) == ""
+@pytest.mark.parametrize("option", [
+    "CONFIG_MODVERSIONS", "CONFIG_MODULE_SIG_ALL", "CONFIG_MODULE_COMPRESS_GZIP",
+    "CONFIG_MODULE_COMPRESS_XZ", "CONFIG_MODULE_COMPRESS_ZSTD",
+    "CONFIG_DEBUG_INFO_BTF_MODULES"])
+def test_unsupported_options_refuse_each_with_modules_only_naming_the_fix(option):
+    why = kbuild.unsupported_options({"CONFIG_MODULES": "y", option: "y"})
+    assert why.startswith(f"{option} is set: kthinlto does not build ")
+    assert why.endswith(f"add `# {option} is not set` to a fragment")
+    assert kbuild.unsupported_options({"CONFIG_MODULES": "y", option: "n"}) == ""
+    # Without modules, nothing of them is built: nothing is refused.
+    assert kbuild.unsupported_options({option: "y"}) == ""
+    assert kbuild.unsupported_options({"CONFIG_MODULES": "n", option: "y"}) == ""
+
+
+def test_unsupported_options_is_empty_for_plain_modules():
+    assert kbuild.unsupported_options({"CONFIG_MODULES": "y", "CONFIG_MODULE_SIG": "y",
+                                       "CONFIG_MODULE_COMPRESS_NONE": "y"}) == ""

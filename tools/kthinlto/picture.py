@@ -10,7 +10,7 @@ from tools.kthinlto.schedule import Task
 
 COLORS = dict(zip(PHASE_ORDER, (
     "#4e79a7", "#b07aa1", "#ff9da7", "#e15759", "#59a14f", "#f28e2b",
-    "#9c755f", "#edc948", "#bab0ac")))
+    "#9c755f", "#edc948", "#76b7b2", "#d4a6c8", "#bab0ac"), strict=True))
 CRITICAL = "#000000"
 WIDTH = 960
 LANES_HEIGHT = 240   # px the timeline's lanes share (each 3 to 20 px)
