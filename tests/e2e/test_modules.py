@@ -2,9 +2,10 @@
 actions of their own, and the modules Bazel builds are Kbuild's.
 
 For every kernel in kernels.CONFIGS (6.1 and 6.12 x86_64, 6.12 arm64; each
-bootable config has lib/test_module.ko, one object, and fs/fuse/fuse.ko,
-several), against Kbuild's own in-process ThinLTO `make modules` of the
-same tree and config.
+bootable config has lib/test_module.ko, one object, fs/fuse/fuse.ko,
+several, and lib/xz's xz_dec.ko and xz_dec_test.ko, with a srcversion and
+a dependency), against Kbuild's own in-process ThinLTO `make modules` of
+the same tree and config.
 """
 
 import os
@@ -57,6 +58,11 @@ def test_every_module_has_kbuilds_symbols(modules):
 
 def test_every_module_has_kbuilds_modinfo(modules, tmp_path):
     kernel, installed, names = modules
+    # The config has what modpost computes beyond the module's own
+    # MODULE_*: a srcversion and a dependency on another module.
+    infos = [modinfo(os.path.join(kernel.reference, name), tmp_path) for name in names]
+    assert any(i.get("srcversion") for i in infos), names
+    assert any(i.get("depends", [""]) != [""] for i in infos), names
     for name in names:
         ours = modinfo(os.path.join(installed, "kernel", name), tmp_path)
         theirs = modinfo(os.path.join(kernel.reference, name), tmp_path)
