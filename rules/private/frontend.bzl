@@ -8,7 +8,7 @@ host.
 load(":common.bzl", "TOOLCHAIN_TYPE", "expand", "kernel_root", "llvm_toolchain")
 load(":providers.bzl", "KernelObjectsInfo", "kernel_object")
 
-def frontend_action(ctx, tc, flags, source, inputs, out, bitcode, module = ""):
+def frontend_action(ctx, tc, flags, source, inputs, out, bitcode, module = "", mnemonic = None):
     """Emits one FE compile.
 
     Args:
@@ -20,6 +20,8 @@ def frontend_action(ctx, tc, flags, source, inputs, out, bitcode, module = ""):
       out: the output File.
       bitcode: True for a ThinLTO bitcode compile.
       module: the module the object is part of (fs/fuse/fuse.ko), or "".
+      mnemonic: instead of ThinLtoCompile or NativeCompile (a module's
+        .mod.o compile is ModuleInfoCompile).
     """
     args = ctx.actions.args()
     args.add_all(flags)
@@ -34,7 +36,7 @@ def frontend_action(ctx, tc, flags, source, inputs, out, bitcode, module = ""):
         env = tc.env,
         # Remote-executable (no requirement): hundreds of independent
         # compiles whose inputs, toolchain included, are all declared.
-        mnemonic = "ThinLtoCompile" if bitcode else "NativeCompile",
+        mnemonic = mnemonic or ("ThinLtoCompile" if bitcode else "NativeCompile"),
         # Names the module too: a failing compile says what it breaks.
         progress_message = ("Compiling %s to bitcode" if bitcode else "Compiling %s") % source.short_path + (" for module %s" % module if module else ""),
     )

@@ -26,6 +26,7 @@ modules.dep) and one per module, named by its path (fs/fuse/fuse.ko).
 """
 
 load(":common.bzl", "TOOLCHAIN_TYPE", "action_python", "expand", "kernel_root", "llvm_toolchain", "merged_env")
+load(":frontend.bzl", "frontend_action")
 load(":providers.bzl", "KernelObjectsInfo")
 load(":schema.bzl", "decode")
 
@@ -93,20 +94,17 @@ def _final_actions(ctx, tc, root, ko, unit, final, mod_c, flagsets, files, commo
     stem = ctx.attr.name + "/" + ko[:-len(".ko")]
     mod_o = ctx.actions.declare_file(stem + ".mod.o")
     out = ctx.actions.declare_file(ctx.attr.name + "/" + ko)
-    cc = ctx.actions.args()
-    cc.add_all([expand(f, root) for f in flagsets[final["flags"]]])
-    cc.add("-c")
-    cc.add("-o", mod_o)
-    cc.add(mod_c)
-    ctx.actions.run(
-        executable = tc.clang,
-        arguments = [cc],
-        inputs = depset([mod_c] + [files[i] for i in final["inputs"]], transitive = [tc.files]),
-        outputs = [mod_o],
-        env = tc.env,
-        # Remote-executable: every input, the toolchain included, declared.
+    # The .mod.c to bitcode, as the FE compiles every object (remotable).
+    frontend_action(
+        ctx,
+        tc,
+        flags = [expand(f, root) for f in flagsets[final["flags"]]],
+        source = mod_c,
+        inputs = [mod_c] + [files[i] for i in final["inputs"]],
+        out = mod_o,
+        bitcode = True,
+        module = ko,
         mnemonic = "ModuleInfoCompile",
-        progress_message = "Compiling %s for module %s" % (mod_c.basename, ko),
     )
     script = files[final["script"]]
     ld = ctx.actions.args()
