@@ -94,6 +94,7 @@ def _final_actions(ctx, tc, root, ko, unit, final, mod_c, flagsets, files, commo
     stem = ctx.attr.name + "/" + ko[:-len(".ko")]
     mod_o = ctx.actions.declare_file(stem + ".mod.o")
     out = ctx.actions.declare_file(ctx.attr.name + "/" + ko)
+
     # The .mod.c to bitcode, as the FE compiles every object (remotable).
     frontend_action(
         ctx,
