@@ -1,15 +1,15 @@
-"""The Kbuild hand-off: Kbuild's own rules run after the link units.
+"""The Kbuild hand-off: Kbuild's own rules run after vmlinux.o.
 
-What Kbuild does after vmlinux.o and the modules' objects (link-vmlinux.sh,
-the boot image, modpost, the .mod.c compiles, the .ko links, modules_install)
-is short, serial and architecture-specific.  Nothing of it is
-re-implemented: one action runs `make GOALS` in a writable copy of the
-translated object tree, with the Bazel-built files placed in it
-(rules/private/kbuild_tail.sh).  The translation leaves that tree as Kbuild
-would with the real tools (its saved commands name them), so Kbuild's own
-if_changed rules find nothing before the placed files to redo.  The actions
-declare the object tree and the source files Kbuild reads for these steps,
-run sandboxed and locally, and are cached like every other action.
+What Kbuild does after vmlinux.o (link-vmlinux.sh, the boot image) is short,
+serial and architecture-specific.  Nothing of it is re-implemented: one
+action runs `make GOALS` in a writable copy of the translated object tree,
+with the Bazel-built files placed in it (rules/private/kbuild_tail.sh).  The
+translation leaves that tree as Kbuild would with the real tools (its saved
+commands name them), so Kbuild's own if_changed rules find nothing before
+the placed files to redo.  The actions declare the object tree and the
+source files Kbuild reads for these steps, run sandboxed and locally, and
+are cached like every other action.  (The modules' steps after their links
+run Kbuild's commands one by one instead: modules.bzl.)
 """
 
 load(":common.bzl", "TOOLCHAIN_TYPE", "kernel_root", "llvm_toolchain")
@@ -24,7 +24,7 @@ KBUILD_TAIL_ATTRS = {
     "_kbuild_tail": attr.label(default = "//rules/private:kbuild_tail.sh", allow_single_file = True, executable = True, cfg = "exec"),
 }
 
-def kbuild_tail(ctx, goals, places, takes, what, mnemonic = "KbuildTail", dirs = []):
+def kbuild_tail(ctx, goals, places, takes, what):
     """Emits one Kbuild hand-off action: `make GOALS` on the translated tree.
 
     Args:
@@ -34,14 +34,10 @@ def kbuild_tail(ctx, goals, places, takes, what, mnemonic = "KbuildTail", dirs =
         than everything in it, before make runs.
       takes: list of (objtree-relative path, File): copied out after.
       what: the progress message.
-      mnemonic: the action's mnemonic.
-      dirs: list of (objtree-relative path, directory File): trees copied out
-        after, without symbolic links (modules_install's links back to the
-        build tree name the sandbox).
     """
     tc = llvm_toolchain(ctx)
     root = kernel_root(ctx)
-    outputs = [f for _, f in takes] + [d for _, d in dirs]
+    outputs = [f for _, f in takes]
     args = ctx.actions.args()
     args.add(root + "/src")
     args.add(root + "/obj")
@@ -54,8 +50,6 @@ def kbuild_tail(ctx, goals, places, takes, what, mnemonic = "KbuildTail", dirs =
         args.add("place:%s=%s" % (rel, f.path))
     for rel, f in takes:
         args.add("take:%s=%s" % (rel, f.path))
-    for rel, d in dirs:
-        args.add("tree:%s=%s" % (rel, d.path))
     env = {"PATH": "/bin:/usr/bin:/usr/local/bin", "LC_ALL": "C"}
     env.update(ctx.attr.build_env)
     ctx.actions.run(
@@ -70,9 +64,9 @@ def kbuild_tail(ctx, goals, places, takes, what, mnemonic = "KbuildTail", dirs =
         outputs = outputs,
         env = env,
         # Local (remotely cached): one serial step that runs the host's
-        # make, perl, compressors and depmod, which are not inputs.
+        # make, perl and compressors, which are not inputs.
         execution_requirements = {"no-remote-exec": "1"},
-        mnemonic = mnemonic,
+        mnemonic = "KbuildTail",
         progress_message = what,
     )
 

@@ -1,17 +1,13 @@
 #!/bin/sh
 # kbuild_tail.sh SRC OBJ ARCH SRCARCH LLVM GOALS WORK [place:REL=FILE ...]
-#     [take:REL=FILE ...] [tree:REL=DIR ...]
+#     [take:REL=FILE ...]
 #
-# Runs Kbuild's own rules after the link units (`make GOALS`: vmlinux,
-# bzImage, or the modules' modpost, final links and modules_install) in a
-# writable copy of the translated object tree OBJ, on source tree SRC.
+# Runs Kbuild's own rules after vmlinux.o (`make GOALS`: vmlinux, bzImage)
+# in a writable copy of the translated object tree OBJ, on source tree SRC.
 # GOALS is one argument, the goals separated by spaces.  Each
 # place:REL=FILE copies FILE to REL in that tree and tells make to take it
-# as built (-o REL): vmlinux.o from the final link, vmlinux for the image,
-# each module's object.  Each take:REL=FILE copies a result out; each
-# tree:REL=DIR copies a directory out, without its symbolic links
-# (modules_install links back to the trees it was run in).
-# modules_install installs into .install of the tree.  WORK is scratch, removed on
+# as built (-o REL): vmlinux.o from the final link, vmlinux for the image.
+# Each take:REL=FILE copies a result out.  WORK is scratch, removed on
 # success; on failure the last lines of make's log are printed.  An action
 # executable, so that no shell path appears on the command line.
 set -eu
@@ -64,26 +60,10 @@ failed() {
 }
 abs_src=$(cd "$src" && pwd)
 abs_obj=$(cd "$work/obj" && pwd)
-# modules.builtin (and .modinfo) come from vmlinux.o's .modinfo section, by
-# scripts/Makefile.vmlinux_o, which Kbuild runs only right after linking
-# vmlinux.o (the translation's are of a placeholder).  That makefile is run
-# here directly, with the tool the top Makefile would give it, on the
-# placed vmlinux.o.
-case " $goals " in
-*" modules.builtin "*)
-	goals=$(echo " $goals " | sed 's/ modules\.builtin / /')
-	rm -f "$work/obj/modules.builtin" "$work/obj/modules.builtin.modinfo"
-	if ! make -rR --no-print-directory -C "$abs_obj" -f "$abs_src/scripts/Makefile.vmlinux_o" \
-		srctree="$abs_src" objtree=. OBJCOPY="llvm-objcopy$llvm" -o vmlinux.o \
-		modules.builtin >"$work/make.log" 2>&1; then
-		failed modules.builtin
-	fi
-	;;
-esac
 # shellcheck disable=SC2086 # $assume and $goals are lists
 if ! make -rR --no-print-directory -C "$abs_obj" -f "$abs_src/Makefile" -I "$abs_src" sub_make_done=1 \
 	abs_srctree="$abs_src" abs_objtree="$abs_obj" ARCH="$arch" LLVM="$llvm" \
-	INSTALL_MOD_PATH="$abs_obj/.install" $assume $goals >>"$work/make.log" 2>&1; then
+	$assume $goals >"$work/make.log" 2>&1; then
 	failed "$goals"
 fi
 for arg in "$@"; do
@@ -92,13 +72,6 @@ for arg in "$@"; do
 		rel=${arg#take:}
 		rel=${rel%%=*}
 		cp "$work/obj/$rel" "${arg#*=}"
-		;;
-	tree:*)
-		rel=${arg#tree:}
-		rel=${rel%%=*}
-		find "$work/obj/$rel" -type l -exec rm -f {} +
-		rm -rf "${arg#*=}"
-		cp -R "$work/obj/$rel" "${arg#*=}"
 		;;
 	esac
 done
