@@ -39,6 +39,32 @@ def _in_objtree(path):
     top, _, rest = path.partition("/")
     return ("source/" + rest) if top == "src" else rest
 
+# The environment of Kbuild's saved commands: the host's shell tools.
+_SHELL_ENV = {"PATH": "/bin:/usr/bin", "LC_ALL": "C"}
+
+def _kbuild_cmd_args(ctx, work, cmd):
+    """The arguments of tools/kthinlto/actions/kbuild_cmd.py.
+
+    Args:
+      ctx: the rule context.
+      work: its scratch object tree.
+      cmd: the shell command Kbuild saved.
+
+    Returns:
+      (head, files): head is the interpreter's flags, the tool, WORK and
+      CMD; the caller adds the place: and take: arguments to files, which
+      becomes a param file when the command line would be too long.
+    """
+    head = ctx.actions.args()
+    head.add_all(action_python(ctx).flags)
+    head.add(ctx.file._kbuild_cmd)
+    head.add(work)
+    head.add(cmd)
+    files = ctx.actions.args()
+    files.use_param_file("@%s")
+    files.set_param_file_format("multiline")
+    return head, files
+
 def _modpost_action(ctx, root, kos, mod_c, srcversion):
     """Kbuild's modpost, its saved command run in a scratch object tree.
 
@@ -54,9 +80,7 @@ def _modpost_action(ctx, root, kos, mod_c, srcversion):
       Module.symvers.
     """
     symvers = ctx.actions.declare_file(ctx.attr.name + "/Module.symvers")
-    args = ctx.actions.args()
-    args.add(symvers.path + ".work")
-    args.add(ctx.attr.modpost)
+    head, args = _kbuild_cmd_args(ctx, symvers.path + ".work", ctx.attr.modpost)
     places = [
         ("modules.order", ctx.file.modules_order),
         ("scripts/mod/modpost", ctx.file.modpost_tool),
@@ -71,12 +95,13 @@ def _modpost_action(ctx, root, kos, mod_c, srcversion):
     args.add("take:Module.symvers=" + symvers.path)
     for ko in kos:
         args.add("take:%s.mod.c=%s" % (ko[:-len(".ko")], mod_c[ko].path))
+    python = action_python(ctx)
     ctx.actions.run(
-        executable = ctx.executable._kbuild_cmd,
-        arguments = [args],
-        inputs = [f for _, f in places],
+        executable = python.interpreter,
+        arguments = [head, args],
+        inputs = depset([f for _, f in places] + [ctx.file._kbuild_cmd], transitive = [python.files]),
         outputs = [symvers] + mod_c.values(),
-        env = {"PATH": "/bin:/usr/bin", "LC_ALL": "C"},
+        env = merged_env(_SHELL_ENV, python.env),
         # Local, remotely cached: one short serial step over vmlinux.o and
         # every module object, all outputs of local links already; shipping
         # them to a worker would cost more than the step.
@@ -136,17 +161,16 @@ def _builtin_action(ctx):
       The two Files, in that order.
     """
     outs = [ctx.actions.declare_file(ctx.attr.name + "/" + n) for n in _BUILTIN]
-    args = ctx.actions.args()
-    args.add(outs[0].path + ".work")
-    args.add(" && ".join(ctx.attr.builtin))
+    head, args = _kbuild_cmd_args(ctx, outs[0].path + ".work", " && ".join(ctx.attr.builtin))
     args.add("place:vmlinux.o=" + ctx.file.vmlinux_o.path)
     args.add_all(["take:%s=%s" % (n, f.path) for n, f in zip(_BUILTIN, outs)])
+    python = action_python(ctx)
     ctx.actions.run(
-        executable = ctx.executable._kbuild_cmd,
-        arguments = [args],
-        inputs = [ctx.file.vmlinux_o],
+        executable = python.interpreter,
+        arguments = [head, args],
+        inputs = depset([ctx.file.vmlinux_o, ctx.file._kbuild_cmd], transitive = [python.files]),
         outputs = outs,
-        env = {"PATH": "/bin:/usr/bin", "LC_ALL": "C"},
+        env = merged_env(_SHELL_ENV, python.env),
         # Local, remotely cached: Kbuild's saved commands name the host's
         # llvm-objcopy-N, tr and sed, which are not inputs.
         execution_requirements = {"no-remote-exec": "1"},
@@ -178,7 +202,7 @@ def _install_action(ctx, kos, files, builtin):
             transitive = [python.files],
         ),
         outputs = [tree],
-        env = merged_env({"PATH": "/bin:/usr/bin", "LC_ALL": "C"}, python.env),
+        env = merged_env(_SHELL_ENV, python.env),
         # Local, remotely cached: the host's depmod is not an input.
         execution_requirements = {"no-remote-exec": "1"},
         mnemonic = "ModulesInstall",
@@ -234,7 +258,7 @@ kernel_modules_rule = rule(
         "srcversion": attr.string(doc = "JSON list of srcs indexes: what modpost reads for srcversion (each .mod, the stand-in .cmd files, sources and headers)."),
         "units": attr.label_list(allow_files = [".o"], doc = "Each module's linked object, in the order of `modules`."),
         "vmlinux_o": attr.label(allow_single_file = True, mandatory = True, doc = "The final link's vmlinux.o (its exports, for modpost; its .modinfo, for modules.builtin)."),
-        "_kbuild_cmd": attr.label(default = "//rules/private:kbuild_cmd.sh", allow_single_file = True, executable = True, cfg = "exec"),
+        "_kbuild_cmd": attr.label(default = "//tools/kthinlto/actions:kbuild_cmd.py", allow_single_file = True),
         "_modules_install": attr.label(default = "//tools/kthinlto/actions:modules_install.py", allow_single_file = True),
     },
     toolchains = [TOOLCHAIN_TYPE],

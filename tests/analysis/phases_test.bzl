@@ -170,8 +170,9 @@ def _check_modules(actions, failures):
         outs = [p.split(own)[-1] for p in _paths(a.outputs)]
         if outs != ["Module.symvers", "extra/unit.mod.c"]:
             failures.append("modpost writes %s, expected Module.symvers and the module's .mod.c" % outs)
-        if a.argv[0] != "rules/private/kbuild_cmd.sh" or a.argv[2] != "scripts/mod/modpost -M -m -o Module.symvers -T modules.order vmlinux.o":
-            failures.append("modpost runs %s, expected kbuild_cmd.sh with Kbuild's saved command" % a.argv[:3])
+        _check_action_python(a, "tools/kthinlto/actions/kbuild_cmd.py", failures)
+        if a.argv[5] != "scripts/mod/modpost -M -m -o Module.symvers -T modules.order vmlinux.o":
+            failures.append("modpost runs %s, expected kbuild_cmd.py with Kbuild's saved command" % a.argv[:6])
 
         # What it reads for srcversion, where Kbuild's modpost finds it in
         # the object tree (the source tree through `source`).
@@ -216,12 +217,13 @@ def _check_modules(actions, failures):
         builtin = _paths(a.outputs)
         if [p.split(own)[-1] for p in builtin] != ["modules.builtin", "modules.builtin.modinfo"]:
             failures.append("modules.builtin's action writes %s" % builtin)
-        inputs = _paths(a.inputs)
-        if len(inputs) != 2 or not inputs[0].endswith("/bin/%s/vmlinux.o" % _PKG) or inputs[1] != "rules/private/kbuild_cmd.sh":
+        inputs = [p for p in _paths(a.inputs) if not p.startswith("external/kthinlto_python/")]
+        if len(inputs) != 2 or not inputs[0].endswith("/bin/%s/vmlinux.o" % _PKG) or inputs[1] != "tools/kthinlto/actions/kbuild_cmd.py":
             failures.append("modules.builtin's action declares %s, expected vmlinux.o and its launcher" % inputs)
+        _check_action_python(a, "tools/kthinlto/actions/kbuild_cmd.py", failures)
         saved = " && ".join(KERNEL["modules"]["builtin"])
-        if a.argv[0] != "rules/private/kbuild_cmd.sh" or a.argv[2] != saved:
-            failures.append("modules.builtin's action runs %s, expected kbuild_cmd.sh with Kbuild's saved commands" % a.argv[:3])
+        if a.argv[5] != saved:
+            failures.append("modules.builtin's action runs %s, expected kbuild_cmd.py with Kbuild's saved commands" % a.argv[:6])
     for a in by.get("ModulesInstall", []):
         _check_action_python(a, "tools/kthinlto/actions/modules_install.py", failures)
         inputs = _paths(a.inputs)

@@ -1,10 +1,13 @@
-"""rules/private/kbuild_cmd.sh: Kbuild's saved commands (modpost's, those
-of modules.builtin) run in a scratch object tree of the declared inputs."""
+"""tools/kthinlto/actions/kbuild_cmd.py: Kbuild's saved commands
+(modpost's, those of modules.builtin) run in a scratch object tree of the
+declared inputs."""
 
 import os
 import subprocess
+import sys
 
-LAUNCHER = os.path.join(os.path.dirname(__file__), "..", "..", "rules", "private", "kbuild_cmd.sh")
+LAUNCHER = os.path.join(os.path.dirname(__file__), "..", "..", "tools", "kthinlto", "actions",
+                        "kbuild_cmd.py")
 
 # Makefile.vmlinux_o's two commands (saved), with a printf standing in for
 # llvm-objcopy's dump of vmlinux.o's .modinfo.
@@ -16,7 +19,7 @@ BUILTIN = ("printf 'ext4.file=fs/ext4/ext4\\0ext4.license=GPL\\0a\\0' > modules.
 
 
 def run(tmp_path, cmd, *args):
-    return subprocess.run(["/bin/sh", LAUNCHER, "work", cmd, *args], cwd=tmp_path,
+    return subprocess.run([sys.executable, LAUNCHER, "work", cmd, *args], cwd=tmp_path,
                           capture_output=True, text=True)
 
 
@@ -52,3 +55,13 @@ def test_a_failing_command_is_named_and_writes_nothing(tmp_path):
     assert "modpost: fuse.o: no license" in proc.stderr
     assert "kthinlto: Kbuild's command failed: echo modpost" in proc.stderr
     assert not (tmp_path / "got").exists()
+
+
+def test_reads_its_places_and_takes_from_a_param_file(tmp_path):
+    # What Bazel writes when the command line would be too long (every
+    # module's sources, for srcversion): one argument a line.
+    (tmp_path / "a.o").write_bytes(b"A")
+    (tmp_path / "params").write_text("place:x/y/a.o=a.o\nplace:x/b.o=a.o\ntake:got=got\n")
+    proc = run(tmp_path, "cat x/y/a.o x/b.o > got", "@params")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "got").read_text() == "AA"
