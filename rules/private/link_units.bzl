@@ -84,6 +84,7 @@ def kernel_link_unit(name, unit, objects, visibility = None):
         ldflags = unit.ldflags,
         post_link = unit.post_link_tool,
         post_link_args = unit.post_link_args,
+        symbol_order = bool(unit.module),
         visibility = visibility,
     )
 

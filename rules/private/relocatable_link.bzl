@@ -7,13 +7,53 @@ Kbuild's order), with the generated linker scripts; then the command
 Kbuild runs on the output in place (objtool --link for vmlinux.o on x86).  vmlinux.o is one such unit.
 """
 
-load(":common.bzl", "TOOLCHAIN_TYPE", "llvm_toolchain")
+load(":common.bzl", "TOOLCHAIN_TYPE", "action_python", "llvm_toolchain", "merged_env")
 load(":providers.bzl", "KernelObjectsInfo", "LinkerScriptInfo")
 load(":thin_link.bzl", "link_inputs")
+
+def _symbol_order_action(ctx, tc, members, linked):
+    """The response file that gives the link Kbuild's symbol order.
+
+    Args:
+      ctx: the rule context.
+      tc: LlvmToolchainInfo.
+      members: the unit's kernel_object records, in Kbuild's link order.
+      linked: the Files the link reads.
+
+    Returns:
+      The response file (tools/kthinlto/actions/symbol_order.py).
+    """
+    python = action_python(ctx)
+    out = ctx.actions.declare_file(ctx.attr.out + ".symbol_order")
+    fe = [o.bitcode or o.native for o in members]
+    head = ctx.actions.args()
+    head.add_all(python.flags)
+    head.add(ctx.file._symbol_order)
+    head.add(tc.llvm_nm, format = "--nm=%s")
+    head.add(out, format = "--out=%s")
+    files = ctx.actions.args()
+    files.use_param_file("@%s")
+    files.set_param_file_format("multiline")
+    files.add_all(fe, format_each = "--member=%s")
+    files.add_all(linked, format_each = "--linked=%s")
+    ctx.actions.run(
+        executable = python.interpreter,
+        arguments = [head, files],
+        inputs = depset(fe + linked + [ctx.file._symbol_order], transitive = [tc.files, python.files]),
+        outputs = [out],
+        env = merged_env(tc.env, python.env),
+        # Local but remotely cached, beside the link: a short step over the
+        # same objects.
+        execution_requirements = {"no-remote-exec": "1"},
+        mnemonic = "SymbolOrder",
+        progress_message = "Ordering the symbols of %s as Kbuild's link does" % ctx.attr.out,
+    )
+    return out
 
 def _kernel_relocatable_link_impl(ctx):
     tc = llvm_toolchain(ctx)
     objects = ctx.attr.objects[KernelObjectsInfo].objects
+    members = objects
 
     # Kbuild's ld.lld compiles the bitcode members in-process and adds the
     # objects LTO made after all of its inputs, so the native members'
@@ -33,6 +73,12 @@ def _kernel_relocatable_link_impl(ctx):
     args.add("-o", out)
     for script in scripts:
         args.add("-T", script)
+    order = []
+    if ctx.attr.symbol_order:
+        # lld enters these symbols before any input, in Kbuild's order:
+        # modpost reads a module's dependencies in that order.
+        order = [_symbol_order_action(ctx, tc, members, files)]
+        args.add("@" + order[0].path)
     link_inputs(args, objects, files)
 
     head = ctx.actions.args()
@@ -46,7 +92,7 @@ def _kernel_relocatable_link_impl(ctx):
     ctx.actions.run(
         executable = ctx.executable._relocatable_link,
         arguments = [head, args, tail],
-        inputs = depset(files + scripts + ([post_link] if post_link else []), transitive = [tc.files]),
+        inputs = depset(files + scripts + order + ([post_link] if post_link else []), transitive = [tc.files]),
         outputs = [out],
         env = tc.env,
         # Local but remotely cached: one serial link reading every native
@@ -69,6 +115,8 @@ kernel_relocatable_link = rule(
         "post_link": attr.label(allow_single_file = True, executable = True, cfg = "exec", doc = "Run on the output in place after the link (the kernel's objtool, built by Kbuild during translation); none if Kbuild runs nothing."),
         "post_link_args": attr.string_list(doc = "post_link's arguments before the output."),
         "scripts": attr.label_list(providers = [LinkerScriptInfo], doc = "Generated linker scripts, each passed with -T."),
+        "symbol_order": attr.bool(doc = "Give the output's symbol table the order of Kbuild's in-process link (a module: modpost's `depends` follows it)."),
+        "_symbol_order": attr.label(default = "//tools/kthinlto/actions:symbol_order.py", allow_single_file = True),
         "_relocatable_link": attr.label(default = "//rules/private:relocatable_link.sh", allow_single_file = True, executable = True, cfg = "exec"),
     },
     toolchains = [TOOLCHAIN_TYPE],

@@ -155,6 +155,15 @@ def _check_second_unit(actions, failures):
         if [p for p in inputs if p.endswith(".lds")] or not [p for p in inputs if p.endswith("/extra_unit_o_be/lib/b.o")]:
             failures.append("second unit's link declares %s" % inputs)
 
+        # A module: its link takes Kbuild's symbol order (modpost's depends).
+        if not [p for p in inputs if p.endswith(_PKG + "/extra/unit.o.symbol_order")]:
+            failures.append("second unit's link does not read its symbol order: %s" % inputs)
+    for a in by.get("SymbolOrder", []):
+        _check_action_python(a, "tools/kthinlto/actions/symbol_order.py", failures)
+        reads = [w.split("=")[0] + "=" + w.split("/bin/" + _PKG + "/")[-1] for w in a.argv if w.startswith(("--member=", "--linked="))]
+        if reads != ["--member=objects/lib/b.o", "--linked=extra_unit_o_be/lib/b.o"]:
+            failures.append("second unit's symbol order reads %s, expected its FE bitcode, then what it links" % reads)
+
 def _check_modules(actions, failures):
     # Which of these actions may run remotely (Modpost, ModulesBuiltin and
     # ModulesInstall not, the compile and link yes) is checked by

@@ -27,8 +27,8 @@ REMOTE = ["ThinLtoCompile", "NativeCompile", "InitcallScan", "ThinLtoBackend",
 # serial step over many local outputs (the thin link, the links, modpost),
 # or host tools that are not inputs (objtool's libelf, llvm-objcopy and
 # depmod).
-LOCAL = ["ThinLtoIndex", "InitcallOrder", "RelocatableLink", "Modpost", "ModulesBuiltin",
-         "ModulesInstall"]
+LOCAL = ["ThinLtoIndex", "InitcallOrder", "RelocatableLink", "SymbolOrder", "Modpost",
+         "ModulesBuiltin", "ModulesInstall"]
 
 _PROBE = """\
 [genrule(

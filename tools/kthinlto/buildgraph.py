@@ -27,6 +27,7 @@ PHASES = {
     "ThinLtoIndex": "thin link",
     "ThinLtoBackend": "BE",
     "RelocatableLink": "final link",
+    "SymbolOrder": "final link",
     # The Kbuild hand-off after vmlinux.o's final link: link-vmlinux.sh.
     "KbuildTail": "Kbuild vmlinux",
     # After the modules' final links (rules/private/modules.bzl): Kbuild's
