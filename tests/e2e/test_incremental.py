@@ -44,12 +44,12 @@ EDITS = {
 }
 TOOL_PREFIXES = ("external/kthinlto_llvm/", "rules/private/")
 # What an edit of one object may run: that object's FE, its unit's thin
-# link, backends and link, then modpost; for a module also its .ko link and
-# the install; for vmlinux.o the initcall steps, vmlinux and the list of
+# link, backends and link, then modpost; for a module also its symbol
+# order, its .ko link and the install; for vmlinux.o the initcall steps, vmlinux and the list of
 # built-in modules.  No .mod.o compile: neither edit changes an export.
 LINKED_MNEMONICS = {"ThinLtoCompile", "ThinLtoIndex", "ThinLtoBackend", "RelocatableLink",
                     "Modpost"}
-EDIT_MNEMONICS = LINKED_MNEMONICS | {"ModuleLink", "ModulesInstall"}
+EDIT_MNEMONICS = LINKED_MNEMONICS | {"SymbolOrder", "ModuleLink", "ModulesInstall"}
 VMLINUX_EDIT_MNEMONICS = LINKED_MNEMONICS | {"InitcallScan", "InitcallOrder", "KbuildTail",
                                              "ModulesBuiltin"}
 TARGETS = ("//:vmlinux_o", "//:modules")
