@@ -331,9 +331,8 @@ def print_edits(results: list[EditResult], files: dict[str, BackendFiles]) -> No
         print_reasons(r.why, r.changes)
         if FLAGS.modules:
             ours, theirs = r.relinked
-            print(f".ko written again: kthinlto {len(ours)} (Kbuild's modpost and modfinal "
-                  f"over every module, one action), Kbuild {len(theirs)}"
-                  + (f" ({shown(theirs)})" if theirs else ""))
+            print(f".ko written again: kthinlto {len(ours)}" + (f" ({shown(ours)})" if ours else "")
+                  + f", Kbuild {len(theirs)}" + (f" ({shown(theirs)})" if theirs else ""))
 
 
 def be_rows(files: dict[str, BackendFiles], results: list[EditResult]
