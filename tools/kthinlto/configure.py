@@ -245,8 +245,11 @@ def _translate_into(work: str, req: Request, srctree: str, tc: kbuild.Toolchain,
         data = emit.kernel_data(objs, units, config, kbuild.PINNED_BUILD_ENV,
                                 kbuild.kconfig_files(objtree), steps)
         gen = os.path.join(work, "gen")
+        # Kbuild's compile_commands.json lists the units' objects, not
+        # modfinal's (.module-common.o): neither does ours.
         emit.write(gen, srctree, objtree, data,
-                   compile_commands.entries(objs, srctree, objtree, tc.clang),
+                   compile_commands.entries([o for o in objs if o.path not in common],
+                                            srctree, objtree, tc.clang),
                    steps.srcversion_cmds if steps else ())
     except BaseException:
         # Nothing half-written: the workspace still points at the old tree.
