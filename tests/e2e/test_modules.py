@@ -24,11 +24,6 @@ def kbuild_modules(kernel: kernels.BuiltKernel) -> list[str]:
     return [n[:-2] + ".ko" if n.endswith(".o") else n for n in names]
 
 
-def modinfo(path: str, tmp_path) -> dict[str, list[str]]:
-    """The .modinfo section of a .ko: key -> values, in order."""
-    return elf.modinfo(path)
-
-
 @pytest.fixture(scope="session")
 def modules(kernel):
     """(kernel, Bazel's installed modules dir, Kbuild's module list)."""
@@ -56,16 +51,16 @@ def test_every_module_has_kbuilds_symbols(modules):
         assert ours == theirs, (name, sorted((ours - theirs) + (theirs - ours))[:20])
 
 
-def test_every_module_has_kbuilds_modinfo(modules, tmp_path):
+def test_every_module_has_kbuilds_modinfo(modules):
     kernel, installed, names = modules
     # The config has what modpost computes beyond the module's own
     # MODULE_*: a srcversion and a dependency on another module.
-    infos = [modinfo(os.path.join(kernel.reference, name), tmp_path) for name in names]
+    infos = [elf.modinfo(os.path.join(kernel.reference, name)) for name in names]
     assert any(i.get("srcversion") for i in infos), names
     assert any(i.get("depends", [""]) != [""] for i in infos), names
     for name in names:
-        ours = modinfo(os.path.join(installed, "kernel", name), tmp_path)
-        theirs = modinfo(os.path.join(kernel.reference, name), tmp_path)
+        ours = elf.modinfo(os.path.join(installed, "kernel", name))
+        theirs = elf.modinfo(os.path.join(kernel.reference, name))
         for key in ("vermagic", "license", "depends", "name"):
             assert key in ours, (name, key)
         assert ours == theirs, name
