@@ -168,13 +168,17 @@ def test_cache_down_mid_build(default_kernel, http_cache, tmp_path):
     # build): the lookups after the stop were refused; the results of the
     # actions that ran after it (each its output, Action and Command: 3
     # blobs) could not be written.  An upload under way at the very moment
-    # the server stopped may fail part-way, with a warning of its own.
+    # the server stopped may fail part-way, with a warning of its own; so
+    # may a lookup under way then (Netty's ClosedChannelException, seen
+    # once in CI on 2026-12-07).
     addr = url[len("http://"):]
     warnings = kernels.warnings(stderr)
     print("warnings:", warnings)
     reading = [m for w, m in warnings if w == "WARNING: Reading from Remote Cache:"]
     writing = [m for w, m in warnings if w == "WARNING: Writing to Remote Cache:"]
-    assert reading == [f"Connection refused: /{addr}"], warnings
+    assert f"Connection refused: /{addr}" in reading, warnings
+    assert all(m == "ClosedChannelException" for m in reading
+               if m != f"Connection refused: /{addr}"), warnings
     assert "3 errors during bulk transfer" in writing, warnings
     assert all(re.fullmatch(r"[12] errors during bulk transfer", m)
                or m == f"Connection refused: /{addr}"
