@@ -204,5 +204,5 @@ another checkout or output base with the same declaration reuses it.""",
         "_schema": attr.label(default = "//rules/private:schema.bzl", allow_single_file = True),
         "_translator": attr.label(default = "//tools/kthinlto:configure.py", allow_single_file = True),
     },
-    environ = ["KTHINLTO_CACHE", "KTHINLTO_PYTHON", "HOME"],
+    environ = ["KTHINLTO_CACHE", "KTHINLTO_PYTHON", "KTHINLTO_SHARED_CACHE", "HOME"],
 )

@@ -408,19 +408,29 @@ def kbuild_image(kernel: "BuiltKernel", jobs: int = 2) -> str:
     return image
 
 
+# The config of user.bazelrc that names the session's HTTP cache.
+SESSION_CACHE = "session_cache"
+
+
 def build(name: str, base: str, disk_cache: str, remote_cache: str = "") -> BuiltKernel:
     """The declared kernel CONFIGS[name] (vmlinux.o and the modules), built
     by `bazel build` alone in a fresh checkout (Bazel translates it), and
-    Kbuild's reference.  With remote_cache (an HTTP cache's URL), Bazel
-    writes every action's result there too, beside the disk cache."""
+    Kbuild's reference.  With remote_cache (an HTTP cache's URL, set in the
+    checkout's user.bazelrc), Bazel writes every action's result there too,
+    beside the disk cache, and the translation is stored there."""
     ws = new_workspace(base)
     repo = CONFIGS[name]
     exec_log = os.path.join(base, "exec.json")
     profile = os.path.join(base, "profile.json.gz")
+    if remote_cache:
+        # One setting, as docs/remote.md asks of a user: Bazel's actions and
+        # the translation (tools/kthinlto/shared_cache.py) share the cache.
+        with open(os.path.join(ws.root, "user.bazelrc"), "w") as f:
+            f.write(f"build:{SESSION_CACHE} --remote_cache={remote_cache}\n")
     ws.bazel("build", f"@{repo}//:vmlinux_o", f"@{repo}//:modules",
              f"--disk_cache={disk_cache}", f"--execution_log_json_file={exec_log}",
              f"--profile={profile}", *buildgraph.PROFILE_FLAGS,
-             *([f"--remote_cache={remote_cache}"] if remote_cache else []))
+             *([f"--config={SESSION_CACHE}"] if remote_cache else []))
     gen = ws.gen(repo)
     srctree = os.path.realpath(os.path.join(gen, "src"))
     objtree = os.path.realpath(os.path.join(gen, "obj"))

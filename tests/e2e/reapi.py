@@ -26,6 +26,8 @@ import socket
 import subprocess
 import time
 
+from build.bazel.remote.execution.v2 import remote_execution_pb2
+
 from tests.e2e import kernels
 from tools.kthinlto.kbuild import LLVM_VERSION
 
@@ -251,41 +253,9 @@ def nginx_cache(tmp: str) -> tuple[Server, str]:
     return server, f"http://127.0.0.1:{port}"
 
 
-def _varint(data: bytes, i: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[i]
-        i += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            return value, i
-
-
-def _fields(data: bytes):
-    """(field number, value) of a protobuf message; bytes for length-delimited."""
-    i = 0
-    while i < len(data):
-        key, i = _varint(data, i)
-        kind = key & 7
-        if kind == 0:
-            value, i = _varint(data, i)
-        elif kind == 2:
-            size, i = _varint(data, i)
-            value, i = data[i:i + size], i + size
-        elif kind in (1, 5):
-            size = 8 if kind == 1 else 4
-            value, i = data[i:i + size], i + size
-        else:
-            raise ValueError(f"protobuf wire type {kind}")
-        yield key >> 3, value
-
-
 def action_result_outputs(data: bytes) -> list[str]:
-    """Output file paths of a serialized REAPI ActionResult (field 2, each an
-    OutputFile whose field 1 is the path)."""
-    return [value.decode() for number, message in _fields(data) if number == 2
-            for number2, value in _fields(message) if number2 == 1]
+    """Output file paths of a serialized REAPI ActionResult."""
+    return [o.path for o in remote_execution_pb2.ActionResult.FromString(data).output_files]
 
 
 def _disk_cache_files(disk_cache: str):
@@ -460,12 +430,12 @@ class Cluster:
 
     def action_outputs(self, action: str) -> list[str]:
         """An action's output paths (exec paths, as in Bazel's execution
-        log), from the central CAS: Action field 1 is its Command's digest
-        (a Digest: field 1 the hash), Command fields 3, 4 and 7 its
-        output_files, output_directories and output_paths."""
-        command = next(v for n, v in _fields(self.blob(action)) if n == 1)
-        command_hash = next(v for n, v in _fields(command) if n == 1).decode()
-        return [v.decode() for n, v in _fields(self.blob(command_hash)) if n in (3, 4, 7)]
+        log), from the central CAS: its Command's output files,
+        directories and paths."""
+        pb = remote_execution_pb2
+        command = pb.Command.FromString(self.blob(pb.Action.FromString(
+            self.blob(action)).command_digest.hash))
+        return [*command.output_files, *command.output_directories, *command.output_paths]
 
     def stop(self) -> None:
         for server in reversed(self.servers):

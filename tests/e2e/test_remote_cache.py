@@ -19,7 +19,7 @@ import time
 from bench import cold
 from bench.common import copy_workspace
 from tests.e2e import kernels, reapi
-from tools.kthinlto import execlog, source
+from tools.kthinlto import execlog, shared_cache, source
 
 # Every phase of //:vmlinux_o, those the rules keep local included.
 PHASES = ["ThinLtoCompile", "NativeCompile", "InitcallScan", "InitcallOrder",
@@ -48,10 +48,28 @@ def _fresh_clone(default_kernel, base: str) -> kernels.Workspace:
                              cold.fresh_env(os.environ, cache, sys.executable))
 
 
+def _all_hits(default_kernel, proc, entries, vmlinux_o) -> None:
+    """Every action of //:vmlinux_o a cache hit, and vmlinux.o the default
+    kernel's."""
+    # Every action of //:vmlinux_o, phase by phase, was a cache hit.
+    assert {e.get("mnemonic") for e in entries} == set(PHASES)
+    for mnemonic in PHASES:
+        ran = execlog.executed(entries, mnemonic)
+        assert not ran, (f"{mnemonic}: {len(ran)} executed, first "
+                         f"{execlog.outputs(ran[0])}\n{execlog.figures(entries)}")
+    # Bazel's own count agrees: nothing run, every process a hit (the rest
+    # are its internal ones, which are never cached).
+    processes = cold.processes(proc.stderr)
+    assert processes.executed == 0 and processes.hits == len(entries), processes
+    assert kernels.same_bytes(vmlinux_o, default_kernel.vmlinux_o)
+
+
 def test_fresh_clone_with_its_own_translation_hits_the_cache_for_every_action(
         default_kernel, http_cache, tmp_path):
     url, _ = http_cache
     clone = _fresh_clone(default_kernel, str(tmp_path))
+    # Its own translation, not the one the session stored in the cache.
+    clone.env[shared_cache.ENV] = "off"
     start = time.monotonic()
     try:
         proc, entries = kernels.build_logged(clone, str(tmp_path / "exec.json"),
@@ -67,17 +85,39 @@ def test_fresh_clone_with_its_own_translation_hits_the_cache_for_every_action(
     assert gen.startswith(cache + os.sep) and gen != default_kernel.gen(), gen
     assert os.path.realpath(os.path.join(gen, "src")).startswith(
         os.path.join(cache, "src") + os.sep)
-    # Every action of //:vmlinux_o, phase by phase, was a cache hit.
-    assert {e.get("mnemonic") for e in entries} == set(PHASES)
-    for mnemonic in PHASES:
-        ran = execlog.executed(entries, mnemonic)
-        assert not ran, (f"{mnemonic}: {len(ran)} executed, first "
-                         f"{execlog.outputs(ran[0])}\n{execlog.figures(entries)}")
-    # Bazel's own count agrees: nothing run, every process a hit (the rest
-    # are its internal ones, which are never cached).
-    processes = cold.processes(proc.stderr)
-    assert processes.executed == 0 and processes.hits == len(entries), processes
-    assert kernels.same_bytes(vmlinux_o, default_kernel.vmlinux_o)
+    _all_hits(default_kernel, proc, entries, vmlinux_o)
+
+
+def test_fresh_clone_gets_the_translation_and_every_action_from_the_cache(
+        default_kernel, http_cache, tmp_path):
+    url, _ = http_cache
+    clone = _fresh_clone(default_kernel, str(tmp_path))
+    # The one setting a user writes: both Bazel and the translation use it.
+    with open(os.path.join(clone.root, "user.bazelrc"), "w") as f:
+        f.write(f"build:cache --remote_cache={url}\n")
+    start = time.monotonic()
+    try:
+        proc, entries = kernels.build_logged(clone, str(tmp_path / "exec.json"), "--config=cache")
+        seconds = time.monotonic() - start
+        gen = clone.gen()
+        vmlinux_o = clone.vmlinux_o()
+    finally:
+        clone.shutdown()
+    print(f"fresh clone: translation and build from the cache in {seconds:.0f} s")
+    # The translation came from the cache (checkout A stored it when the
+    # session built the default kernel), and no Kbuild step ran: the
+    # translator logs each one ("make olddefconfig ...").
+    assert re.search(r"kthinlto: translation \w+ from shared cache " + re.escape(url), proc.stderr), \
+        proc.stderr[-3000:]
+    assert "make olddefconfig" not in proc.stderr and "kbuild.py" not in proc.stderr, proc.stderr[-3000:]
+    # Unpacked into its own cache, with its own paths: the source it
+    # extracted there.
+    cache = clone.env["KTHINLTO_CACHE"]
+    assert gen.startswith(cache + os.sep) and gen != default_kernel.gen(), gen
+    assert os.path.realpath(os.path.join(gen, "src")).startswith(
+        os.path.join(cache, "src") + os.sep)
+    assert os.path.realpath(os.path.join(gen, "obj")).startswith(cache + os.sep)
+    _all_hits(default_kernel, proc, entries, vmlinux_o)
 
 
 def _sha256(path: str) -> str:

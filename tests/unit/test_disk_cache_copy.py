@@ -3,19 +3,15 @@
 import hashlib
 import os
 
+from build.bazel.remote.execution.v2 import remote_execution_pb2 as pb
+
 from tests.e2e import reapi
 
 
-def _field(number: int, payload: bytes) -> bytes:
-    assert len(payload) < 128
-    return bytes([number << 3 | 2, len(payload)]) + payload
-
-
 def _action_result(*paths: str) -> bytes:
-    # ActionResult{output_files (2): OutputFile{path (1), digest (2)}, exit_code (4)}
-    digest = _field(1, b"ab" * 32)
-    files = b"".join(_field(2, _field(1, p.encode()) + _field(2, digest)) for p in paths)
-    return files + bytes([4 << 3 | 0, 0])
+    digest = pb.Digest(hash="ab" * 32, size_bytes=3)
+    return pb.ActionResult(exit_code=0, output_files=[
+        pb.OutputFile(path=p, digest=digest) for p in paths]).SerializeToString()
 
 
 def _put(cache, kind: str, data: bytes) -> str:

@@ -39,7 +39,7 @@ from absl import app
 from absl import flags as absl_flags
 
 from tools.kthinlto import (arches, compile_commands, declaration, deps, emit, graph,
-                            kbuild, records, trees)
+                            kbuild, records, shared_cache, trees)
 from tools.kthinlto.records import TranslationError
 # Re-exported: the source helpers are part of this CLI's documented surface.
 from tools.kthinlto.source import (check_kernel_tree, is_pin,  # noqa: F401
@@ -151,10 +151,13 @@ def check(req: Request) -> tuple[kbuild.Toolchain, str]:
     return tc, srctree
 
 
-def translate(req: Request, user: str | None = None) -> str:
-    """Runs the whole translation, or finds it done; returns the generated
-    repository dir.  user: a Bazel repository directory that will link to
-    it (recorded for ./kthin prune)."""
+def translate(req: Request, user: str | None = None,
+              shared: shared_cache.Endpoint | None = None) -> str:
+    """Runs the whole translation, or finds it done (in KTHINLTO_CACHE, else
+    in the shared cache, if any); returns the generated repository dir.
+    user: a Bazel repository directory that will link to it (recorded for
+    ./kthin prune).  shared: the team's cache, where a translation made
+    here is stored too."""
     tc, srctree = check(req)
     ignored = kbuild.ignored_settings(os.environ)
     if ignored:
@@ -162,17 +165,28 @@ def translate(req: Request, user: str | None = None) -> str:
                      "settings only from its declaration (kcflags, config, ...)",
                      ", ".join(ignored))
     env = kbuild.kbuild_env(os.environ)
-    work = os.path.join(req.cache_dir, "trees", trees.translation_key(
-        translation_inputs(req, srctree, tc)))
+    inputs = translation_inputs(req, srctree, tc)
+    key = trees.translation_key(inputs)
+    work = os.path.join(req.cache_dir, "trees", key)
+    # What a shared entry must say it is (checked when fetched).
+    meta = {"key": key, "translator": inputs["translator"], "format": shared_cache.FORMAT}
     try:
         with trees.locked(work):
             if trees.is_complete(work):
                 logging.info("reusing %s: translated before from the same source, "
                              "config, flags, translator and LLVM", work)
                 gen = os.path.join(work, "gen")
+                # Made before the cache was set (or while it was down).
+                if shared and shared_cache.missing(shared, key):
+                    shared_cache.store(shared, key, work, srctree, meta)
+            elif shared and shared_cache.fetch(shared, key, work, srctree, meta):
+                gen = os.path.join(work, "gen")
+                trees.mark_complete(work)
             else:
                 gen = _translate_into(work, req, srctree, tc, env)
                 trees.mark_complete(work)
+                if shared:
+                    shared_cache.store(shared, key, work, srctree, meta)
             if user:
                 trees.record_user(work, user)
     except BaseException:
@@ -348,7 +362,8 @@ def _configure_from_flags() -> int:
     decl = declaration_of_flags(FLAGS.source, FLAGS.sha256, FLAGS.arch,
                                 FLAGS.config, FLAGS.config_file, FLAGS.fragment,
                                 FLAGS.kcflags)
-    translate(request_of(decl, FLAGS.workspace, FLAGS.jobs, FLAGS.cache_dir))
+    translate(request_of(decl, FLAGS.workspace, FLAGS.jobs, FLAGS.cache_dir),
+              shared=shared_cache.endpoint(FLAGS.workspace, os.environ))
     # Only a kernel that translated is declared: a failure leaves the
     # workspace as it was.
     declared, copies = declare(decl, FLAGS.workspace, FLAGS.name)
@@ -373,7 +388,8 @@ def _translate_declaration() -> int:
             check(req)
             result = {"watch": declaration.watched_labels(decl)}
         else:
-            result = {"gen": translate(req, FLAGS.repository)}
+            result = {"gen": translate(req, FLAGS.repository,
+                                       shared_cache.endpoint(FLAGS.workspace, os.environ))}
     except TranslationError as e:
         raise TranslationError(f"{_shown(file, FLAGS.workspace)}: {e}") from None
     if FLAGS.result:
