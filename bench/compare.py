@@ -6,16 +6,18 @@ machine, same -j.  Measures, for each side:
            vmlinux.o: Kbuild's config, then `make vmlinux_o` in an empty
            object tree; kthinlto's translation (tools.kthinlto.configure),
            then `bazel build` in a new output base; each part and the sum.
-           The cold bazel build writes to a shared disk cache
-           (--disk_cache=<work>/shared_cache): the figure includes filling
-           it, what a team's shared cache costs (the edit and null builds
-           do not use it);
+           The translation is stored in, and the cold bazel build writes
+           to, a shared disk cache (the workspace's user.bazelrc: `build:shared
+           --disk_cache=<work>/shared_cache`, built with --config=shared):
+           the figure includes filling it, what a team's shared cache costs
+           (the edit and null builds do not use it);
   fresh    kthinlto only, right after the cold build (the tree unedited): a
            fresh clone at another path (a copy of the bench's workspace,
            which declares the same kernel) builds the same targets in a new,
            empty output base with that warm shared cache and an empty
-           KTHINLTO_CACHE, so Bazel's kernel repository rule translates
-           again, as on a new machine, inside the timed build (its Python:
+           KTHINLTO_CACHE, so Bazel's kernel repository rule takes the
+           translation from that cache (tools/kthinlto/shared_cache.py), as
+           on a new machine, inside the timed build (its Python:
            KTHINLTO_PYTHON, this one, as the empty cache has no virtual
            environment).  Against Kbuild's cold build; with how many of its
            actions were cache hits and how many ran (Bazel's process
@@ -97,6 +99,8 @@ flags.DEFINE_bool("modules", False, "Build the loadable modules too, on both sid
 
 # The name Bazel knows the kernel by (configure's default declaration).
 REPO_NAME = "kernel"
+# The config of the bench workspace's user.bazelrc that names the shared cache.
+SHARED = "shared"
 
 
 def targets() -> tuple[str, ...]:
@@ -378,18 +382,18 @@ def module_json(ours: modules.Side, theirs: modules.Side, files: dict[str, Backe
     }
 
 
-def fresh_clone(work: str, ws: str, shared_cache: str) -> tuple[float, cold.Processes | None]:
+def fresh_clone(work: str, ws: str) -> tuple[float, cold.Processes | None]:
     """The targets built by a fresh clone of ws (at <work>/clone), in a new
-    output base, with the shared disk cache and an empty KTHINLTO_CACHE
-    (the translation is made again, in the timed build): seconds, and its
-    processes.  Then its output base (`clean --expunge` also shuts its
+    output base, with the shared disk cache (ws's user.bazelrc) and an
+    empty KTHINLTO_CACHE (the translation comes from the shared cache, or is
+    made again, in the timed build): seconds, and its processes.  Then its output base (`clean --expunge` also shuts its
     server down), translation cache and clone are deleted."""
     clone, cache = os.path.join(work, "clone"), os.path.join(work, "clone_cache")
     bazel = ["bazel", f"--output_base={os.path.join(work, 'clone_ob')}"]
     env = cold.fresh_env(os.environ, cache, sys.executable)
     copy_workspace(ws, clone)
     try:
-        seconds, stderr = timed_stderr(bazel_build(bazel, f"--disk_cache={shared_cache}"),
+        seconds, stderr = timed_stderr(bazel_build(bazel, f"--config={SHARED}"),
                                        cwd=clone, env=env)
     finally:
         subprocess.run(bazel + ["clean", "--expunge"], cwd=clone, env=env, check=False)
@@ -492,6 +496,10 @@ def main(argv):
         copy_checkout(ws)
         bazel = ["bazel", f"--output_base={os.path.join(work, 'ob')}"]
         shared_cache = os.path.join(work, "shared_cache")
+        # The team's cache, set once as a user does: the translation is
+        # stored there, the cold build fills it, the fresh clone reads both.
+        with open(os.path.join(ws, "user.bazelrc"), "w") as f:
+            f.write(f"build:{SHARED} --disk_cache={shared_cache}\n")
         translate = timed([sys.executable, "-m", "tools.kthinlto.configure",
                            f"--workspace={ws}", f"--source={src}",
                            f"--config={FLAGS.config}", f"--jobs={FLAGS.jobs}"]
@@ -499,11 +507,11 @@ def main(argv):
         # No execution log in the timed cold build: Bazel writes the log
         # (every input of every action) as JSON at the end, which Kbuild's
         # side does not pay for.  The BE figures come from aquery afterwards.
-        b_cold = timed(bazel_build(bazel, f"--disk_cache={shared_cache}", *profile("cold")),
+        b_cold = timed(bazel_build(bazel, f"--config={SHARED}", *profile("cold")),
                        cwd=ws)
         # A fresh clone with the shared cache, before any edit (the edit and
         # null builds below do not use the shared cache).
-        fresh, fresh_processes = fresh_clone(work, ws, shared_cache)
+        fresh, fresh_processes = fresh_clone(work, ws)
         c = cold.Cold(translate, b_cold, kconfig, kmake, fresh, fresh_processes)
         save_mnemonics(bazel, ws, "cold", "edit", "module_edit", "null")
         cold_explained = explained("cold")

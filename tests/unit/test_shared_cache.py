@@ -25,6 +25,24 @@ def test_endpoint_falls_back_to_the_executor_and_to_bazels_scheme():
         sc.Endpoint("grpcs://remote.example.com:443")
 
 
+def test_disk_cache_serves_when_no_remote_cache_is_set():
+    assert sc.endpoint_of_bazelrc("build --disk_cache=/srv/cache\n") == sc.Endpoint("file:///srv/cache")
+    assert sc.endpoint_of_bazelrc("build --disk_cache=/srv/cache\nbuild:cache --remote_cache=grpc://c\n") \
+        == sc.Endpoint("grpc://c")
+
+
+def test_disk_cache_round_trip_in_bazels_layout(tmp_path, capfd):
+    ep = sc.Endpoint(f"file://{tmp_path}/disk")
+    tree = _tree(tmp_path / "a", tmp_path / "src")
+    assert sc.missing(ep, "k") and sc.store(ep, "k", str(tree), str(tmp_path / "src"), META)
+    assert (tmp_path / "disk" / "ac" / sc.action_digest("k").hash[:2] / sc.action_digest("k").hash).is_file()
+    other = tmp_path / "b" / "trees" / "k"
+    other.parent.mkdir(parents=True)
+    assert sc.fetch(ep, "k", str(other), str(tmp_path / "src2"), META)
+    assert os.readlink(other / "gen" / "src") == str(tmp_path / "src2")
+    assert "warning" not in capfd.readouterr().err
+
+
 def test_no_cache_in_user_bazelrc_is_none():
     assert sc.endpoint_of_bazelrc("build --jobs=8\ntry-import foo.bazelrc\n") is None
 

@@ -17,7 +17,8 @@ ContentAddressableStorage; or Bazel's HTTP cache protocol, GET/PUT of
     placeholders (pack), and by this machine's on the way back (unpack), so
     another path, user and output base can use it byte for byte.
 
-Which cache: the one user.bazelrc points Bazel at (endpoint_of_bazelrc);
+Which cache: the one user.bazelrc points Bazel at (endpoint_of_bazelrc;
+a --disk_cache directory too, in Bazel's layout);
 KTHINLTO_SHARED_CACHE=URL overrides it, KTHINLTO_SHARED_CACHE=off turns it
 off.  A cache that is down, slow (TIMEOUT per call), serves a blob whose
 digest is not what the entry names, or an entry of another translator gives
@@ -66,13 +67,14 @@ class Endpoint:
         return self.url
 
 
-_CACHE_FLAGS = ("--remote_cache", "--remote_executor")
+_CACHE_FLAGS = ("--remote_cache", "--remote_executor", "--disk_cache")
 
 
 def endpoint_of_bazelrc(text: str) -> Endpoint | None:
     """The shared cache a user.bazelrc points Bazel at: its --remote_cache
     (or, with none, --remote_executor, whose service is a cache too), with
-    the --remote_instance_name and --remote_header it sets; None if none.
+    the --remote_instance_name and --remote_header it sets, or else its
+    --disk_cache (as file://DIR); None if none.
     Every command and config counts (build:cache, build:remote,
     build:remote_service, common ...): the translation is the same whatever
     config a build runs with.  The last value of each flag wins, as in Bazel."""
@@ -96,6 +98,8 @@ def endpoint_of_bazelrc(text: str) -> Endpoint | None:
                 key, _, v = value.partition("=")
                 headers[key] = v
     url = values.get("--remote_cache") or values.get("--remote_executor")
+    if not url and values.get("--disk_cache"):
+        return Endpoint("file://" + os.path.expanduser(values["--disk_cache"]))
     if not url:
         return None
     if "://" not in url:
@@ -288,6 +292,59 @@ class HttpCache:
         pass
 
 
+class DiskCache:
+    """Bazel's --disk_cache directory: ac/<2>/<hash> and cas/<2>/<hash>
+    (a team's cache on a shared file system, or one machine's checkouts).
+    Files are written beside their name and renamed into place."""
+
+    def __init__(self, ep: Endpoint):
+        self.root = ep.url[len("file://"):]
+
+    def _path(self, kind: str, h: str) -> str:
+        return os.path.join(self.root, kind, h[:2], h)
+
+    def _read(self, kind: str, h: str) -> bytes | None:
+        try:
+            with open(self._path(kind, h), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            raise CacheError(f"{kind}/{h}: {e.strerror}") from None
+
+    def _write(self, kind: str, h: str, data: bytes) -> None:
+        path = self._path(kind, h)
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(f"{path}.kthinlto-{os.getpid()}", "wb") as f:
+                f.write(data)
+            os.replace(f"{path}.kthinlto-{os.getpid()}", path)
+        except OSError as e:
+            raise CacheError(f"{kind}/{h}: {e.strerror}") from None
+
+    def get_action_result(self, digest) -> bytes | None:
+        return self._read("ac", digest.hash)
+
+    def put_action_result(self, digest, data: bytes) -> None:
+        self._write("ac", digest.hash, data)
+
+    def get_blobs(self, digests) -> dict[str, bytes]:
+        got = {}
+        for d in digests:
+            data = self._read("cas", d.hash)
+            if data is None:
+                raise CacheError(f"blob {d.hash} is missing")
+            got[d.hash] = data
+        return got
+
+    def put_blobs(self, blobs: list[bytes]) -> None:
+        for data in blobs:
+            self._write("cas", digest_of(data).hash, data)
+
+    def close(self) -> None:
+        pass
+
+
 class GrpcCache:
     """REAPI over gRPC: ActionCache and ContentAddressableStorage."""
 
@@ -375,7 +432,9 @@ def client(ep: Endpoint):
         return HttpCache(ep)
     if ep.url.startswith(("grpc://", "grpcs://")):
         return GrpcCache(ep)
-    raise CacheError(f"scheme of {ep.url} is none of grpc, grpcs, http, https")
+    if ep.url.startswith("file://"):
+        return DiskCache(ep)
+    raise CacheError(f"scheme of {ep.url} is none of grpc, grpcs, http, https, file")
 
 
 # What the translator calls.
