@@ -147,14 +147,24 @@ def _watch_translator(rctx):
             rctx.path(Label("@kthinlto//tools/kthinlto:" + child.basename))
     rctx.path(rctx.attr._schema)
 
-def _run(rctx, args, timeout):
-    """Runs the translator through ./kthin, which provides its Python.
+def _translate(rctx, args):
+    """Runs the translator in one process, without a shell.
 
-    Fails with the translator's one-line error.
+    The host's python3 becomes the virtual environment's
+    (tools/kthinlto/venv.py), in the ruleset's root.  Fails with the translator's one-line error; returns its result.
     """
-    result = rctx.execute([rctx.path(rctx.attr._kthin), "translate"] + args, quiet = False, timeout = timeout)
+    python = rctx.which("python3")
+    if not python:
+        fail("kthinlto: python3 not found on PATH; install python3 (./kthin setup does)")
+    root = rctx.path(rctx.attr._kthin).dirname
+    result = rctx.execute(
+        [python, "-S", rctx.path(rctx.attr._venv), "exec", "-m", "tools.kthinlto.configure"] + args,
+        quiet = False,
+        timeout = rctx.attr.timeout,
+        working_directory = str(root),
+    )
     if result.return_code != 0:
-        errors = [line for line in result.stderr.splitlines() if line.startswith("kthinlto: error:")]
+        errors = [line for line in result.stderr.splitlines() if line.startswith(("kthinlto: error:", "kthin: error:"))]
         fail(errors[-1] if errors else "kthinlto: translating %s failed (exit %d): %s" % (
             rctx.attr.declaration,
             result.return_code,
@@ -165,19 +175,20 @@ def _run(rctx, args, timeout):
 def _kernel_repository_impl(rctx):
     declaration = rctx.path(rctx.attr.declaration)
     _watch_translator(rctx)
-    args = [
+    rctx.report_progress("translating %s (or taking its translation from KTHINLTO_CACHE or the shared cache)" % rctx.attr.declaration)
+
+    # Checks the declaration (one-line errors naming file and field), then
+    # translates, or finds the translation made.
+    done = _translate(rctx, [
         "--declaration=%s" % declaration,
         "--workspace=%s" % _workspace_root(rctx, rctx.attr.declaration),
         "--result=%s" % rctx.path("translation.json"),
-    ]
+        "--repository=%s" % rctx.path("."),
+    ])
 
-    # Checked before any Kbuild step; the files it names are watched too.
-    rctx.report_progress("checking %s" % rctx.attr.declaration)
-    checked = _run(rctx, args + ["--check_only"], 600)
-    for label in checked["watch"]:
+    # The files the declaration names: a change translates again.
+    for label in done["watch"]:
         rctx.path(Label(label))
-    rctx.report_progress("translating %s (or reusing its translation in KTHINLTO_CACHE)" % rctx.attr.declaration)
-    done = _run(rctx, args + ["--repository=%s" % rctx.path(".")], rctx.attr.timeout)
     gen = rctx.path(done["gen"])
 
     # Everything the translator wrote (tools/kthinlto/emit.py's write) but
@@ -203,6 +214,7 @@ another checkout or output base with the same declaration reuses it.""",
         "_kthin": attr.label(default = "//:kthin", allow_single_file = True),
         "_schema": attr.label(default = "//rules/private:schema.bzl", allow_single_file = True),
         "_translator": attr.label(default = "//tools/kthinlto:configure.py", allow_single_file = True),
+        "_venv": attr.label(default = "//tools/kthinlto:venv.py", allow_single_file = True),
     },
     environ = ["KTHINLTO_CACHE", "KTHINLTO_PYTHON", "KTHINLTO_SHARED_CACHE", "HOME"],
 )

@@ -389,7 +389,8 @@ def _translate_declaration() -> int:
             result = {"watch": declaration.watched_labels(decl)}
         else:
             result = {"gen": translate(req, FLAGS.repository,
-                                       shared_cache.endpoint(FLAGS.workspace, os.environ))}
+                                       shared_cache.endpoint(FLAGS.workspace, os.environ)),
+                      "watch": declaration.watched_labels(decl)}
     except TranslationError as e:
         raise TranslationError(f"{_shown(file, FLAGS.workspace)}: {e}") from None
     if FLAGS.result:

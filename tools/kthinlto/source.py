@@ -159,16 +159,24 @@ def check_kernel_tree(path: str, arch: str, arch_setting: str = "--arch") -> Non
             f"`make -C {path} mrproper` first: kthinlto builds out of tree")
 
 
-def unpack(tarball: str, expected: str | None, cache_dir: str) -> str:
-    """Extracts a verified tarball once; returns the tree inside it."""
+def _extracted(digest: str, cache_dir: str) -> str:
+    """Where the tarball of that sha256 is extracted (renamed into place
+    when whole: it exists only complete)."""
+    return os.path.join(cache_dir, "src", digest[:16])
+
+
+def unpack(tarball: str, expected: str | None, cache_dir: str,
+           verified: bool = False) -> str:
+    """Extracts a verified tarball once; returns the tree inside it.
+    verified: the caller has just checked it has sha256 expected."""
     if not os.path.isfile(tarball):
         raise TranslationError(f"{tarball}: no such file; pass --source")
-    digest = sha256_file(tarball)
+    digest = expected if verified and expected else sha256_file(tarball)
     if expected and digest != expected:
         raise TranslationError(
             f"{tarball}: sha256 {digest} is not the expected {expected}; "
             "pass --sha256 for another tarball")
-    dest = os.path.join(cache_dir, "src", digest[:16])
+    dest = _extracted(digest, cache_dir)
     if not os.path.isdir(dest):
         logging.info("extracting %s", tarball)
         tmp = dest + f".tmp{os.getpid()}"
@@ -180,15 +188,24 @@ def unpack(tarball: str, expected: str | None, cache_dir: str) -> str:
         with tarfile.open(tarball) as tar:
             tar.extractall(tmp, **trusted)
         os.rename(tmp, dest)
+    return _tree_in(dest)
+
+
+def _tree_in(dest: str) -> str:
     entries = [e for e in os.listdir(dest) if not e.startswith(".")]
     return os.path.join(dest, entries[0]) if len(entries) == 1 else dest
 
 
 def pinned_tree(package: str, cache_dir: str) -> str:
-    """The extracted tree of a pinned package (fetched and unpacked once)."""
+    """The extracted tree of a pinned package (fetched and unpacked once).
+    Its tarball is hashed once, when fetched or found before extraction;
+    an extracted tree is named by the pinned sha256 and used as it is."""
     _, pins = read_pins()
     pin = pins[package]
-    return unpack(fetch(pin, cache_dir), pin.sha256, cache_dir)
+    dest = _extracted(pin.sha256, cache_dir)
+    if os.path.isdir(dest):
+        return _tree_in(dest)
+    return unpack(fetch(pin, cache_dir), pin.sha256, cache_dir, verified=True)
 
 
 def default_cache_dir() -> str:
