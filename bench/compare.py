@@ -78,7 +78,7 @@ from bench.report import print_backends, print_counts, print_reasons, print_rows
 from bench.bundles import bundle_stats, format_stats
 from bench.reruns import output_changes, rewritten, save_outputs, stamps
 from bench.common import REPO, copy_checkout, copy_workspace, edit, timed, timed_stderr
-from tools.kthinlto import bundle, buildgraph, elf, emit, execlog, kbuild, report, source
+from tools.kthinlto import bundle, buildgraph, elf, emit, execlog, kbuild, report, source, trees
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("config", "tinyconfig", "Config target.")
@@ -382,6 +382,16 @@ def module_json(ours: modules.Side, theirs: modules.Side, files: dict[str, Backe
     }
 
 
+def translation_phases(bazel: list[str], ws: str) -> dict[str, float]:
+    """Seconds of each phase of the translation @kernel links to (its
+    tree's trees.PHASES)."""
+    ob = subprocess.run(bazel + ["info", "output_base"], cwd=ws, capture_output=True,
+                        text=True, check=True).stdout.strip()
+    gen = os.path.dirname(os.path.realpath(os.path.join(ob, "external", REPO_NAME, "kernel.bzl")))
+    with open(os.path.join(os.path.dirname(gen), trees.PHASES)) as f:
+        return json.load(f)
+
+
 def fresh_clone(work: str, ws: str) -> tuple[float, cold.Processes | None]:
     """The targets built by a fresh clone of ws (at <work>/clone), in a new
     output base, with the shared disk cache (ws's user.bazelrc) and an
@@ -511,6 +521,7 @@ def main(argv):
                        cwd=ws)
         # A fresh clone with the shared cache, before any edit (the edit and
         # null builds below do not use the shared cache).
+        phases_of_translation = translation_phases(bazel, ws)
         fresh, fresh_processes = fresh_clone(work, ws)
         c = cold.Cold(translate, b_cold, kconfig, kmake, fresh, fresh_processes)
         save_mnemonics(bazel, ws, "cold", "edit", "module_edit", "null")
@@ -537,6 +548,9 @@ def main(argv):
     print(f"config: {label} (x86_64, ThinLTO), -j{FLAGS.jobs}, {os.cpu_count()} cores; "
           f"built: {built}")
     print_rows(rows)
+    print("cold translation, its phases: " + ", ".join(
+        f"{name} {s:.1f} s" for name, s in phases_of_translation.items())
+        + f"; the rest (source, key, shared cache) {c.translation - sum(phases_of_translation.values()):.1f} s")
     print(f"fresh clone (new output base, empty KTHINLTO_CACHE, the cold build's disk "
           f"cache): {cold.describe_processes(c.fresh_processes)}")
     if sides:
@@ -550,7 +564,8 @@ def main(argv):
     print(format_stats(weight))
     print_edits(results, files)
     first = results[0]
-    summary = {"config": label, **cold.summary(c), "edit": [first.ours, first.kbuild],
+    summary = {"config": label, **cold.summary(c), "translation_phases": phases_of_translation,
+               "edit": [first.ours, first.kbuild],
                "null": [b_null, k_null], "be": n_backends,
                "mean_bitcode_inputs": mean_inputs, "bundle_bytes": weight.bytes,
                "be_rerun": len(first.rerun), "why": {k: len(v) for k, v in first.why.items()},

@@ -74,3 +74,14 @@ def test_pins_file_is_valid_json_with_the_documented_fields():
     assert set(data) == {"about", "default", "packages"}
     for p in data["packages"].values():
         assert set(p) == {"version", "sha256"}
+
+
+def test_an_extracted_pin_is_used_without_reading_its_tarball(tmp_path, monkeypatch):
+    """Once extracted (src/<pinned sha256>, renamed into place whole), a
+    pinned tree costs no hashing: here its tarball does not even exist."""
+    pin = source.Pin("linux-source-6.1", "6.1.0-test", "ab" * 32)
+    monkeypatch.setattr(source, "read_pins", lambda: ("linux-source-6.1", {pin.package: pin}))
+    tree = tmp_path / "src" / pin.sha256[:16] / "linux-source-6.1"
+    tree.mkdir(parents=True)
+    assert source.pinned_tree(pin.package, str(tmp_path)) == str(tree)
+    assert not (tmp_path / "sources").exists()

@@ -211,6 +211,25 @@ def translation_inputs(req: Request, srctree: str, tc: kbuild.Toolchain) -> dict
     }
 
 
+class Phases:
+    """Seconds of each phase of a translation, in order."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self._last = time.monotonic()
+
+    def done(self, name: str) -> None:
+        now = time.monotonic()
+        self.seconds[name] = round(now - self._last, 2)
+        self._last = now
+
+    def write(self, path: str) -> None:
+        with open(path, "w") as f:
+            json.dump(self.seconds, f, indent=1)
+        logging.info("translation phases: %s", ", ".join(
+            f"{name} {s:.1f} s" for name, s in self.seconds.items()))
+
+
 def _translate_into(work: str, req: Request, srctree: str, tc: kbuild.Toolchain,
                     env: dict) -> str:
     """Translates into the (new) directory work; returns its gen directory."""
@@ -220,13 +239,16 @@ def _translate_into(work: str, req: Request, srctree: str, tc: kbuild.Toolchain,
     os.makedirs(objtree)
     log_path = os.path.join(work, "kbuild.log")
     start = time.monotonic()
+    phases = Phases()
     try:
         probes = kbuild.probes_for(work, tc)
         kbuild.configure(srctree, objtree, req.arch, tc, req.spec, log_path,
                          req.jobs, probes)
+        phases.done("config")
         rec_dir = kbuild.recorded_build(srctree, objtree, req.arch, tc, work,
                                         req.jobs, log_path, req.kcflags)
         kbuild.normalize_objtool(objtree, tc)
+        phases.done("recorded make")
         recs = records.read_records(rec_dir)
         units = [_with_post_link(u, objtree) for u in graph.units_from_records(
             recs, lambda a: kbuild.archive_members(a, objtree, tc),
@@ -243,11 +265,13 @@ def _translate_into(work: str, req: Request, srctree: str, tc: kbuild.Toolchain,
         common = tuple(dict.fromkeys(p for r in recs if r.kind == "link" and graph.is_ko_link(r.argv)
                                      for p in graph.parse_ko_link(r.argv, srctree, objtree)[3][2:]))
         linked += [compiles[p] for p in common if p in compiles]
+        phases.done("records")
         inputs = deps.scan(linked + mod_o, tc.clang, tc.scan_deps, objtree, srctree,
                            work, req.jobs, env)
         for path, extra in deps.scan_incbin(linked, tc.clang, objtree,
                                             srctree, env).items():
             inputs[path] = sorted(set(inputs[path] + extra))
+        phases.done("header scan")
         objs = graph.build_objects(units, compiles, inputs, srctree, objtree, common)
         steps = _module_steps(recs, compiles, units, inputs, srctree, objtree, work)
         leaks = graph.host_paths(objs, units, srctree, objtree, steps)
@@ -265,6 +289,8 @@ def _translate_into(work: str, req: Request, srctree: str, tc: kbuild.Toolchain,
                    compile_commands.entries([o for o in objs if o.path not in common],
                                             srctree, objtree, tc.clang),
                    steps.srcversion_cmds if steps else ())
+        phases.done("emit")
+        phases.write(os.path.join(work, trees.PHASES))
     except BaseException:
         # Nothing half-written: the workspace still points at the old tree.
         if not os.environ.get("KTHINLTO_KEEP_FAILED"):

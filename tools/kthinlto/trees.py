@@ -26,6 +26,7 @@ _TOOLS = os.path.dirname(os.path.abspath(__file__))
 _SCHEMA = os.path.join(os.path.dirname(os.path.dirname(_TOOLS)), "rules", "private", "schema.bzl")
 COMPLETE = "complete"   # written last: the tree may be used
 USERS = "users"         # one Bazel repository directory per line
+PHASES = "phases.json"  # seconds of each phase of the translation, in order
 
 
 def _digest(data: bytes) -> str:
