@@ -172,9 +172,27 @@ def _translate(rctx, args):
         ))
     return json.decode(rctx.read("translation.json"))
 
+def _watch_declared_files(rctx, declaration):
+    """Resolves the labels the declaration names before the translation.
+
+    Bazel (before 7) restarts a repository rule at each label it resolves
+    for the first time: resolved here, no restart follows the translation.
+    The translator's own list (its result's "watch") stays the one that
+    counts; a label missed here only costs a restart.
+    """
+    decl = json.decode(rctx.read(declaration))
+    for value in [decl.get("source", ""), decl.get("config_file", "")] + decl.get("fragments", []):
+        if value.startswith("//"):
+            rctx.path(Label("@" + value))
+        elif value.startswith("@"):
+            rctx.path(Label(value))
+
 def _kernel_repository_impl(rctx):
     declaration = rctx.path(rctx.attr.declaration)
     _watch_translator(rctx)
+    _watch_declared_files(rctx, declaration)
+    rctx.path(rctx.attr._venv)
+    rctx.path(rctx.attr._kthin)
     rctx.report_progress("translating %s (or taking its translation from KTHINLTO_CACHE or the shared cache)" % rctx.attr.declaration)
 
     # Checks the declaration (one-line errors naming file and field), then
