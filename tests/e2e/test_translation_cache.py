@@ -19,6 +19,9 @@ def test_identical_declaration_reuses_one_translation(default_kernel, tmp_path):
     finally:
         ws.shutdown()
     assert "reusing" in proc.stderr and "make tinyconfig" not in proc.stderr
+    # One translator run per fetch: no restart of the repository rule runs
+    # it again (each run logs "reusing" once).
+    assert proc.stderr.count("reusing") == 1, proc.stderr
     # Both repositories are recorded: the translation is not unused.
     tree = os.path.dirname(ws.gen())
     with open(os.path.join(tree, trees.USERS)) as f:
