@@ -8,7 +8,7 @@ version whenever the shape changes.
 
 KERNEL (schema 5), JSON-compatible:
   schema        this version
-  modules       None without modules; else what Kbuild does after the
+  modules       {} without modules; else what Kbuild does after the
                 modules' link units, as it saved and recorded it:
                 {modpost (the shell command of its modpost, run in the
                 object tree), builtin (the shell commands that make

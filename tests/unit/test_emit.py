@@ -1,5 +1,6 @@
 """tools/kthinlto/emit.py: the generated @kernel repository."""
 
+import ast
 import json
 import os
 
@@ -111,7 +112,15 @@ def test_kernel_data_link_units_and_config():
         "module": ""}]
     assert d["config"] == CONFIG
     assert d["schema"] == emit.schema_version() == 5
-    assert d["modules"] is None   # no module steps without modules
+    assert d["modules"] == {}   # no module steps without modules
+
+
+def test_kernel_bzl_without_modules_is_a_starlark_literal():
+    # JSON's null, true and false are no Starlark: kernel.bzl must be a
+    # literal of dicts, lists, strings and ints only (plain tinyconfig has
+    # no modules).
+    payload = emit.kernel_bzl(data()).split(emit._KERNEL, 1)[1]
+    assert isinstance(ast.literal_eval(payload), dict)
 
 
 def test_kernel_data_modules_index_the_shared_files_and_flag_sets():

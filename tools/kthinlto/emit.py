@@ -134,7 +134,8 @@ def kernel_data(objs: list[Object], units: list[LinkUnit], config: dict,
             "prebuilt": 1 if o.prebuilt else 0,
             "module": module_of.get(o.path, ""),
         })
-    modules = None
+    # Empty without modules: JSON's null is no Starlark.
+    modules = {}
     if steps:
         modules = {
             "modpost": steps.modpost,
