@@ -122,3 +122,11 @@ def test_chunks_fit_a_grpc_batch_and_join_to_the_whole():
 def test_action_digest_names_key_and_format():
     assert sc.action_digest("k") == sc.action_digest("k")
     assert sc.action_digest("k") != sc.action_digest("k2")
+
+
+def test_http_user_and_password_in_the_url_become_basic_authentication():
+    base, headers = sc.http_base_and_headers(sc.Endpoint("https://me:s%40cret@cache.example.com/k/"))
+    assert base == "https://cache.example.com/k"
+    assert headers == {"Authorization": "Basic bWU6c0BjcmV0"}   # me:s@cret
+    assert sc.http_base_and_headers(sc.Endpoint("http://c:8080", headers=(("x", "y"),))) == \
+        ("http://c:8080", {"x": "y"})

@@ -26,6 +26,7 @@ one warning line, then the translation is made here; nothing half-written is
 ever used (unpack writes beside the tree and renames it into place last).
 """
 
+import base64
 import dataclasses
 import gzip
 import hashlib
@@ -38,6 +39,7 @@ import sys
 import tarfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 FORMAT = 1                  # of the packed translation; another, another key
@@ -248,13 +250,26 @@ def _chunk_name(i: int) -> str:
 
 # The two protocols.
 
+def http_base_and_headers(ep: Endpoint) -> tuple[str, dict[str, str]]:
+    """The URL to put /ac/ and /cas/ under, and the request headers: user
+    and password in the URL (https://user:pass@host/, as Bazel takes
+    them) become basic authentication."""
+    parts = urllib.parse.urlsplit(ep.url)
+    headers = dict(ep.headers)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, netloc = netloc.rsplit("@", 1)
+        token = base64.b64encode(urllib.parse.unquote(userinfo).encode()).decode()
+        headers.setdefault("Authorization", "Basic " + token)
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc)).rstrip("/"), headers
+
+
 class HttpCache:
     """Bazel's HTTP cache protocol: /ac/<hash> holds a serialized
     ActionResult, /cas/<hash> a blob."""
 
     def __init__(self, ep: Endpoint):
-        self.base = ep.url.rstrip("/")
-        self.headers = dict(ep.headers)
+        self.base, self.headers = http_base_and_headers(ep)
 
     def _request(self, method: str, path: str, data: bytes | None = None) -> bytes | None:
         req = urllib.request.Request(f"{self.base}/{path}", data=data, method=method,
