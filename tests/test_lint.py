@@ -1,4 +1,5 @@
-"""buildifier --lint=warn (npm @bazel/buildifier) reports nothing."""
+"""Repository hygiene: buildifier --lint=warn (npm @bazel/buildifier) reports
+nothing, and pytest can collect every test file."""
 
 import os
 import subprocess
@@ -18,3 +19,13 @@ def test_buildifier_lint_warn_is_clean():
                           cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0 and not proc.stdout and not proc.stderr, (
         proc.stdout + proc.stderr)
+
+
+def test_test_files_have_unique_names():
+    # The test directories are no packages: pytest imports each test file
+    # by its name, and two of one name stop the whole run at collection.
+    files = subprocess.run(["git", "ls-files", "tests/**/test_*.py", "tests/test_*.py"], cwd=REPO,
+                           check=True, capture_output=True, text=True).stdout.split()
+    names = [os.path.basename(f) for f in files]
+    assert len(names) > 50
+    assert sorted(n for n in set(names) if names.count(n) > 1) == []
