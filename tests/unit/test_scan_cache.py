@@ -97,9 +97,22 @@ def test_module_symbols_follow_their_option():
     assert scan_cache.config_value(config, "CONFIG_C") == scan_cache.config_value(config, "CONFIG_D") == ""
 
 
+def test_a_config_switched_back_finds_its_scans(tmp_path, counted):
+    src, obj = _tree(tmp_path / "a")
+    cache = tmp_path / "cache"
+    _scan(tmp_path, src, obj, {"CONFIG_B": "y"}, cache)
+    (obj / "include" / "generated" / "autoconf.h").write_text("\n")
+    _scan(tmp_path, src, obj, {"CONFIG_B": "n"}, cache)
+    (obj / "include" / "generated" / "autoconf.h").write_text("#define CONFIG_B 1\n")
+    _scan(tmp_path, src, obj, {"CONFIG_B": "y"}, cache)
+    assert counted == [["x.o", "y.o"], ["x.o"]]
+
+
 def test_a_damaged_entry_is_scanned_again(tmp_path):
     os.makedirs(tmp_path / "scan" / "ab")
     (tmp_path / "scan" / "ab" / "abcd").write_bytes(b"not zlib")
-    assert scan_cache.load(str(tmp_path), "abcd") is None
-    scan_cache.store(str(tmp_path), "abcd", {"deps": [], "files": "f", "config": {}})
-    assert scan_cache.load(str(tmp_path), "abcd") == {"deps": [], "files": "f", "config": {}}
+    assert scan_cache.load(str(tmp_path), "abcd") == []
+    for i in range(scan_cache.KEPT + 2):
+        scan_cache.store(str(tmp_path), "abcd", {"deps": [str(i)], "files": "f", "config": {}})
+    kept = scan_cache.load(str(tmp_path), "abcd")
+    assert [e["deps"] for e in kept] == [[str(i)] for i in range(scan_cache.KEPT + 1, 1, -1)]

@@ -267,7 +267,8 @@ def _translate_into(work: str, req: Request, srctree: str, tc: kbuild.Toolchain,
         linked += [compiles[p] for p in common if p in compiles]
         phases.done("records")
         inputs = deps.scan(linked + mod_o, tc.clang, tc.scan_deps, objtree, srctree,
-                           work, req.jobs, env)
+                           work, req.jobs, env, cache_dir=req.cache_dir,
+                           config=kbuild.read_config(os.path.join(objtree, ".config")))
         for path, extra in deps.scan_incbin(linked, tc.clang, objtree,
                                             srctree, env).items():
             inputs[path] = sorted(set(inputs[path] + extra))

@@ -9,9 +9,10 @@ import json
 import re
 import logging
 import os
+import shutil
 import subprocess
 
-from tools.kthinlto import flags
+from tools.kthinlto import flags, scan_cache
 from tools.kthinlto.records import Compile, TranslationError
 
 
@@ -42,13 +43,52 @@ def parse_make_deps(text: str) -> list[tuple[str, list[str]]]:
 
 def scan(objs: list[Compile], compiler: str, scan_deps: str, objtree: str,
          srctree: str, work: str, jobs: int,
-         env: dict | None = None) -> dict[str, list[str]]:
+         env: dict | None = None, cache_dir: str | None = None,
+         config: dict[str, str] | None = None) -> dict[str, list[str]]:
     """Relocated input files (`%{src}/...`, `%{obj}/...`) per object output,
     each once, in the order the compiler opens them.
 
     env: the scanner's environment (the translation's, without CPATH and
-    other settings of the user's shell).
+    other settings of the user's shell).  cache_dir: where scans are kept
+    by content (scan_cache.py), with config (the .config's values): only
+    the compiles whose entry is missing or stale are scanned.
     """
+    if cache_dir is None:
+        return _scan_all(objs, compiler, scan_deps, objtree, srctree, work, jobs, env)
+    files = scan_cache.Files(srctree, objtree)
+    scanner = scanner_identity(scan_deps, env)
+    result, todo = {}, []
+    for c in objs:
+        key = scan_cache.entry_key(scanner, c.argv, c.source, srctree, objtree)
+        found = scan_cache.lookup(cache_dir, key, files, config or {})
+        if found is not None:
+            result[c.output] = found
+        else:
+            todo.append((c, key))
+    logging.info("headers of %d of %d objects unchanged since an earlier scan "
+                 "(KTHINLTO_CACHE/scan); scanning %d", len(objs) - len(todo), len(objs), len(todo))
+    if todo:
+        scanned = _scan_all([c for c, _ in todo], compiler, scan_deps, objtree, srctree,
+                            work, jobs, env)
+        for c, key in todo:
+            result[c.output] = scanned[c.output]
+            scan_cache.store(cache_dir, key, scan_cache.make_entry(scanned[c.output], files,
+                                                                   config or {}))
+    return result
+
+
+def scanner_identity(scan_deps: str, env: dict | None = None) -> str:
+    """Which scanner: where it really is and its version line."""
+    proc = subprocess.run([scan_deps, "--version"], capture_output=True, text=True, env=env)
+    path = shutil.which(scan_deps) or scan_deps
+    lines = proc.stdout.strip().splitlines()
+    return f"{os.path.realpath(path)}: {' '.join(lines[:2])}"
+
+
+def _scan_all(objs: list[Compile], compiler: str, scan_deps: str, objtree: str,
+              srctree: str, work: str, jobs: int,
+              env: dict | None = None) -> dict[str, list[str]]:
+    """deps.scan without a cache: clang-scan-deps over every compile."""
     db_path = os.path.join(work, "compile_commands.json")
     with open(db_path, "w") as f:
         json.dump(compilation_database(objs, compiler, objtree), f)
