@@ -27,6 +27,7 @@ ever used (unpack writes beside the tree and renames it into place last).
 """
 
 import base64
+import contextlib
 import dataclasses
 import gzip
 import hashlib
@@ -264,7 +265,35 @@ def http_base_and_headers(ep: Endpoint) -> tuple[str, dict[str, str]]:
     return urllib.parse.urlunsplit(parts._replace(netloc=netloc)).rstrip("/"), headers
 
 
-class HttpCache:
+class _KeyedStore:
+    """A cache that stores each entry under <kind>/<hash>, kind ac or cas
+    (Bazel's HTTP cache and disk cache): get(kind, hash) gives the bytes
+    or None, put(kind, hash, data) stores them."""
+
+    def get_action_result(self, digest) -> bytes | None:
+        return self.get("ac", digest.hash)
+
+    def put_action_result(self, digest, data: bytes) -> None:
+        self.put("ac", digest.hash, data)
+
+    def get_blobs(self, digests) -> dict[str, bytes]:
+        got = {}
+        for d in digests:
+            data = self.get("cas", d.hash)
+            if data is None:
+                raise CacheError(f"blob {d.hash} is missing")
+            got[d.hash] = data
+        return got
+
+    def put_blobs(self, blobs: list[bytes]) -> None:
+        for data in blobs:
+            self.put("cas", digest_of(data).hash, data)
+
+    def close(self) -> None:
+        pass
+
+
+class HttpCache(_KeyedStore):
     """Bazel's HTTP cache protocol: /ac/<hash> holds a serialized
     ActionResult, /cas/<hash> a blob."""
 
@@ -284,30 +313,14 @@ class HttpCache:
         except (urllib.error.URLError, OSError) as e:
             raise CacheError(f"{method} /{path}: {getattr(e, 'reason', e)}") from None
 
-    def get_action_result(self, digest) -> bytes | None:
-        return self._request("GET", f"ac/{digest.hash}")
+    def get(self, kind: str, h: str) -> bytes | None:
+        return self._request("GET", f"{kind}/{h}")
 
-    def put_action_result(self, digest, data: bytes) -> None:
-        self._request("PUT", f"ac/{digest.hash}", data)
-
-    def get_blobs(self, digests) -> dict[str, bytes]:
-        got = {}
-        for d in digests:
-            data = self._request("GET", f"cas/{d.hash}")
-            if data is None:
-                raise CacheError(f"blob {d.hash} is missing")
-            got[d.hash] = data
-        return got
-
-    def put_blobs(self, blobs: list[bytes]) -> None:
-        for data in blobs:
-            self._request("PUT", f"cas/{digest_of(data).hash}", data)
-
-    def close(self) -> None:
-        pass
+    def put(self, kind: str, h: str, data: bytes) -> None:
+        self._request("PUT", f"{kind}/{h}", data)
 
 
-class DiskCache:
+class DiskCache(_KeyedStore):
     """Bazel's --disk_cache directory: ac/<2>/<hash> and cas/<2>/<hash>
     (a team's cache on a shared file system, or one machine's checkouts).
     Files are written beside their name and renamed into place."""
@@ -318,7 +331,7 @@ class DiskCache:
     def _path(self, kind: str, h: str) -> str:
         return os.path.join(self.root, kind, h[:2], h)
 
-    def _read(self, kind: str, h: str) -> bytes | None:
+    def get(self, kind: str, h: str) -> bytes | None:
         try:
             with open(self._path(kind, h), "rb") as f:
                 return f.read()
@@ -327,7 +340,7 @@ class DiskCache:
         except OSError as e:
             raise CacheError(f"{kind}/{h}: {e.strerror}") from None
 
-    def _write(self, kind: str, h: str, data: bytes) -> None:
+    def put(self, kind: str, h: str, data: bytes) -> None:
         path = self._path(kind, h)
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -336,28 +349,6 @@ class DiskCache:
             os.replace(f"{path}.kthinlto-{os.getpid()}", path)
         except OSError as e:
             raise CacheError(f"{kind}/{h}: {e.strerror}") from None
-
-    def get_action_result(self, digest) -> bytes | None:
-        return self._read("ac", digest.hash)
-
-    def put_action_result(self, digest, data: bytes) -> None:
-        self._write("ac", digest.hash, data)
-
-    def get_blobs(self, digests) -> dict[str, bytes]:
-        got = {}
-        for d in digests:
-            data = self._read("cas", d.hash)
-            if data is None:
-                raise CacheError(f"blob {d.hash} is missing")
-            got[d.hash] = data
-        return got
-
-    def put_blobs(self, blobs: list[bytes]) -> None:
-        for data in blobs:
-            self._write("cas", digest_of(data).hash, data)
-
-    def close(self) -> None:
-        pass
 
 
 class GrpcCache:
@@ -458,53 +449,68 @@ def warn(ep: Endpoint, why: str, then: str) -> None:
     print(f"kthinlto: warning: shared cache {ep}: {why}; {then}", file=sys.stderr)
 
 
-def missing(ep: Endpoint, key: str) -> bool:
-    """Whether the shared cache answers that it lacks key's translation
-    (False when it cannot answer: nothing to store into)."""
+@contextlib.contextmanager
+def _session(ep: Endpoint, then: str):
+    """A client of ep for one call; a CacheError becomes one warning line
+    (then: what happens instead) and the call's result is None."""
     c = None
+    outcome = {"failed": False}
     try:
         c = client(ep)
-        return c.get_action_result(action_digest(key)) is None
-    except CacheError as e:
-        warn(ep, str(e), "the translation stays local")
-        return False
+        yield c, outcome
+    except (CacheError, OSError) as e:
+        # OSError: this machine's side (packing a tree, unpacking one).
+        warn(ep, str(e), then)
+        outcome["failed"] = True
     finally:
         if c is not None:
             c.close()
+
+
+def missing(ep: Endpoint, key: str) -> bool:
+    """Whether the shared cache answers that it lacks key's translation
+    (False when it cannot answer: nothing to store into)."""
+    answer = False
+    with _session(ep, "the translation stays local") as (c, _):
+        answer = c.get_action_result(action_digest(key)) is None
+    return answer
+
+
+def _read_translation(c, key: str) -> bytes | None:
+    """The packed translation of key in c, its blobs checked; None if c
+    has no entry for key."""
+    raw = c.get_action_result(action_digest(key))
+    if raw is None:
+        return None
+    result = _pb().ActionResult.FromString(raw)
+    outputs = sorted(result.output_files, key=lambda o: o.path)
+    if not outputs or [o.path for o in outputs] != [_chunk_name(i) for i in range(len(outputs))]:
+        raise CacheError("the entry names no packed translation")
+    blobs = c.get_blobs([o.digest for o in outputs])
+    parts = []
+    for o in outputs:
+        data = blobs.get(o.digest.hash)
+        if data is None or digest_of(data) != o.digest:
+            raise CacheError(f"blob {o.digest.hash} does not have the digest the entry names")
+        parts.append(data)
+    return b"".join(parts)
 
 
 def fetch(ep: Endpoint, key: str, tree: str, srctree: str, meta: dict) -> bool:
     """Writes the translation of key as tree from the shared cache; False
     (after one warning line if the cache failed) when it is not there."""
     start = time.monotonic()
-    c = None
-    try:
-        c = client(ep)
-        digest = action_digest(key)
-        raw = c.get_action_result(digest)
-        if raw is None:
-            print(f"kthinlto: translation {key} is not in shared cache {ep} yet; "
-                  "translating here", file=sys.stderr)
-            return False
-        result = _pb().ActionResult.FromString(raw)
-        outputs = sorted(result.output_files, key=lambda o: o.path)
-        if not outputs or [o.path for o in outputs] != [_chunk_name(i) for i in range(len(outputs))]:
-            raise CacheError("the entry names no packed translation")
-        blobs = c.get_blobs([o.digest for o in outputs])
-        parts = []
-        for o in outputs:
-            data = blobs.get(o.digest.hash)
-            if data is None or digest_of(data) != o.digest:
-                raise CacheError(f"blob {o.digest.hash} does not have the digest the entry names")
-            parts.append(data)
-        data = b"".join(parts)
-        unpack(data, tree, srctree, meta)
-    except CacheError as e:
-        warn(ep, str(e), "translating here")
+    data = None
+    with _session(ep, "translating here") as (c, outcome):
+        data = _read_translation(c, key)
+        if data is not None:
+            unpack(data, tree, srctree, meta)
+    if outcome["failed"]:
         return False
-    finally:
-        if c is not None:
-            c.close()
+    if data is None:
+        print(f"kthinlto: translation {key} is not in shared cache {ep} yet; "
+              "translating here", file=sys.stderr)
+        return False
     print(f"kthinlto: translation {key} from shared cache {ep} "
           f"({len(data) / 1e6:.1f} MB in {time.monotonic() - start:.1f} s)", file=sys.stderr)
     return True
@@ -514,22 +520,17 @@ def store(ep: Endpoint, key: str, tree: str, srctree: str, meta: dict) -> bool:
     """Puts the complete translation tree into the shared cache under key;
     False (after one warning line) if the cache failed."""
     start = time.monotonic()
-    c = None
-    try:
-        c = client(ep)
+    size = 0
+    with _session(ep, "the translation stays local") as (c, outcome):
         parts = chunks(pack(tree, srctree, meta))
         c.put_blobs(parts)
         pb = _pb()
         result = pb.ActionResult(exit_code=0, output_files=[
             pb.OutputFile(path=_chunk_name(i), digest=digest_of(p)) for i, p in enumerate(parts)])
         c.put_action_result(action_digest(key), result.SerializeToString(deterministic=True))
-    except CacheError as e:
-        warn(ep, str(e), "the translation stays local")
+        size = sum(len(p) for p in parts)
+    if outcome["failed"]:
         return False
-    finally:
-        if c is not None:
-            c.close()
     print(f"kthinlto: stored translation {key} in shared cache {ep} "
-          f"({sum(len(p) for p in parts) / 1e6:.1f} MB in {time.monotonic() - start:.1f} s)",
-          file=sys.stderr)
+          f"({size / 1e6:.1f} MB in {time.monotonic() - start:.1f} s)", file=sys.stderr)
     return True
