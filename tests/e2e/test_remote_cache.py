@@ -48,6 +48,19 @@ def _fresh_clone(default_kernel, base: str) -> kernels.Workspace:
                              cold.fresh_env(os.environ, cache, sys.executable))
 
 
+def _build_clone(clone: kernels.Workspace, tmp: str, *flags: str):
+    """//:vmlinux_o built in the clone (then its server shut down): the
+    process, the execution log's entries, its translation and vmlinux.o."""
+    start = time.monotonic()
+    try:
+        proc, entries = kernels.build_logged(clone, os.path.join(tmp, "exec.json"), *flags)
+        gen, vmlinux_o = clone.gen(), clone.vmlinux_o()
+    finally:
+        clone.shutdown()
+    print(f"fresh clone: translation and build from the cache in {time.monotonic() - start:.0f} s")
+    return proc, entries, gen, vmlinux_o
+
+
 def _all_hits(default_kernel, proc, entries, vmlinux_o) -> None:
     """Every action of //:vmlinux_o a cache hit, and vmlinux.o the default
     kernel's."""
@@ -70,16 +83,8 @@ def test_fresh_clone_with_its_own_translation_hits_the_cache_for_every_action(
     clone = _fresh_clone(default_kernel, str(tmp_path))
     # Its own translation, not the one the session stored in the cache.
     clone.env[shared_cache.ENV] = "off"
-    start = time.monotonic()
-    try:
-        proc, entries = kernels.build_logged(clone, str(tmp_path / "exec.json"),
-                                             "--config=cache", f"--remote_cache={url}")
-        seconds = time.monotonic() - start
-        gen = clone.gen()
-        vmlinux_o = clone.vmlinux_o()
-    finally:
-        clone.shutdown()
-    print(f"fresh clone: translation and build from the cache in {seconds:.0f} s")
+    proc, entries, gen, vmlinux_o = _build_clone(clone, str(tmp_path), "--config=cache",
+                                                 f"--remote_cache={url}")
     # Its own translation, of a source extracted in its own cache.
     cache = clone.env["KTHINLTO_CACHE"]
     assert gen.startswith(cache + os.sep) and gen != default_kernel.gen(), gen
@@ -95,15 +100,7 @@ def test_fresh_clone_gets_the_translation_and_every_action_from_the_cache(
     # The one setting a user writes: both Bazel and the translation use it.
     with open(os.path.join(clone.root, "user.bazelrc"), "w") as f:
         f.write(f"build:cache --remote_cache={url}\n")
-    start = time.monotonic()
-    try:
-        proc, entries = kernels.build_logged(clone, str(tmp_path / "exec.json"), "--config=cache")
-        seconds = time.monotonic() - start
-        gen = clone.gen()
-        vmlinux_o = clone.vmlinux_o()
-    finally:
-        clone.shutdown()
-    print(f"fresh clone: translation and build from the cache in {seconds:.0f} s")
+    proc, entries, gen, vmlinux_o = _build_clone(clone, str(tmp_path), "--config=cache")
     # The translation came from the cache (checkout A stored it when the
     # session built the default kernel), and no Kbuild step ran: the
     # translator logs each one ("make olddefconfig ...").
