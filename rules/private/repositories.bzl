@@ -181,11 +181,31 @@ def _watch_declared_files(rctx, declaration):
     counts; a label missed here only costs a restart.
     """
     decl = json.decode(rctx.read(declaration))
-    for value in [decl.get("source", ""), decl.get("config_file", "")] + decl.get("fragments", []):
-        if value.startswith("//"):
-            rctx.path(Label("@" + value))
-        elif value.startswith("@"):
-            rctx.path(Label(value))
+    roots = {
+        "": _workspace_root(rctx, rctx.attr.declaration),
+        "kthinlto": rctx.path(rctx.attr._kthin).dirname,
+    }
+    values = [decl.get("source", ""), decl.get("config_file", "")] + decl.get("fragments", [])
+    for value in values:
+        if type(value) == "string" and _names_a_file(rctx, value, roots):
+            rctx.path(Label(value if value.startswith("@") else "@" + value))
+
+def _names_a_file(rctx, value, roots):
+    """Whether value is the label of an existing file in a known package.
+
+    roots: repository name -> its directory.  Anything else is left to the translator, whose one-line error names
+    the declaration's field (resolving it here would fail with Bazel's).
+    """
+    if not value.startswith(("//", "@")) or ":" not in value:
+        return False
+    repo, _, rest = value.partition("//")
+    root = roots.get(repo.lstrip("@"))
+    if root == None:
+        return False
+    package, _, name = rest.partition(":")
+    directory = rctx.path("%s/%s" % (root, package)) if package else root
+    has_build = directory.get_child("BUILD").exists or directory.get_child("BUILD.bazel").exists
+    return has_build and rctx.path("%s/%s" % (directory, name)).exists
 
 def _kernel_repository_impl(rctx):
     declaration = rctx.path(rctx.attr.declaration)
