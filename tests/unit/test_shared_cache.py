@@ -130,3 +130,14 @@ def test_http_user_and_password_in_the_url_become_basic_authentication():
     assert headers == {"Authorization": "Basic bWU6c0BjcmV0"}   # me:s@cret
     assert sc.http_base_and_headers(sc.Endpoint("http://c:8080", headers=(("x", "y"),))) == \
         ("http://c:8080", {"x": "y"})
+
+
+def test_a_python_without_the_reapi_modules_translates_here_with_one_warning(
+        tmp_path, monkeypatch, capfd):
+    def missing_protos():
+        raise ImportError("No module named 'build'", name="build")
+    monkeypatch.setattr(sc, "_pb", missing_protos)
+    ep = sc.Endpoint(f"file://{tmp_path}/disk")
+    assert not sc.fetch(ep, "k", str(tmp_path / "t"), str(tmp_path / "src"), META)
+    lines = [l for l in capfd.readouterr().err.splitlines() if "warning" in l]
+    assert len(lines) == 1 and "lacks build" in lines[0] and "./kthin setup" in lines[0], lines

@@ -462,6 +462,11 @@ def _session(ep: Endpoint, then: str):
         # OSError: this machine's side (packing a tree, unpacking one).
         warn(ep, str(e), then)
         outcome["failed"] = True
+    except ImportError as e:
+        warn(ep, f"this Python ({sys.executable}) lacks {e.name or e}: make the environment "
+             "with ./kthin setup (or, in your own, pip install -r requirements.txt and "
+             "python3 -m tools.kthinlto.reapi_protos --out=DIR)", then)
+        outcome["failed"] = True
     finally:
         if c is not None:
             c.close()
