@@ -43,9 +43,9 @@ def file_digest(path: str) -> str:
 # the shim and the pins.  boot.py, execlog.py, bundle.py and the action
 # tools are not part of it: a change to them translates nothing again.
 TRANSLATOR_FILES = ("arches.py", "compile_commands.py", "configure.py", "declaration.py",
-                    "deps.py", "emit.py", "flags.py", "graph.py", "kbuild.py", "records.py", "scan_cache.py", "shared_cache.py",
-                    "source.py",
-                    "trees.py", "shim.sh", "sources.json")
+                    "deps.py", "emit.py", "flags.py", "graph.py", "kbuild.py", "records.py",
+                    "scan_cache.py", "shared_cache.py", "source.py", "trees.py", "shim.sh",
+                    "sources.json")
 
 
 def translator_digest() -> str:
