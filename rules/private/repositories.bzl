@@ -151,7 +151,8 @@ def _translate(rctx, args):
     """Runs the translator in one process, without a shell.
 
     The host's python3 becomes the virtual environment's
-    (tools/kthinlto/venv.py), in the ruleset's root.  Fails with the translator's one-line error; returns its result.
+    (tools/kthinlto/venv.py), in the ruleset's root.  Fails with the
+    translator's one-line error; returns its result.
     """
     python = rctx.which("python3")
     if not python:
@@ -193,8 +194,9 @@ def _watch_declared_files(rctx, declaration):
 def _names_a_file(rctx, value, roots):
     """Whether value is the label of an existing file in a known package.
 
-    roots: repository name -> its directory.  Anything else is left to the translator, whose one-line error names
-    the declaration's field (resolving it here would fail with Bazel's).
+    roots: repository name -> its directory.  Anything else is left to the
+    translator, whose one-line error names the declaration's field
+    (resolving it here would fail with Bazel's).
     """
     if not value.startswith(("//", "@")) or ":" not in value:
         return False

@@ -79,9 +79,6 @@ absl_flags.DEFINE_string("declaration", None,
 absl_flags.DEFINE_string("result", None,
                          "With --declaration: write {\"gen\": dir, \"watch\": "
                          "[labels]} here on success.")
-absl_flags.DEFINE_boolean("check_only", False,
-                          "With --declaration: check it and write --result's "
-                          "watch list; no Kbuild step.")
 absl_flags.DEFINE_string("repository", None,
                          "With --declaration: the Bazel repository directory "
                          "that will use the translation (recorded for ./kthin prune).")
@@ -411,13 +408,9 @@ def _translate_declaration() -> int:
     decl = declaration.read(file, _shown(file, FLAGS.workspace))
     try:
         req = request_of(decl, FLAGS.workspace, FLAGS.jobs, FLAGS.cache_dir, file)
-        if FLAGS.check_only:
-            check(req)
-            result = {"watch": declaration.watched_labels(decl)}
-        else:
-            result = {"gen": translate(req, FLAGS.repository,
-                                       shared_cache.endpoint(FLAGS.workspace, os.environ)),
-                      "watch": declaration.watched_labels(decl)}
+        result = {"gen": translate(req, FLAGS.repository,
+                                   shared_cache.endpoint(FLAGS.workspace, os.environ)),
+                  "watch": declaration.watched_labels(decl)}
     except TranslationError as e:
         raise TranslationError(f"{_shown(file, FLAGS.workspace)}: {e}") from None
     if FLAGS.result:
