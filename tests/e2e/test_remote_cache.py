@@ -24,6 +24,10 @@ from tools.kthinlto import execlog, shared_cache, source
 # Every phase of //:vmlinux_o, those the rules keep local included.
 PHASES = ["ThinLtoCompile", "NativeCompile", "InitcallScan", "InitcallOrder",
           "ThinLtoIndex", "ThinLtoBackend", "RelocatableLink"]
+# The steps after vmlinux.o: Kbuild's hand-off (vmlinux, the boot image)
+# and the modules' steps after their links.
+AFTER = ["KbuildTail", "Modpost", "ModuleInfoCompile", "ModuleLink", "ModulesBuiltin",
+         "ModulesInstall"]
 # The phases before the BE.
 BEFORE_BE = ["ThinLtoCompile", "NativeCompile", "InitcallScan", "InitcallOrder", "ThinLtoIndex"]
 
@@ -48,12 +52,13 @@ def _fresh_clone(default_kernel, base: str) -> kernels.Workspace:
                              cold.fresh_env(os.environ, cache, sys.executable))
 
 
-def _build_clone(clone: kernels.Workspace, tmp: str, *flags: str):
-    """//:vmlinux_o built in the clone (then its server shut down): the
+def _build_clone(clone: kernels.Workspace, tmp: str, *flags: str, targets=("//:vmlinux_o",)):
+    """targets built in the clone (then its server shut down): the
     process, the execution log's entries, its translation and vmlinux.o."""
     start = time.monotonic()
     try:
-        proc, entries = kernels.build_logged(clone, os.path.join(tmp, "exec.json"), *flags)
+        proc, entries = kernels.build_logged(clone, os.path.join(tmp, "exec.json"), *targets[1:],
+                                             *flags, target=targets[0])
         gen, vmlinux_o = clone.gen(), clone.vmlinux_o()
     finally:
         clone.shutdown()
@@ -61,12 +66,22 @@ def _build_clone(clone: kernels.Workspace, tmp: str, *flags: str):
     return proc, entries, gen, vmlinux_o
 
 
-def _all_hits(default_kernel, proc, entries, vmlinux_o) -> None:
-    """Every action of //:vmlinux_o a cache hit, and vmlinux.o the default
-    kernel's."""
-    # Every action of //:vmlinux_o, phase by phase, was a cache hit.
-    assert {e.get("mnemonic") for e in entries} == set(PHASES)
-    for mnemonic in PHASES:
+def _everything(default_kernel, disk_cache: str) -> tuple[str, ...]:
+    """Every target a user builds (vmlinux.o, the modules, vmlinux, the boot
+    image), built by checkout A into the session's disk cache first (test_boot
+    does; done again here, nothing runs, if it already has)."""
+    targets = ("//:vmlinux_o", "//:modules", "//:vmlinux", "//:bzImage")
+    default_kernel.ws.bazel("build", *targets, f"--disk_cache={disk_cache}")
+    return targets
+
+
+def _all_hits(default_kernel, proc, entries, vmlinux_o, after: bool = False) -> None:
+    """Every action a cache hit (those of //:vmlinux_o; with after, those
+    after it too), and vmlinux.o the default kernel's."""
+    # Every action, phase by phase, was a cache hit.
+    phases = PHASES + (AFTER if after else [])
+    assert {e.get("mnemonic") for e in entries} == set(phases)
+    for mnemonic in phases:
         ran = execlog.executed(entries, mnemonic)
         assert not ran, (f"{mnemonic}: {len(ran)} executed, first "
                          f"{execlog.outputs(ran[0])}\n{execlog.figures(entries)}")
@@ -78,29 +93,36 @@ def _all_hits(default_kernel, proc, entries, vmlinux_o) -> None:
 
 
 def test_fresh_clone_with_its_own_translation_hits_the_cache_for_every_action(
-        default_kernel, http_cache, tmp_path):
+        default_kernel, http_cache, disk_cache, tmp_path):
     url, _ = http_cache
+    targets = _everything(default_kernel, disk_cache)
     clone = _fresh_clone(default_kernel, str(tmp_path))
     # Its own translation, not the one the session stored in the cache.
     clone.env[shared_cache.ENV] = "off"
     proc, entries, gen, vmlinux_o = _build_clone(clone, str(tmp_path), "--config=cache",
-                                                 f"--remote_cache={url}")
+                                                 f"--remote_cache={url}",
+                                                 f"--disk_cache={disk_cache}", targets=targets)
     # Its own translation, of a source extracted in its own cache.
     cache = clone.env["KTHINLTO_CACHE"]
     assert gen.startswith(cache + os.sep) and gen != default_kernel.gen(), gen
     assert os.path.realpath(os.path.join(gen, "src")).startswith(
         os.path.join(cache, "src") + os.sep)
-    _all_hits(default_kernel, proc, entries, vmlinux_o)
+    # The hand-off's inputs too: the object tree names no path of the
+    # machine (kbuild.normalize_paths).
+    _all_hits(default_kernel, proc, entries, vmlinux_o, after=True)
 
 
 def test_fresh_clone_gets_the_translation_and_every_action_from_the_cache(
-        default_kernel, http_cache, tmp_path):
+        default_kernel, http_cache, disk_cache, tmp_path):
     url, _ = http_cache
+    targets = _everything(default_kernel, disk_cache)
     clone = _fresh_clone(default_kernel, str(tmp_path))
     # The one setting a user writes: both Bazel and the translation use it.
     with open(os.path.join(clone.root, "user.bazelrc"), "w") as f:
         f.write(f"build:cache --remote_cache={url}\n")
-    proc, entries, gen, vmlinux_o = _build_clone(clone, str(tmp_path), "--config=cache")
+    # (The session's disk cache beside it has what A built after vmlinux.o.)
+    proc, entries, gen, vmlinux_o = _build_clone(clone, str(tmp_path), "--config=cache",
+                                                 f"--disk_cache={disk_cache}", targets=targets)
     # The translation came from the cache (checkout A stored it when the
     # session built the default kernel), and no Kbuild step ran: the
     # translator logs each one ("make olddefconfig ...").
@@ -114,7 +136,7 @@ def test_fresh_clone_gets_the_translation_and_every_action_from_the_cache(
     assert os.path.realpath(os.path.join(gen, "src")).startswith(
         os.path.join(cache, "src") + os.sep)
     assert os.path.realpath(os.path.join(gen, "obj")).startswith(cache + os.sep)
-    _all_hits(default_kernel, proc, entries, vmlinux_o)
+    _all_hits(default_kernel, proc, entries, vmlinux_o, after=True)
 
 
 def _sha256(path: str) -> str:

@@ -221,7 +221,17 @@ def test_write_build_file_has_vmlinux_and_the_x86_tree(tmp_path):
     build = (gen / "BUILD.bazel").read_text()
     assert 'name = "vmlinux",' in build
     assert '"src/arch/x86/**"' in build
-    assert 'exclude = ["obj/source", "obj/source/**"]' in build
+    assert 'exclude = [\n        "obj/source",\n        "obj/source/**",\n    ]' in build
+
+
+def test_write_build_file_leaves_the_binaries_naming_a_path_out_of_the_tail(tmp_path):
+    gen = tmp_path / "gen"
+    emit.write(str(gen), "/k/src", "/k/obj", data(),
+               not_normal=["scripts/kconfig/conf", "tools/objtool/check.o"])
+    build = (gen / "BUILD.bazel").read_text()
+    objtree = build[build.index('name = "objtree"'):build.index('name = "tail_srcs"')]
+    assert ('"obj/source/**",\n        "obj/scripts/kconfig/conf",\n'
+            '        "obj/tools/objtool/check.o",\n    ]') in objtree
 
 
 def test_write_build_file_reads_the_arm64_tree(tmp_path):

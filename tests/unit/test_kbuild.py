@@ -223,6 +223,56 @@ def test_normalize_objtool_without_objtool_leaves_the_tree_as_it_was(tmp_path):
     assert tree() == before
 
 
+def _translated(root, work, src):
+    """A tiny object tree as a translation at work of src leaves it."""
+    obj = root / work / "obj"
+    (obj / "kernel").mkdir(parents=True)
+    (obj / "kernel/.sys.o.cmd").write_text(
+        f"cmd_kernel/sys.o := clang-19 -I{root / src}/include -c -o kernel/sys.o "
+        f"{root / src}/kernel/sys.c\n"
+        f"deps_kernel/sys.o := \\\n  {root / src}/include/linux/kconfig.h \\\n"
+        "  include/generated/autoconf.h \\\n")
+    (obj / ".Module.symvers.cmd").write_text(
+        f"cmd_Module.symvers := {root / work}/shims/modpost -M -o Module.symvers\n")
+    (obj / "Makefile").write_text(f"include {root / src}/Makefile\n")
+    (obj / "kernel/sys.o").write_bytes(b"\x7fELF\0 placeholder")
+    (obj / "scripts").mkdir()
+    (obj / "scripts/conf").write_bytes(b"\x7fELF\0" + f"{root / src}/scripts/expr.c".encode())
+    os.symlink(str(root / src), str(obj / "source"))
+    os.utime(obj / "kernel/.sys.o.cmd", ns=(1_000_000_123, 1_000_000_456))
+    os.chmod(obj / "Makefile", 0o640)
+    return obj
+
+
+def test_normalize_paths_makes_the_tree_the_same_at_any_path(tmp_path):
+    trees, left_out = [], []
+    for work, src in (("a/trees/k", "a/src/linux"), ("elsewhere/t/k", "s/linux-source-6.1")):
+        obj = _translated(tmp_path, work, src)
+        left_out.append(kbuild.normalize_paths(str(obj), str(tmp_path / work),
+                                               str(tmp_path / src)))
+        trees.append({str(p.relative_to(obj)): p.read_bytes()
+                      for p in sorted(obj.rglob("*")) if p.is_file() and not p.is_symlink()})
+    # Text files: the same bytes, naming no path of this machine.
+    texts = {k: v for k, v in trees[0].items() if b"\0" not in v}
+    assert texts == {k: v for k, v in trees[1].items() if b"\0" not in v}
+    assert all(str(tmp_path).encode() not in v for v in texts.values())
+    assert texts["kernel/.sys.o.cmd"].startswith(
+        b"cmd_kernel/sys.o := clang-19 -I/kthinlto-srctree/include -c -o kernel/sys.o "
+        b"/kthinlto-srctree/kernel/sys.c\n")
+    assert texts[".Module.symvers.cmd"] == (
+        b"cmd_Module.symvers := /kthinlto-translation/shims/modpost -M -o Module.symvers\n")
+    # A binary naming a path is left as it was, and listed; one that names
+    # none (the placeholder object) is not.
+    assert left_out == [["scripts/conf"], ["scripts/conf"]]
+    assert trees[0]["scripts/conf"] != trees[1]["scripts/conf"]
+    # make compares times: kept, as the mode.
+    obj = tmp_path / "elsewhere/t/k/obj"
+    assert os.stat(obj / "kernel/.sys.o.cmd").st_mtime_ns == 1_000_000_456
+    assert os.stat(obj / "Makefile").st_mode & 0o777 == 0o640
+    assert os.readlink(obj / "source") == str(tmp_path / "s/linux-source-6.1")
+    assert not list(obj.rglob("*.kthinlto-tmp"))
+
+
 # config_targets and check_spec
 
 def _tree(tmp_path):

@@ -280,13 +280,16 @@ def _translate_into(work: str, req: Request, srctree: str, tc: kbuild.Toolchain,
                                     req.kcflags)
         data = emit.kernel_data(objs, units, config, kbuild.PINNED_BUILD_ENV,
                                 kbuild.kconfig_files(objtree), steps)
+        # Last, after every read of the tree's saved commands: its bytes
+        # the same at any path, but for the binaries the hand-off leaves out.
+        not_normal = kbuild.normalize_paths(objtree, work, srctree)
         gen = os.path.join(work, "gen")
         # Kbuild's compile_commands.json lists the units' objects, not
         # modfinal's (.module-common.o): neither does ours.
         emit.write(gen, srctree, objtree, data,
                    compile_commands.entries([o for o in objs if o.path not in common],
                                             srctree, objtree, tc.clang),
-                   steps.srcversion_cmds if steps else ())
+                   steps.srcversion_cmds if steps else (), not_normal)
         phases.done("emit")
         phases.write(os.path.join(work, trees.PHASES))
     except BaseException:

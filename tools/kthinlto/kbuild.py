@@ -435,6 +435,63 @@ def normalize_objtool(objtree: str, tc: Toolchain) -> None:
         raise TranslationError(f"{path}: {tc.strip} failed: {proc.stderr.strip()}")
 
 
+# What the translated object tree's text files say instead of this
+# machine's paths (normalize_paths): paths that exist nowhere, so that a
+# Kbuild run on the tree (the hand-off, kbuild_tail.sh) finds every saved
+# command changed and every dependency gone, as it would at any other path.
+TREE_TOKENS = {"objtree": "/kthinlto-objtree", "work": "/kthinlto-translation",
+               "srctree": "/kthinlto-srctree"}
+
+
+def normalize_paths(objtree: str, work: str, srctree: str) -> list[str]:
+    """Makes the object tree's bytes the same at any path, in place; returns
+    the files it cannot (objtree-relative, sorted), for the hand-off's
+    inputs to leave out.
+
+    Kbuild saves commands, dependency lists and generated makefiles that
+    name the source tree, the object tree and the translation's directory
+    (work, whose shims a saved modpost command names).  In every text file
+    (no NUL byte) those become TREE_TOKENS, modification time and mode
+    kept (make compares the times).  A binary that names one (objects of
+    host tools and assembly built with -g: objtool's, realmode's, kconfig's)
+    is left as it is and listed.  Run last: the translation reads saved
+    commands before.
+    """
+    pairs = []
+    for path, token in ((objtree, TREE_TOKENS["objtree"]), (work, TREE_TOKENS["work"]),
+                        (srctree, TREE_TOKENS["srctree"])):
+        for p in dict.fromkeys((os.path.abspath(path), os.path.realpath(path))):
+            pairs.append((p.encode(), token.encode()))
+    # The longest first: the object tree lies inside work.
+    pairs.sort(key=lambda pair: -len(pair[0]))
+    unchanged = []
+    for root, dirs, files in os.walk(objtree):
+        dirs.sort()
+        if root == objtree and "source" in dirs:
+            dirs.remove("source")   # Kbuild's link to the source tree
+        for name in files:
+            path = os.path.join(root, name)
+            if os.path.islink(path):
+                continue
+            with open(path, "rb") as f:
+                data = f.read()
+            if not any(old in data for old, _ in pairs):
+                continue
+            if b"\0" in data:
+                unchanged.append(os.path.relpath(path, objtree))
+                continue
+            for old, new in pairs:
+                data = data.replace(old, new)
+            st = os.stat(path)
+            tmp = path + ".kthinlto-tmp"
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.chmod(tmp, st.st_mode & 0o7777)
+            os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+            os.replace(tmp, path)
+    return sorted(unchanged)
+
+
 def kconfig_files(objtree: str) -> list[str]:
     """The Kconfig files of the configuration (srctree-relative), as Kbuild
     listed them in include/config/auto.conf.cmd (deps_config)."""
