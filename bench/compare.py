@@ -25,7 +25,12 @@ machine, same -j.  Measures, for each side:
            at the end of the build).  Its server is then shut down and its
            output base, translation cache and clone deleted;
   edit     rebuild after the same one-line code change in kernel/sys.c;
-  null     rebuild with nothing changed.
+  null     rebuild with nothing changed;
+  update   kthinlto only, last: a kernel update (a copy of the tree with
+           UPDATE's files changed), then one config option changed
+           (OPTION): each translated again (incremental.py resumes the cold
+           translation) and built, timed apart, with the translation
+           against the cold one and how many actions the build ran.
 Prints each figure and the ratio kthinlto / Kbuild, and the backend figures
 (from `bazel aquery`, the bundles, and which BE outputs the edit build
 rewrote), and the cold build explained as `./kthin report` explains it:
@@ -63,6 +68,7 @@ import dataclasses
 import gzip
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -382,6 +388,70 @@ def module_json(ours: modules.Side, theirs: modules.Side, files: dict[str, Backe
     }
 
 
+# The kernel update: files of the bench's tree and the text appended to
+# each (a Makefile's flags, a new header and its first user, assembly).
+UPDATE = {
+    "kernel/Makefile": "\nCFLAGS_sys.o += -DKTHINLTO_BENCH_UPDATE\n",
+    "include/linux/kthinlto_bench.h": "#define KTHINLTO_BENCH 1\n",
+    "kernel/panic.c": "#include <linux/kthinlto_bench.h>\n",
+    "arch/x86/kernel/head_64.S": "/* kthinlto bench: update */\n",
+}
+# One config option changed (every config has it; its users are few).
+OPTION = 'CONFIG_LOCALVERSION="-kthinlto-bench"\n'
+
+
+def updated_tree(src: str, dest: str) -> str:
+    """A hard-linked copy of src with UPDATE applied (new files, the
+    shared inodes untouched)."""
+    subprocess.run(["cp", "-al", src, dest], check=True)
+    for rel, text in UPDATE.items():
+        path = os.path.join(dest, rel)
+        old = ""
+        if os.path.exists(path):
+            with open(path) as f:
+                old = f.read()
+            os.remove(path)
+        with open(path, "w") as f:
+            f.write(old + text)
+    return dest
+
+
+@dataclasses.dataclass(frozen=True)
+class Retranslation:
+    what: str
+    translation: float      # seconds
+    build: float            # seconds, the bazel build after it
+    executed: int           # actions the build ran
+    redone: str             # the translator's "Kbuild redid N of M steps"
+
+
+def retranslate(what: str, ws: str, bazel: list[str], args: list[str]) -> Retranslation:
+    """configure (args) in ws, then bazel build, each timed."""
+    seconds, stderr = timed_stderr([sys.executable, "-m", "tools.kthinlto.configure",
+                                    f"--workspace={ws}", *args], cwd=REPO)
+    redone = re.search(r"Kbuild redid \d+ of the \d+ steps", stderr)
+    build, out = timed_stderr(bazel_build(bazel, *profile(what)), cwd=ws)
+    procs = cold.processes(out)
+    return Retranslation(what, seconds, build, procs.executed if procs else -1,
+                         redone.group(0) if redone else "from scratch")
+
+
+def retranslations(work: str, src: str, ws: str, bazel: list[str],
+                   args: list[str]) -> list[Retranslation]:
+    """The update, then the option, each from the cold translation (args:
+    its configure arguments but the source); then the cold declaration
+    again (reused, as a --reuse run expects)."""
+    updated = updated_tree(src, os.path.join(work, "linux-update"))
+    option = os.path.join(work, "option.config")
+    with open(option, "w") as f:
+        f.write(OPTION)
+    out = [retranslate("update", ws, bazel, [f"--source={updated}", *args]),
+           retranslate("option", ws, bazel, [f"--source={src}", *args, f"--fragment={option}"])]
+    timed([sys.executable, "-m", "tools.kthinlto.configure", f"--workspace={ws}",
+           f"--source={src}", *args], cwd=REPO)
+    return out
+
+
 def translation_phases(bazel: list[str], ws: str) -> dict[str, float]:
     """Seconds of each phase of the translation @kernel links to (its
     tree's trees.PHASES)."""
@@ -510,10 +580,10 @@ def main(argv):
         # stored there, the cold build fills it, the fresh clone reads both.
         with open(os.path.join(ws, "user.bazelrc"), "w") as f:
             f.write(f"build:{SHARED} --disk_cache={shared_cache}\n")
+        config_args = ([f"--config={FLAGS.config}", f"--jobs={FLAGS.jobs}"]
+                       + [f"--fragment={f}" for f in FLAGS.fragment])
         translate = timed([sys.executable, "-m", "tools.kthinlto.configure",
-                           f"--workspace={ws}", f"--source={src}",
-                           f"--config={FLAGS.config}", f"--jobs={FLAGS.jobs}"]
-                          + [f"--fragment={f}" for f in FLAGS.fragment], cwd=REPO)
+                           f"--workspace={ws}", f"--source={src}", *config_args], cwd=REPO)
         # No execution log in the timed cold build: Bazel writes the log
         # (every input of every action) as JSON at the end, which Kbuild's
         # side does not pay for.  The BE figures come from aquery afterwards.
@@ -538,6 +608,7 @@ def main(argv):
             differences = elf.module_differences(kos.ours, kos.kbuild)
 
         results, b_null, k_null = edits_and_null(src, makes, bazel, ws, files, before, kos)
+        again = retranslations(work, src, ws, bazel, config_args)
     finally:
         if not FLAGS.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -553,6 +624,11 @@ def main(argv):
         + f"; the rest (source, key, shared cache) {c.translation - sum(phases_of_translation.values()):.1f} s")
     print(f"fresh clone (new output base, empty KTHINLTO_CACHE, the cold build's disk "
           f"cache): {cold.describe_processes(c.fresh_processes)}")
+    for r in again:
+        print(f"{r.what} ({len(UPDATE)} files changed)" if r.what == "update" else
+              f"{r.what} ({OPTION.strip()})", end=": ")
+        print(f"translation {r.translation:.1f} s = {r.translation / c.translation:.3f} of the "
+              f"cold one ({r.redone}); its build {r.build:.1f} s, {r.executed} actions run")
     if sides:
         print_modules(*sides)
         print(f"modules different from Kbuild's (symbols, modinfo): {len(differences)} of "
@@ -569,7 +645,11 @@ def main(argv):
                "null": [b_null, k_null], "be": n_backends,
                "mean_bitcode_inputs": mean_inputs, "bundle_bytes": weight.bytes,
                "be_rerun": len(first.rerun), "why": {k: len(v) for k, v in first.why.items()},
-               "objects": {k: len(v) for k, v in first.changes.items()}}
+               "objects": {k: len(v) for k, v in first.changes.items()},
+               "retranslation": {r.what: {"translation": r.translation,
+                                          "of_cold": r.translation / c.translation,
+                                          "build": r.build, "executed": r.executed,
+                                          "redone": r.redone} for r in again}}
     if sides:
         summary["edits"] = {r.edit.file: [r.ours, r.kbuild] for r in results}
         summary["modules"] = module_json(*sides, files, results)

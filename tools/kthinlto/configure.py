@@ -39,7 +39,7 @@ from absl import app
 from absl import flags as absl_flags
 
 from tools.kthinlto import (arches, compile_commands, declaration, deps, emit, graph,
-                            kbuild, records, shared_cache, trees)
+                            incremental, kbuild, records, shared_cache, trees)
 from tools.kthinlto.records import TranslationError
 # Re-exported: the source helpers are part of this CLI's documented surface.
 from tools.kthinlto.source import (check_kernel_tree, is_pin,  # noqa: F401
@@ -180,7 +180,7 @@ def translate(req: Request, user: str | None = None,
                 gen = os.path.join(work, "gen")
                 trees.mark_complete(work)
             else:
-                gen = _translate_into(work, req, srctree, tc, env)
+                gen = _translate_into(work, req, srctree, tc, env, inputs)
                 trees.mark_complete(work)
                 if shared:
                     shared_cache.store(shared, key, work, srctree, meta)
@@ -228,16 +228,30 @@ class Phases:
 
 
 def _translate_into(work: str, req: Request, srctree: str, tc: kbuild.Toolchain,
-                    env: dict) -> str:
-    """Translates into the (new) directory work; returns its gen directory."""
+                    env: dict, inputs: dict) -> str:
+    """Translates into the (new) directory work; returns its gen directory.
+    Resumes an earlier translation's Kbuild run if there is one to resume
+    (tools/kthinlto/incremental.py)."""
     # A tree left by a translation that stopped half-way is never used.
     shutil.rmtree(work, ignore_errors=True)
     objtree = os.path.join(work, "obj")
-    os.makedirs(objtree)
+    os.makedirs(work)
     log_path = os.path.join(work, "kbuild.log")
     start = time.monotonic()
     phases = Phases()
     try:
+        base = incremental.base(req.cache_dir, inputs, srctree, os.environ)
+        if base:
+            try:
+                incremental.seed(base, work, srctree, trees.is_extracted(srctree, req.cache_dir))
+            except incremental.NoBase as e:
+                logging.info("incremental: not from %s: %s; translating from scratch", base, e)
+                base = None
+                for name in ("obj", "probes"):
+                    shutil.rmtree(os.path.join(work, name), ignore_errors=True)
+            phases.done("seed")
+        os.makedirs(objtree, exist_ok=True)
+        incremental.write_inputs(work, inputs, srctree)
         probes = kbuild.probes_for(work, tc)
         kbuild.configure(srctree, objtree, req.arch, tc, req.spec, log_path,
                          req.jobs, probes)
@@ -247,6 +261,13 @@ def _translate_into(work: str, req: Request, srctree: str, tc: kbuild.Toolchain,
         kbuild.normalize_objtool(objtree, tc)
         phases.done("recorded make")
         recs = records.read_records(rec_dir)
+        if base:
+            redone = len(recs)
+            recs = incremental.merge(incremental.base_records(base, work, srctree), recs,
+                                     objtree, kbuild.modules_order(objtree))
+            incremental.write_records(rec_dir, recs)
+            logging.info("incremental: Kbuild redid %d of the %d steps it records", redone,
+                         len(recs))
         units = [_with_post_link(u, objtree) for u in graph.units_from_records(
             recs, lambda a: kbuild.archive_members(a, objtree, tc),
             lambda f: kbuild.response_file(f, objtree),

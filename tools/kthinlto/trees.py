@@ -27,6 +27,7 @@ _SCHEMA = os.path.join(os.path.dirname(os.path.dirname(_TOOLS)), "rules", "priva
 COMPLETE = "complete"   # written last: the tree may be used
 USERS = "users"         # one Bazel repository directory per line
 PHASES = "phases.json"  # seconds of each phase of the translation, in order
+INPUTS = "inputs.json"  # its inputs and paths (tools/kthinlto/incremental.py)
 
 
 def _digest(data: bytes) -> str:
@@ -43,9 +44,9 @@ def file_digest(path: str) -> str:
 # the shim and the pins.  boot.py, execlog.py, bundle.py and the action
 # tools are not part of it: a change to them translates nothing again.
 TRANSLATOR_FILES = ("arches.py", "compile_commands.py", "configure.py", "declaration.py",
-                    "deps.py", "emit.py", "flags.py", "graph.py", "kbuild.py", "records.py",
-                    "scan_cache.py", "shared_cache.py", "source.py", "trees.py", "shim.sh",
-                    "sources.json")
+                    "deps.py", "emit.py", "flags.py", "graph.py", "incremental.py", "kbuild.py",
+                    "records.py", "scan_cache.py", "shared_cache.py", "source.py", "trees.py",
+                    "shim.sh", "sources.json")
 
 
 def translator_digest() -> str:
@@ -64,10 +65,9 @@ def tree_fingerprint(srctree: str, cache_dir: str) -> str:
     tarball's digest; any other tree by the path, size and modification
     time of every file in it.
     """
-    extracted = os.path.join(os.path.realpath(cache_dir), "src") + os.sep
     real = os.path.realpath(srctree)
-    if real.startswith(extracted):
-        return "extracted:" + real[len(extracted):]
+    if is_extracted(srctree, cache_dir):
+        return "extracted:" + os.path.relpath(real, os.path.join(os.path.realpath(cache_dir), "src"))
     h = hashlib.sha256(real.encode())
     for root, dirs, files in os.walk(real):
         dirs.sort()
@@ -76,6 +76,12 @@ def tree_fingerprint(srctree: str, cache_dir: str) -> str:
             h.update(f"{os.path.relpath(os.path.join(root, name), real)}\0"
                      f"{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return "tree:" + h.hexdigest()
+
+
+def is_extracted(srctree: str, cache_dir: str) -> bool:
+    """Whether srctree is one the translator extracted (src/<digest>/...)."""
+    extracted = os.path.join(os.path.realpath(cache_dir), "src") + os.sep
+    return os.path.realpath(srctree).startswith(extracted)
 
 
 def llvm_identity(clang: str) -> str:
