@@ -5,7 +5,9 @@ machine, same -j.  Measures, for each side:
   cold     what the user waits for from a pristine tree and a config, to
            vmlinux.o: Kbuild's config, then `make vmlinux_o` in an empty
            object tree; kthinlto's translation (tools.kthinlto.configure),
-           then `bazel build` in a new output base; each part and the sum.
+           with an empty KTHINLTO_CACHE of the bench's own (nothing to
+           resume or reuse), then `bazel build` in a new output base; each
+           part and the sum.
            The translation is stored in, and the cold bazel build writes
            to, a shared disk cache (the workspace's user.bazelrc: `build:shared
            --disk_cache=<work>/shared_cache`, built with --config=shared):
@@ -482,6 +484,15 @@ def fresh_clone(work: str, ws: str) -> tuple[float, cold.Processes | None]:
     return seconds, cold.processes(stderr)
 
 
+def use_own_cache(work: str) -> None:
+    """kthinlto's side, from here on, with an empty KTHINLTO_CACHE of its
+    own (<work>/kthinlto_cache), as on a machine that never translated: no
+    earlier translation to resume (incremental.py), no header scan to reuse
+    (scan_cache.py).  The translator's Python is this one (KTHINLTO_PYTHON:
+    making a virtual environment is not what is measured)."""
+    os.environ.update(cold.fresh_env({}, os.path.join(work, "kthinlto_cache"), sys.executable))
+
+
 def refresh_checkout(ws: str) -> None:
     """This checkout's files into a kept workspace, but the kernel it
     declared kept: its kernels/ (the declaration of the bench's tree and
@@ -508,6 +519,7 @@ def reuse(work: str) -> None:
             raise SystemExit(f"--reuse={work}: {path} is missing; give a work "
                              "directory that `bench.compare --keep` left")
     makes = kbuild_makes(src, kobj)
+    use_own_cache(work)
     bazel = ["bazel", f"--output_base={os.path.join(work, 'ob')}"]
     for e in edits():
         edit(src, e, undo=True)
@@ -550,6 +562,7 @@ def main(argv):
         pristine = source.pinned_tree(source.read_pins()[0],
                                       source.default_cache_dir())
         subprocess.run(["cp", "-al", pristine, src], check=True)
+        use_own_cache(work)
         spec = kbuild.ConfigSpec(target=FLAGS.config, fragments=tuple(
             os.path.abspath(f) for f in FLAGS.fragment))
 
