@@ -93,6 +93,9 @@ def _kernel_frontend_impl(ctx):
     return [
         DefaultInfo(files = depset([o.bitcode or o.native for o in objects])),
         KernelObjectsInfo(objects = objects),
+        # One group per object, named by its path: `make kernel/sys.o`'s
+        # equivalent, @kernel//:kernel/sys.o (kernel_link_units).
+        OutputGroupInfo(**{o.path: depset([o.bitcode or o.native]) for o in objects}),
     ]
 
 kernel_frontend = rule(

@@ -2,7 +2,9 @@
 per link unit the thin link, backends, generated scripts and the
 relocatable link.
 
-Targets: NAME, i.e. `objects` (every object, FE), and for a unit named vmlinux.o:
+Targets: NAME, i.e. `objects` (every object, FE); one per object linked in a
+unit, named by its path (kernel/sys.o: that object's FE compile alone, as
+`make kernel/sys.o`); and for a unit named vmlinux.o:
 vmlinux_o (the linked unit), vmlinux_o_members (its members in link order),
 vmlinux_o_thin_link (import bundles), vmlinux_o_be (BE outputs) and
 vmlinux_o_initcalls (the initcall script, if the unit takes it).
@@ -105,5 +107,15 @@ def kernel_link_units(name, kernel, visibility = None):
         objects = data.objects_json,
         flagsets = data.flagsets_json,
     )
+    paths = {}
     for unit in data.units:
         kernel_link_unit(name = unit.target, unit = unit, objects = ":" + name, visibility = visibility)
+        for path in unit.whole + unit.lazy:
+            paths[path] = True
+    for path in paths:
+        native.filegroup(
+            name = path,
+            srcs = [":" + name],
+            output_group = path,
+            visibility = visibility,
+        )
