@@ -111,13 +111,15 @@ def read(path: str, file: str | None = None) -> Declaration:
 
 def to_json(decl: Declaration) -> str:
     """The file's text: source, arch and the fields that differ from their
-    defaults."""
-    data = {}
+    defaults, one field per line (a change to a field is a one-line diff,
+    the fragments' list included)."""
+    lines = []
     for f in dataclasses.fields(Declaration):
         value = getattr(decl, f.name)
         if f.name in ("source", "arch") or value != f.default:
-            data[f.name] = list(value) if f.name == "fragments" else value
-    return json.dumps(data, indent=2) + "\n"
+            value = list(value) if f.name == "fragments" else value
+            lines.append(f"  {json.dumps(f.name)}: {json.dumps(value)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def write(file: str, decl: Declaration) -> None:
