@@ -5,8 +5,11 @@
       --svg=/tmp/cold.svg --json=/tmp/cold.json --overhead=0.3
 
 Without --profile it reads the last command's profile in the output base
-(.bazelrc makes every build's profile name each action's output); without
---aquery it asks `bazel aquery` for the graph of --targets now.
+(.bazelrc makes every build's profile name each action's output) and keeps
+a copy there (KEPT) when that command ran actions: Bazel overwrites the
+profile at every command, so after a null build (or a query, or this
+report's own aquery) it says so in one line and explains the kept build.
+Without --aquery it asks `bazel aquery` for the graph of --targets now.
 """
 
 import json
@@ -58,24 +61,50 @@ def _progress(msg: str) -> None:
     print(f"kthin report: {msg}", file=sys.stderr, flush=True)
 
 
+# The last profile that had actions, in the output base.
+KEPT = "kthinlto-report.profile.gz"
+
+
+def _last_build(ob: str, tmp: str) -> tuple[str, dict]:
+    """The profile to explain when none is given: the last command's, if it
+    ran actions (then kept as KEPT), else the kept one (saying so)."""
+    # Copied first: the aquery below writes a profile of its own there.
+    last = os.path.join(tmp, "command.profile.gz")
+    try:
+        shutil.copyfile(os.path.join(ob, "command.profile.gz"), last)
+        profile = buildgraph.load_profile(last)
+    except OSError as e:
+        raise _fail(ob, f"no profile of the last build ({e})",
+                    "build first, or give --profile") from None
+    except (ValueError, KeyError) as e:
+        raise _fail(last, f"not a Bazel JSON profile ({e})",
+                    "give a file written by bazel build --profile") from None
+    kept = os.path.join(ob, KEPT)
+    if buildgraph.action_events(profile):
+        shutil.copyfile(last, kept + ".tmp")
+        os.replace(kept + ".tmp", kept)
+        return last, profile
+    if not os.path.exists(kept):
+        raise _fail(ob, "the last command ran no action (a null build, or not a build) "
+                    "and no earlier build is kept", "run ./kthin report after a build "
+                    "that runs actions, or give --profile")
+    print("kthin report: the last command ran no action (a null build, or not a build); "
+          f"explaining the last build that did ({kept})")
+    return kept, buildgraph.load_profile(kept)
+
+
 def main(argv: list[str]) -> None:
     del argv
     with tempfile.TemporaryDirectory(prefix="kthinlto-report-") as tmp:
         profile_path = FLAGS.profile
-        if not profile_path:
-            # Copied first: the aquery below writes a profile of its own there.
-            ob = _bazel("info", "output_base").strip()
-            profile_path = os.path.join(tmp, "command.profile.gz")
+        if profile_path:
             try:
-                shutil.copyfile(os.path.join(ob, "command.profile.gz"), profile_path)
-            except OSError as e:
-                raise _fail(ob, f"no profile of the last build ({e})",
-                            "build first, or give --profile") from None
-        try:
-            profile = buildgraph.load_profile(profile_path)
-        except (OSError, ValueError, KeyError) as e:
-            raise _fail(profile_path, f"not a Bazel JSON profile ({e})",
-                        "give a file written by bazel build --profile") from None
+                profile = buildgraph.load_profile(profile_path)
+            except (OSError, ValueError, KeyError) as e:
+                raise _fail(profile_path, f"not a Bazel JSON profile ({e})",
+                            "give a file written by bazel build --profile") from None
+        else:
+            profile_path, profile = _last_build(_bazel("info", "output_base").strip(), tmp)
         if FLAGS.aquery:
             try:
                 graph = buildgraph.load_profile(FLAGS.aquery)
