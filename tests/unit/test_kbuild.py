@@ -50,6 +50,21 @@ def test_dropped_options_names_what_the_final_config_does_not_have_as_asked():
         "CONFIG_ACPI=y", "CONFIG_DEBUG unset", "CONFIG_NR=8", "CONFIG_SERIAL_8250=y"]
 
 
+def test_module_built_in_by_a_select_is_not_dropped_but_named():
+    requested = {"CONFIG_CRC32": "m", "CONFIG_EXT2_FS": "m", "CONFIG_FUSE_FS": "m"}
+    final = {"CONFIG_CRC32": "y", "CONFIG_EXT2_FS": "m"}
+    assert kbuild.dropped_options(requested, final) == ["CONFIG_FUSE_FS=m"]
+    assert kbuild.built_in_options(requested, final) == ["CONFIG_CRC32"]
+
+
+def test_a_later_fragment_decides_an_option_an_earlier_one_set(tmp_path):
+    first, last = tmp_path / "bootable.config", tmp_path / "menuconfig.config"
+    first.write_text("CONFIG_A=y\nCONFIG_B=y\n")
+    last.write_text("# CONFIG_A is not set\nCONFIG_C=m\n")
+    assert kbuild.fragment_requests([str(first), str(last)]) == {
+        str(first): {"CONFIG_B": "y"}, str(last): {"CONFIG_A": "n", "CONFIG_C": "m"}}
+
+
 def test_dropped_options_is_empty_when_every_request_survived():
     assert kbuild.dropped_options({"CONFIG_A": "y", "CONFIG_B": "n"},
                                   {"CONFIG_A": "y"}) == []

@@ -230,9 +230,30 @@ def unsupported_options(config: dict[str, str]) -> str:
 
 def dropped_options(requested: dict[str, str], final: dict[str, str]) -> list[str]:
     """Requested options (CONFIG_X -> value, "n" for not set) that the final
-    .config does not have as asked, as CONFIG_X=value (sorted)."""
+    .config does not have as asked, as CONFIG_X=value (sorted).  An option
+    asked as a module (=m) and built in (=y: another option selects it) is
+    in the kernel as asked for: built_in_options names those."""
     return sorted(f"{k}={v}" if v != "n" else f"{k} unset"
-                  for k, v in requested.items() if final.get(k, "n") != v)
+                  for k, v in requested.items()
+                  if final.get(k, "n") != v and (v, final.get(k)) != ("m", "y"))
+
+
+def built_in_options(requested: dict[str, str], final: dict[str, str]) -> list[str]:
+    """Options asked as modules (=m) that the final .config builds in (sorted)."""
+    return sorted(k for k, v in requested.items() if v == "m" and final.get(k) == "y")
+
+
+def fragment_requests(fragments) -> dict[str, dict[str, str]]:
+    """Per fragment, the options it decides: those no later fragment sets
+    again (merge_config.sh's order: the last value wins)."""
+    asked = {}
+    for fragment in fragments:
+        for k, v in read_config(fragment, unset=True).items():
+            asked[k] = (fragment, v)
+    out: dict[str, dict[str, str]] = {f: {} for f in fragments}
+    for k, (fragment, v) in asked.items():
+        out[fragment][k] = v
+    return out
 
 
 def shim_path(shim_dir: str, environ) -> str:
@@ -294,8 +315,13 @@ def configure(srctree: str, objtree: str, arch: str, tc: Toolchain,
     refused = unsupported_options(final)
     if refused:
         raise TranslationError(f"{config}: {refused}")
-    for fragment in spec.fragments:
-        dropped = dropped_options(read_config(fragment, unset=True), final)
+    for fragment, requested in fragment_requests(spec.fragments).items():
+        built_in = built_in_options(requested, final)
+        if built_in:
+            logging.warning("%s: %s asked as module%s, built in: another option "
+                            "selects %s", fragment, ", ".join(built_in),
+                            "s" if len(built_in) > 1 else "", "them" if len(built_in) > 1 else "it")
+        dropped = dropped_options(requested, final)
         if dropped:
             raise TranslationError(
                 f"{fragment}: {', '.join(dropped)} did not survive `make "
