@@ -19,8 +19,18 @@ _kernel = tag_class(
 def _kthinlto_impl(module_ctx):
     llvm_repository(name = "kthinlto_llvm")
     python_repository(name = "kthinlto_python")
+    declared = {}
     for mod in module_ctx.modules:
+        # The ruleset's own test kernels are dev dependencies (MODULE.bazel):
+        # Bazel passes them only when it is the root module.
         for kernel in mod.tags.kernel:
+            if kernel.name in declared:
+                fail("kthinlto: kernel %s is declared by both %s and %s; give one of them another name" % (
+                    kernel.name,
+                    declared[kernel.name],
+                    mod.name,
+                ))
+            declared[kernel.name] = mod.name
             kernel_repository(name = kernel.name, declaration = kernel.declaration, timeout = kernel.timeout)
 
 kthinlto = module_extension(

@@ -18,7 +18,10 @@ def test_a_workspace_using_the_ruleset_builds_its_declared_kernel(default_kernel
         # Its declaration is the default kernel's: the same translation, and
         # (the build being reproducible) the same vmlinux.o.
         assert ws.gen() == default_kernel.gen()
+        # None of the ruleset's own test kernels was fetched.
+        external = os.listdir(os.path.join(ws.output_base, "external"))
     finally:
         ws.shutdown()
+    assert not {"kernel_6_12", "kernel_arm64"} & set(external), sorted(external)
     assert filecmp.cmp(os.path.join(out, "external/kernel/vmlinux.o"),
                        default_kernel.vmlinux_o, shallow=False)

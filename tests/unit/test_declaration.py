@@ -91,6 +91,14 @@ def test_register_declares_a_new_repository_once(tmp_path):
     assert 'use_repo(kthinlto, "kernel_arm64")' in (tmp_path / "MODULE.bazel").read_text()
 
 
+def test_register_in_the_ruleset_itself_declares_a_dev_dependency(tmp_path):
+    (tmp_path / "MODULE.bazel").write_text(
+        'kthinlto_dev = use_extension("//rules:extensions.bzl", "kthinlto", dev_dependency = True)\n')
+    declaration.register(str(tmp_path), "mine")
+    assert 'kthinlto_dev.kernel(\n    name = "mine",' in (tmp_path / "MODULE.bazel").read_text()
+    assert 'use_repo(kthinlto_dev, "mine")' in (tmp_path / "MODULE.bazel").read_text()
+
+
 def test_names_must_be_repository_names():
     declaration.check_name("kernel_arm64")
     with pytest.raises(TranslationError, match="--name=my-kernel: a kernel's name"):

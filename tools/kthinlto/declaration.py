@@ -228,10 +228,14 @@ def register(workspace: str, name: str) -> list[str]:
         changed.append(build)
     decl = label_of(name)
     call = f'(\n    name = "{name}",\n    declaration = "{decl}",\n)\n'
+    module = os.path.join(workspace, "MODULE.bazel")
+    # The ruleset's own kernels are a dev dependency (its MODULE.bazel).
+    proxy = ("kthinlto_dev" if os.path.exists(module) and "kthinlto_dev = use_extension("
+             in _text(module) else "kthinlto")
     appends = {
         "WORKSPACE": f'\nload("@{RULESET_REPO}//rules:repositories.bzl", "kthinlto_kernel")\n\n'
                      f"kthinlto_kernel{call}",
-        "MODULE.bazel": f'\nkthinlto.kernel{call}\nuse_repo(kthinlto, "{name}")\n',
+        "MODULE.bazel": f'\n{proxy}.kernel{call}\nuse_repo({proxy}, "{name}")\n',
     }
     for base, text in appends.items():
         file = os.path.join(workspace, base)
