@@ -5,6 +5,7 @@ flags minus the preprocessor ones, `-x ir -fthinlto-index=...`.
 """
 
 load(":common.bzl", "TOOLCHAIN_TYPE", "llvm_toolchain")
+load(":contract.bzl", "MNEMONIC")
 load(":providers.bzl", "KernelObjectsInfo", "ThinLtoIndexInfo", "kernel_object")
 
 def backend_action(ctx, tc, flags, module, bitcode, bundle, out):
@@ -49,7 +50,7 @@ def backend_action(ctx, tc, flags, module, bitcode, bundle, out):
         env = tc.env,
         # Remote-executable (no requirement): the fan-out after the thin link,
         # each reading only its bundle, its bitcode and the toolchain.
-        mnemonic = "ThinLtoBackend",
+        mnemonic = MNEMONIC.THINLTO_BACKEND,
         progress_message = "ThinLTO backend %s" % out.short_path,
     )
 

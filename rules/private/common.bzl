@@ -1,5 +1,7 @@
 """Helpers shared by the phase rules."""
 
+load(":contract.bzl", "OBJ", "SRC")
+
 # The canonical name, so that it means this repository from any repository
 # that instantiates the rules (Bazel 4 wants a string in rule(toolchains)).
 TOOLCHAIN_TYPE = str(Label("//toolchains:toolchain_type"))
@@ -53,7 +55,7 @@ def expand(flag, root):
     Returns:
       The flag naming paths relative to the execroot, never the host.
     """
-    return flag.replace("%{src}", root + "/src").replace("%{obj}", root + "/obj")
+    return flag.replace(SRC, root + "/src").replace(OBJ, root + "/obj")
 
 def kernel_root(ctx):
     """Execroot-relative directory of the kernel repository (or package).

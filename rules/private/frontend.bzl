@@ -6,6 +6,7 @@ host.
 """
 
 load(":common.bzl", "TOOLCHAIN_TYPE", "expand", "kernel_root", "llvm_toolchain")
+load(":contract.bzl", "MNEMONIC")
 load(":providers.bzl", "KernelObjectsInfo", "kernel_object")
 
 def frontend_action(ctx, tc, flags, source, inputs, out, bitcode, module = "", mnemonic = None):
@@ -36,7 +37,7 @@ def frontend_action(ctx, tc, flags, source, inputs, out, bitcode, module = "", m
         env = tc.env,
         # Remote-executable (no requirement): hundreds of independent
         # compiles whose inputs, toolchain included, are all declared.
-        mnemonic = mnemonic or ("ThinLtoCompile" if bitcode else "NativeCompile"),
+        mnemonic = mnemonic or (MNEMONIC.THINLTO_COMPILE if bitcode else MNEMONIC.NATIVE_COMPILE),
         # Names the module too: a failing compile says what it breaks.
         progress_message = ("Compiling %s to bitcode" if bitcode else "Compiling %s") % source.short_path + (" for module %s" % module if module else ""),
     )

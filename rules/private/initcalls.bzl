@@ -9,6 +9,7 @@ ordering re-runs only when an initcall changed.
 """
 
 load(":common.bzl", "TOOLCHAIN_TYPE", "action_python", "common_dir", "llvm_toolchain")
+load(":contract.bzl", "MNEMONIC")
 load(":providers.bzl", "KernelObjectsInfo", "LinkerScriptInfo")
 
 # Objects per InitcallScan action: an edit re-scans one shard (about a
@@ -35,7 +36,7 @@ def _kernel_initcall_order_impl(ctx):
             outputs = outs,
             env = tc.env,
             # Remote-executable (no requirement): independent shards.
-            mnemonic = "InitcallScan",
+            mnemonic = MNEMONIC.INITCALL_SCAN,
             progress_message = "Scanning %d objects for initcalls (%s ...)" % (len(shard), shard[0].path),
         )
         listings.extend(outs)
@@ -61,7 +62,7 @@ def _kernel_initcall_order_impl(ctx):
         # Local but remotely cached: a tenth of a second, not worth
         # shipping every listing to a worker.
         execution_requirements = {"no-remote-exec": "1"},
-        mnemonic = "InitcallOrder",
+        mnemonic = MNEMONIC.INITCALL_ORDER,
         progress_message = "Ordering the initcalls of %d objects of %s" % (len(objects), ctx.label),
     )
     return [LinkerScriptInfo(script = out), DefaultInfo(files = depset([out]))]

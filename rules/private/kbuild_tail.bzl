@@ -13,6 +13,7 @@ run Kbuild's commands one by one instead: modules.bzl.)
 """
 
 load(":common.bzl", "TOOLCHAIN_TYPE", "kernel_root", "llvm_toolchain")
+load(":contract.bzl", "MNEMONIC")
 
 # The attributes of every rule whose action is a Kbuild hand-off.
 KBUILD_TAIL_ATTRS = {
@@ -66,7 +67,7 @@ def kbuild_tail(ctx, goals, places, takes, what):
         # Local (remotely cached): one serial step that runs the host's
         # make, perl and compressors, which are not inputs.
         execution_requirements = {"no-remote-exec": "1"},
-        mnemonic = "KbuildTail",
+        mnemonic = MNEMONIC.KBUILD_TAIL,
         progress_message = what,
     )
 

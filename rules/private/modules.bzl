@@ -26,6 +26,7 @@ modules.dep) and one per module, named by its path (fs/fuse/fuse.ko).
 """
 
 load(":common.bzl", "TOOLCHAIN_TYPE", "action_python", "expand", "kernel_root", "llvm_toolchain", "merged_env")
+load(":contract.bzl", "MNEMONIC")
 load(":frontend.bzl", "frontend_action")
 load(":providers.bzl", "KernelObjectsInfo")
 load(":schema.bzl", "decode")
@@ -106,7 +107,7 @@ def _modpost_action(ctx, root, kos, mod_c, srcversion):
         # every module object, all outputs of local links already; shipping
         # them to a worker would cost more than the step.
         execution_requirements = {"no-remote-exec": "1"},
-        mnemonic = "Modpost",
+        mnemonic = MNEMONIC.MODPOST,
         progress_message = "Running Kbuild's modpost over %d modules of %s" % (len(kos), ctx.label),
     )
     return symvers
@@ -130,7 +131,7 @@ def _final_actions(ctx, tc, root, ko, unit, final, mod_c, flagsets, files, commo
         out = mod_o,
         bitcode = True,
         module = ko,
-        mnemonic = "ModuleInfoCompile",
+        mnemonic = MNEMONIC.MODULE_INFO_COMPILE,
     )
     script = files[final["script"]]
     ld = ctx.actions.args()
@@ -146,7 +147,7 @@ def _final_actions(ctx, tc, root, ko, unit, final, mod_c, flagsets, files, commo
         env = tc.env,
         # Remote-executable, like the compile: the declared ld.lld, the
         # module's object, its .mod.o and the linker script.
-        mnemonic = "ModuleLink",
+        mnemonic = MNEMONIC.MODULE_LINK,
         progress_message = "Linking module %s" % ko,
     )
     return out
@@ -174,7 +175,7 @@ def _builtin_action(ctx):
         # Local, remotely cached: Kbuild's saved commands name the host's
         # llvm-objcopy-N, tr and sed, which are not inputs.
         execution_requirements = {"no-remote-exec": "1"},
-        mnemonic = "ModulesBuiltin",
+        mnemonic = MNEMONIC.MODULES_BUILTIN,
         progress_message = "Listing the built-in modules of %s" % ctx.file.vmlinux_o.short_path,
     )
     return outs
@@ -205,7 +206,7 @@ def _install_action(ctx, kos, files, builtin):
         env = merged_env(_SHELL_ENV, python.env),
         # Local, remotely cached: the host's depmod is not an input.
         execution_requirements = {"no-remote-exec": "1"},
-        mnemonic = "ModulesInstall",
+        mnemonic = MNEMONIC.MODULES_INSTALL,
         progress_message = "Installing %d modules (modules_install, depmod)" % len(kos),
     )
     return tree

@@ -8,6 +8,7 @@ Kbuild runs on the output in place (objtool --link for vmlinux.o on x86).  vmlin
 """
 
 load(":common.bzl", "TOOLCHAIN_TYPE", "action_python", "llvm_toolchain", "merged_env")
+load(":contract.bzl", "MNEMONIC")
 load(":providers.bzl", "KernelObjectsInfo", "LinkerScriptInfo")
 load(":thin_link.bzl", "link_inputs")
 
@@ -45,7 +46,7 @@ def _symbol_order_action(ctx, tc, members, linked):
         # Local but remotely cached, beside the link: a short step over the
         # same objects.
         execution_requirements = {"no-remote-exec": "1"},
-        mnemonic = "SymbolOrder",
+        mnemonic = MNEMONIC.SYMBOL_ORDER,
         progress_message = "Ordering the symbols of %s as Kbuild's link does" % ctx.attr.out,
     )
     return out
@@ -99,7 +100,7 @@ def _kernel_relocatable_link_impl(ctx):
         # object of the unit (objtool links the host's libelf, which is not
         # an input).
         execution_requirements = {"no-remote-exec": "1"},
-        mnemonic = "RelocatableLink",
+        mnemonic = MNEMONIC.RELOCATABLE_LINK,
         # Bazel 4.2.3 does not expand %{output}: the path is formatted here.
         progress_message = "Linking %s%s" % (out.short_path, " and running %s" % post_link.basename if post_link else ""),
     )

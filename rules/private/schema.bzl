@@ -1,10 +1,11 @@
 """The data the translator writes and the rules read: its version, its
 shape, and its one decoder.
 
-tools/kthinlto/emit.py writes KERNEL into the generated kernel.bzl and reads
-KERNEL_SCHEMA from this file; decode() is the only place the rules read
-KERNEL's fields, and it refuses a KERNEL of another version.  Raise the
-version whenever the shape changes.
+tools/kthinlto/emit.py writes KERNEL into the generated kernel.bzl, of
+version KERNEL_SCHEMA (tools/kthinlto/contract.py, which writes
+contract.bzl); decode() is the only place the rules read KERNEL's fields,
+and it refuses a KERNEL of another version.  Raise the version there
+whenever the shape changes.
 
 KERNEL (schema 5), JSON-compatible:
   schema        this version
@@ -42,10 +43,7 @@ KERNEL (schema 5), JSON-compatible:
   kconfig_files every Kconfig file (package paths)
 """
 
-# 3: link units (units), objects keyed by path without lazy.
-# 4: modules (units[i].module).
-# 5: modpost, each module's .mod.o compile and .ko link (modules).
-KERNEL_SCHEMA = 5
+load(":contract.bzl", "KERNEL_SCHEMA")
 
 def check_schema(kernel):
     """Fails, naming the fix, unless KERNEL is of the version these rules read.

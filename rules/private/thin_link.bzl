@@ -21,6 +21,7 @@ not another).
 """
 
 load(":common.bzl", "TOOLCHAIN_TYPE", "action_python", "common_dir", "kernel_root", "llvm_toolchain", "merged_env")
+load(":contract.bzl", "MNEMONIC")
 load(":providers.bzl", "KernelObjectsInfo", "ThinLtoIndexInfo")
 
 def link_inputs(args, objects, files):
@@ -108,7 +109,7 @@ def _kernel_thin_link_impl(ctx):
         ),
         outputs = bundles.values(),
         env = merged_env(tc.env, python.env),
-        mnemonic = "ThinLtoIndex",
+        mnemonic = MNEMONIC.THINLTO_INDEX,
         # Sandboxed like every local action (no network, only declared
         # inputs); its bundles are copied out of the tmpfs sandbox once,
         # about a tenth of a second per 50 MB.

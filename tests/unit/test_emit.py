@@ -259,7 +259,8 @@ def test_kernel_data_carries_the_pinned_build_stamp():
 
 
 def test_kernel_data_carries_the_schema_version_the_rules_read():
-    with open(emit._SCHEMA_BZL) as f:
+    from tools.kthinlto import contract
+    with open(contract.BZL) as f:
         bzl = f.read()
     assert f"KERNEL_SCHEMA = {data()['schema']}\n" in bzl
     assert data()["schema"] == emit.schema_version() >= 2

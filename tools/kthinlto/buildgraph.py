@@ -15,28 +15,29 @@ import gzip
 import json
 
 from tools.kthinlto import execlog
+from tools.kthinlto.contract import MNEMONIC
 from tools.kthinlto.schedule import Task
 
-# Mnemonic -> phase, as rules/private/*.bzl name their actions.
+# Mnemonic -> phase (contract.MNEMONIC: as the rules name their actions).
 PHASES = {
-    "ThinLtoCompile": "FE",
-    "NativeCompile": "FE",
-    "Symlink": "FE",
-    "InitcallScan": "initcall scan",
-    "InitcallOrder": "initcall order",
-    "ThinLtoIndex": "thin link",
-    "ThinLtoBackend": "BE",
-    "RelocatableLink": "final link",
-    "SymbolOrder": "final link",
+    MNEMONIC["THINLTO_COMPILE"]: "FE",
+    MNEMONIC["NATIVE_COMPILE"]: "FE",
+    "Symlink": "FE",    # Bazel's own (a prebuilt object put among the FE's)
+    MNEMONIC["INITCALL_SCAN"]: "initcall scan",
+    MNEMONIC["INITCALL_ORDER"]: "initcall order",
+    MNEMONIC["THINLTO_INDEX"]: "thin link",
+    MNEMONIC["THINLTO_BACKEND"]: "BE",
+    MNEMONIC["RELOCATABLE_LINK"]: "final link",
+    MNEMONIC["SYMBOL_ORDER"]: "final link",
     # The Kbuild hand-off after vmlinux.o's final link: link-vmlinux.sh.
-    "KbuildTail": "Kbuild vmlinux",
+    MNEMONIC["KBUILD_TAIL"]: "Kbuild vmlinux",
     # After the modules' final links (rules/private/modules.bzl): Kbuild's
     # modpost, each module's .mod.o and .ko, the install.
-    "Modpost": "modpost",
-    "ModuleInfoCompile": "module .ko",
-    "ModuleLink": "module .ko",
-    "ModulesBuiltin": "modules install",
-    "ModulesInstall": "modules install",
+    MNEMONIC["MODPOST"]: "modpost",
+    MNEMONIC["MODULE_INFO_COMPILE"]: "module .ko",
+    MNEMONIC["MODULE_LINK"]: "module .ko",
+    MNEMONIC["MODULES_BUILTIN"]: "modules install",
+    MNEMONIC["MODULES_INSTALL"]: "modules install",
 }
 
 # The phases in the order a build goes through them, for tables and

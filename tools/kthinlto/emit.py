@@ -9,9 +9,8 @@ compile_commands.json, the compilation database of the objects
 
 import json
 import os
-import re
 
-from tools.kthinlto import arches, flags
+from tools.kthinlto import arches, contract, flags
 from tools.kthinlto.graph import LinkUnit, ModuleSteps, Object
 
 BUILD_TEMPLATE = '''\
@@ -86,15 +85,9 @@ TAIL_SRCS = [
 
 
 
-# The schema version lives in the rules (they refuse any other); read once.
-_SCHEMA_BZL = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), "rules", "private", "schema.bzl")
-
-
-def schema_version(path: str = _SCHEMA_BZL) -> int:
-    """KERNEL_SCHEMA of rules/private/schema.bzl."""
-    with open(path) as f:
-        return int(re.search(r"^KERNEL_SCHEMA = (\d+)$", f.read(), re.M).group(1))
+def schema_version() -> int:
+    """The KERNEL version the rules read (contract.py, contract.bzl)."""
+    return contract.KERNEL_SCHEMA
 
 
 def package_path(relocated: str) -> str:

@@ -8,8 +8,7 @@ the kernel repository's execroot-relative directories.
 
 import os
 
-SRC = "%{src}"
-OBJ = "%{obj}"
+from tools.kthinlto.contract import OBJ, SRC  # noqa: F401 (this module's API too)
 
 # Options whose value is a path, as separate argument or joined.
 _PATH_OPTIONS = ("-include", "-imacros", "-isystem", "-iquote", "-idirafter",

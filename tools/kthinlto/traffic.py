@@ -14,9 +14,10 @@ import collections
 import dataclasses
 
 from tools.kthinlto.buildgraph import phase_of
+from tools.kthinlto.contract import MNEMONIC
 
-BACKEND = "ThinLtoBackend"
-THIN_LINK = "ThinLtoIndex"
+BACKEND = MNEMONIC["THINLTO_BACKEND"]
+THIN_LINK = MNEMONIC["THINLTO_INDEX"]
 
 
 def _digest(entry: dict) -> tuple[str, int]:
