@@ -5,8 +5,10 @@ load("//rules/private:image.bzl", _kernel_boot_image = "kernel_boot_image", _ker
 load("//rules/private:link_units.bzl", _kernel_link_unit = "kernel_link_unit", _kernel_link_units = "kernel_link_units")
 load("//rules/private:modules.bzl", _kernel_modules = "kernel_modules")
 load("//rules/private:providers.bzl", _ActionPythonInfo = "ActionPythonInfo", _KernelObjectsInfo = "KernelObjectsInfo", _LinkerScriptInfo = "LinkerScriptInfo", _LlvmToolchainInfo = "LlvmToolchainInfo", _ThinLtoIndexInfo = "ThinLtoIndexInfo", _kernel_object = "kernel_object")
+load("//rules/private:schema.bzl", _decode = "decode")
 load("//rules/private:toolchain.bzl", _llvm_toolchain = "llvm_toolchain")
 
+kernel_decode = _decode
 kernel_dist = _kernel_dist
 kernel_link_units = _kernel_link_units
 kernel_link_unit = _kernel_link_unit

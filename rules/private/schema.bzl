@@ -63,7 +63,9 @@ def decode(kernel):
     """KERNEL, checked and decoded once.
 
     Args:
-      kernel: the KERNEL dict of a generated kernel.bzl.
+      kernel: the KERNEL dict of a generated kernel.bzl, or what decode
+        returned for it (returned as it is: the generated BUILD file decodes
+        once and hands the result to every macro).
 
     Returns:
       A struct: files, objects_json (the FE rule decodes it: faster in a
@@ -73,6 +75,8 @@ def decode(kernel):
       kconfig_files, modules (None, or a struct: modpost, builtin,
       finals_json, srcversion_json).
     """
+    if type(kernel) == "struct":
+        return kernel
     check_schema(kernel)
     units = []
     for u in kernel["units"]:

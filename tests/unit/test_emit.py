@@ -183,14 +183,19 @@ def test_write_creates_src_and_obj_symlinks(tmp_path):
     assert os.readlink(gen / "obj") == "/k/obj"
 
 
-def test_write_kernel_bzl_payload_is_the_data_as_json(tmp_path):
+def test_write_kernel_bzl_payload_is_the_data_one_record_per_line(tmp_path):
     gen = tmp_path / "gen"
     d = data()
     emit.write(str(gen), "/k/src", "/k/obj", d)
     assert read_kernel_bzl(gen) == d
-    # The objects are one JSON string inside the dict (fast to analyse).
-    [line] = [l for l in (gen / "kernel.bzl").read_text().splitlines() if l.startswith("KERNEL = ")]
-    assert isinstance(json.loads(line[len("KERNEL = "):])["objects"], str)
+    text = (gen / "kernel.bzl").read_text()
+    lines = text.splitlines()
+    # The objects are one raw JSON string inside the dict (fast to
+    # analyse), an object per line; every file and flag set its own line.
+    objects = [l for l in lines if l.startswith('{"path":')]
+    assert [json.loads(l.rstrip(","))["path"] for l in objects] == [o["path"] for o in d["objects"]]
+    assert all(f'        {json.dumps(f)},' in lines for f in d["files"])
+    assert 'KERNEL = {' in lines and '    "objects": r"""[' in lines
 
 
 def test_read_kernel_bzl_reads_the_former_list_form(tmp_path):
@@ -205,8 +210,8 @@ def test_write_build_file_loads_kernel_and_wires_its_link_units(tmp_path):
     emit.write(str(gen), "/k/src", "/k/obj", data())
     build = (gen / "BUILD.bazel").read_text()
     assert 'load(":kernel.bzl", "KERNEL")' in build
-    assert 'kernel_link_units(\n    name = "objects",\n    kernel = KERNEL,\n)' in build
-    assert "kernel = KERNEL," in build
+    assert 'kernel_link_units(\n    name = "objects",\n    kernel = DATA,\n)' in build
+    assert "DATA = kernel_decode(KERNEL)" in build and "kernel = DATA," in build
 
 
 def test_write_creates_workspace_file(tmp_path):
