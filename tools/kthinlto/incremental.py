@@ -165,22 +165,16 @@ def seed(base_tree: str, work: str, srctree: str, owned: bool) -> None:
             (kbuild.TREE_TOKENS["work"].encode(), work.encode()),
             (kbuild.TREE_TOKENS["srctree"].encode(), srctree.encode())]
     mtimes: list[tuple[str, int]] = []
-    for root, dirs, files in os.walk(objtree):
-        if root == objtree and "source" in dirs:
-            dirs.remove("source")   # Kbuild's link to the source tree
-        for name in files:
-            path = os.path.join(root, name)
-            if os.path.islink(path):
-                continue
-            mtimes.append((path, os.stat(path).st_mtime_ns))
-            with open(path, "rb") as f:
-                data = f.read()
-            if b"\0" in data or not any(old in data for old, _ in swap):
-                continue
-            for old, new in swap:
-                data = data.replace(old, new)
-            with open(path, "wb") as f:
-                f.write(data)
+    for path in kbuild.tree_files(objtree):
+        mtimes.append((path, os.stat(path).st_mtime_ns))
+        with open(path, "rb") as f:
+            data = f.read()
+        if b"\0" in data or not any(old in data for old, _ in swap):
+            continue
+        for old, new in swap:
+            data = data.replace(old, new)
+        with open(path, "wb") as f:
+            f.write(data)
     # In their order (equal times stay equal), a millisecond apart: a chain
     # of incremental translations does not stretch the window.
     rank = {m: i for i, m in enumerate(sorted({m for _, m in mtimes}))}

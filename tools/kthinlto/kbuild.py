@@ -491,31 +491,37 @@ def normalize_paths(objtree: str, work: str, srctree: str) -> list[str]:
     # The longest first: the object tree lies inside work.
     pairs.sort(key=lambda pair: -len(pair[0]))
     unchanged = []
+    for path in tree_files(objtree):
+        with open(path, "rb") as f:
+            data = f.read()
+        if not any(old in data for old, _ in pairs):
+            continue
+        if b"\0" in data:
+            unchanged.append(os.path.relpath(path, objtree))
+            continue
+        for old, new in pairs:
+            data = data.replace(old, new)
+        st = os.stat(path)
+        tmp = path + ".kthinlto-tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, st.st_mode & 0o7777)
+        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.replace(tmp, path)
+    return sorted(unchanged)
+
+
+def tree_files(objtree: str):
+    """Every regular file of an object tree (not Kbuild's `source` link to
+    the source tree, nor any other link)."""
     for root, dirs, files in os.walk(objtree):
         dirs.sort()
         if root == objtree and "source" in dirs:
-            dirs.remove("source")   # Kbuild's link to the source tree
-        for name in files:
+            dirs.remove("source")
+        for name in sorted(files):
             path = os.path.join(root, name)
-            if os.path.islink(path):
-                continue
-            with open(path, "rb") as f:
-                data = f.read()
-            if not any(old in data for old, _ in pairs):
-                continue
-            if b"\0" in data:
-                unchanged.append(os.path.relpath(path, objtree))
-                continue
-            for old, new in pairs:
-                data = data.replace(old, new)
-            st = os.stat(path)
-            tmp = path + ".kthinlto-tmp"
-            with open(tmp, "wb") as f:
-                f.write(data)
-            os.chmod(tmp, st.st_mode & 0o7777)
-            os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
-            os.replace(tmp, path)
-    return sorted(unchanged)
+            if not os.path.islink(path):
+                yield path
 
 
 def kconfig_files(objtree: str) -> list[str]:
