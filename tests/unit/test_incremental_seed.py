@@ -161,3 +161,12 @@ def test_base_of_another_source_is_one_of_the_same_kernel_version(tmp_path):
     update = _source(tmp_path / "update", {"Makefile": "VERSION = 6\n1\n", "a.c": "A"})
     assert incremental.base(str(cache), dict(INPUTS, source="update"), str(update), {}) == str(
         made["same_version"])
+
+
+def test_earlier_names_every_translation_resumed_before(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    incremental.write_inputs(str(first), INPUTS, "/src/a")
+    incremental.write_inputs(str(second), INPUTS, "/src/b", incremental.earlier(str(first)))
+    assert incremental.earlier(str(second)) == [(str(second), "/src/b"), (str(first), "/src/a")]

@@ -288,6 +288,15 @@ def test_normalize_paths_makes_the_tree_the_same_at_any_path(tmp_path):
     assert not list(obj.rglob("*.kthinlto-tmp"))
 
 
+def test_normalize_paths_lists_binaries_naming_a_resumed_translations_paths(tmp_path):
+    obj = _translated(tmp_path, "new/k", "linux")
+    (obj / "scripts/objtool.o").write_bytes(b"\x7fELF\0" + str(tmp_path / "old/k/obj").encode())
+    (obj / "scripts/other.o").write_bytes(b"\x7fELF\0/elsewhere")
+    args = str(obj), str(tmp_path / "new/k"), str(tmp_path / "linux")
+    assert kbuild.normalize_paths(*args, earlier=((str(tmp_path / "old/k"), "/old/src"),)) == [
+        "scripts/conf", "scripts/objtool.o"]
+
+
 # config_targets and check_spec
 
 def _tree(tmp_path):

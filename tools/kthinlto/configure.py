@@ -251,7 +251,8 @@ def _translate_into(work: str, req: Request, srctree: str, tc: kbuild.Toolchain,
                     shutil.rmtree(os.path.join(work, name), ignore_errors=True)
             phases.done("seed")
         os.makedirs(objtree, exist_ok=True)
-        incremental.write_inputs(work, inputs, srctree)
+        resumed = incremental.earlier(base) if base else []
+        incremental.write_inputs(work, inputs, srctree, resumed)
         probes = kbuild.probes_for(work, tc)
         kbuild.configure(srctree, objtree, req.arch, tc, req.spec, log_path,
                          req.jobs, probes)
@@ -303,7 +304,7 @@ def _translate_into(work: str, req: Request, srctree: str, tc: kbuild.Toolchain,
                                 kbuild.kconfig_files(objtree), steps)
         # Last, after every read of the tree's saved commands: its bytes
         # the same at any path, but for the binaries the hand-off leaves out.
-        not_normal = kbuild.normalize_paths(objtree, work, srctree)
+        not_normal = kbuild.normalize_paths(objtree, work, srctree, tuple(resumed))
         gen = os.path.join(work, "gen")
         # Kbuild's compile_commands.json lists the units' objects, not
         # modfinal's (.module-common.o): neither does ours.

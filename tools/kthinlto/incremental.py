@@ -43,11 +43,22 @@ SECOND = 1_000_000_000    # ns
 MILLISECOND = 1_000_000
 
 
-def write_inputs(work: str, inputs: dict, srctree: str) -> None:
-    """Keeps a translation's inputs and paths in it, for base() to read."""
+def write_inputs(work: str, inputs: dict, srctree: str,
+                 earlier: list[tuple[str, str]] = ()) -> None:
+    """Keeps a translation's inputs and paths in it, for base() to read;
+    earlier: (work, srctree) of the translations it resumed (earlier())."""
     with open(os.path.join(work, trees.INPUTS), "w") as f:
-        json.dump({"inputs": inputs, "work": work, "srctree": srctree}, f,
-                  indent=1, sort_keys=True)
+        json.dump({"inputs": inputs, "work": work, "srctree": srctree,
+                   "earlier": [list(e) for e in earlier]}, f, indent=1, sort_keys=True)
+
+
+def earlier(base_tree: str) -> list[tuple[str, str]]:
+    """(work, srctree) of base_tree and of every translation it resumed:
+    paths the binaries of a tree resumed from it may name."""
+    saved = _read_inputs(base_tree)
+    out = [(saved["work"], saved["srctree"])]
+    out += [tuple(e) for e in saved.get("earlier", []) if tuple(e) not in out]
+    return out
 
 
 def _read_inputs(tree: str) -> dict:

@@ -469,10 +469,14 @@ TREE_TOKENS = {"objtree": "/kthinlto-objtree", "work": "/kthinlto-translation",
                "srctree": "/kthinlto-srctree"}
 
 
-def normalize_paths(objtree: str, work: str, srctree: str) -> list[str]:
+def normalize_paths(objtree: str, work: str, srctree: str,
+                    earlier: tuple[tuple[str, str], ...] = ()) -> list[str]:
     """Makes the object tree's bytes the same at any path, in place; returns
     the files it cannot (objtree-relative, sorted), for the hand-off's
     inputs to leave out.
+
+    earlier: (work, srctree) of the translations an incremental one
+    resumed (incremental.py): their binaries may still name those.
 
     Kbuild saves commands, dependency lists and generated makefiles that
     name the source tree, the object tree and the translation's directory
@@ -484,10 +488,11 @@ def normalize_paths(objtree: str, work: str, srctree: str) -> list[str]:
     commands before.
     """
     pairs = []
-    for path, token in ((objtree, TREE_TOKENS["objtree"]), (work, TREE_TOKENS["work"]),
-                        (srctree, TREE_TOKENS["srctree"])):
-        for p in dict.fromkeys((os.path.abspath(path), os.path.realpath(path))):
-            pairs.append((p.encode(), token.encode()))
+    for w, src in ((work, srctree), *earlier):
+        for path, token in ((os.path.join(w, "obj"), TREE_TOKENS["objtree"]),
+                            (w, TREE_TOKENS["work"]), (src, TREE_TOKENS["srctree"])):
+            for p in dict.fromkeys((os.path.abspath(path), os.path.realpath(path))):
+                pairs.append((p.encode(), token.encode()))
     # The longest first: the object tree lies inside work.
     pairs.sort(key=lambda pair: -len(pair[0]))
     unchanged = []
