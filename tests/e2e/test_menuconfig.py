@@ -4,7 +4,6 @@ kernel: Kbuild's scripts/config and olddefconfig on the declared kernel's
 declaration changes by one line, and the next build has the option."""
 
 import os
-import sys
 
 from tests.e2e import kernels
 
@@ -14,9 +13,8 @@ OPTION, SYMBOL = "CONFIG_CRC_CCITT=y", "crc_ccitt"
 
 
 def _menuconfig(ws: kernels.Workspace, *flags: str):
-    return kernels.run([sys.executable, "-m", "tools.kthinlto.menuconfig",
-                        f"--workspace={ws.root}", f"--cache_dir={kernels.cache_dir()}", *flags],
-                       cwd=kernels.REPO)
+    """`./kthin menuconfig FLAGS`, as a user runs it in the checkout."""
+    return kernels.run([os.path.join(ws.root, "kthin"), "menuconfig", *flags], cwd=ws.root)
 
 
 def test_menuconfig_set_changes_one_declaration_line_and_the_build_has_the_option(
