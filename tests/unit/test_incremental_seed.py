@@ -21,12 +21,15 @@ def _rec(kind, out, *rest):
 def test_merge_takes_what_make_redid_and_the_rest_from_before():
     old = [_rec("bitcode", "kernel/a.o", "-c", "a.c"), _rec("bitcode", "kernel/b.o", "-c", "b.c"),
            _rec("link", "vmlinux.o"), _rec("link", "fs/x.o"), _rec("link", "fs/x.ko"),
-           _rec("link", "fs/y.o"), _rec("initcalls", "-")]
+           _rec("link", "fs/y.o"), _rec("link", "lib/.tmp_z.o"), _rec("link", "lib/z.ko"),
+           _rec("initcalls", "-")]
     new = [_rec("bitcode", "kernel/b.o", "-c", "b.c", "-DNEW"), _rec("link", "vmlinux.o", "-r")]
-    merged = incremental.merge(old, new, OBJ, ["fs/y.ko"])
+    merged = incremental.merge(old, new, OBJ, ["fs/y.ko", "lib/z.ko"])
     by = {(r.kind, records.option_value(r.argv, "-o")): r for r in merged}
+    # A module of one object links to dir/.tmp_x.o first (Kbuild's rename).
     assert set(by) == {("bitcode", "kernel/a.o"), ("bitcode", "kernel/b.o"), ("link", "vmlinux.o"),
-                       ("link", "fs/y.o"), ("initcalls", "-")}
+                       ("link", "fs/y.o"), ("link", "lib/.tmp_z.o"), ("link", "lib/z.ko"),
+                       ("initcalls", "-")}
     assert "-DNEW" in by[("bitcode", "kernel/b.o")].argv
     assert "-r" in by[("link", "vmlinux.o")].argv
     # The last compile of an output wins when read back (records.compiles).

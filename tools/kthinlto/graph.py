@@ -114,11 +114,16 @@ def parse_link(argv: tuple[str, ...], members, response=None) -> LinkUnit:
         else:
             ldflags.append(a)
         i += 1
-    head, tail = os.path.split(name or "vmlinux.o")
+    return LinkUnit(unit_name(name or "vmlinux.o"), tuple(ldflags), tuple(whole), tuple(lazy),
+                    tuple(scripts))
+
+
+def unit_name(output: str) -> str:
+    """The link unit a relocatable link's output is (dir/.tmp_x.o: dir/x.o)."""
+    head, tail = os.path.split(os.path.normpath(output))
     if tail.startswith(_TMP_PREFIX):
         tail = tail[len(_TMP_PREFIX):]
-    return LinkUnit(os.path.join(head, tail), tuple(ldflags), tuple(whole), tuple(lazy),
-                    tuple(scripts))
+    return os.path.join(head, tail)
 
 
 # Where Kbuild's objtool is, relocated (the translation builds it).

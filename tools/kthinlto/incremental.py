@@ -33,7 +33,7 @@ import os
 import shutil
 import time
 
-from tools.kthinlto import kbuild, records, trees
+from tools.kthinlto import graph, kbuild, records, trees
 from tools.kthinlto.records import Record
 
 ENV = "KTHINLTO_INCREMENTAL"
@@ -240,7 +240,7 @@ def merge(old: list[Record], new: list[Record], objtree: str,
     out = []
     for r in [r for r in old if _key(r, objtree) not in redone] + list(new):
         kind, output = _key(r, objtree)
-        if kind == "link" and output not in wanted:
+        if kind == "link" and graph.unit_name(output) not in wanted:
             continue
         out.append(r)
     return out
