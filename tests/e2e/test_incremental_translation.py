@@ -43,9 +43,10 @@ def _read(path: str) -> str:
         return ""
 
 
-def _translate(cache: str, ws: str, src: str, *flags: str) -> tuple[str, str]:
+def _translate(cache: str, ws: str, src: str, *flags: str,
+               incremental: str = "") -> tuple[str, str]:
     """The configure CLI into cache; (its stderr, the gen directory)."""
-    env = dict(os.environ, KTHINLTO_SHARED_CACHE="off")
+    env = dict(os.environ, KTHINLTO_SHARED_CACHE="off", KTHINLTO_INCREMENTAL=incremental)
     proc = kernels.run([sys.executable, "-m", "tools.kthinlto.configure", f"--cache_dir={cache}",
                         f"--workspace={ws}", f"--source={src}", "--name=kernel", *flags],
                        cwd=kernels.REPO, env=env)
@@ -107,8 +108,11 @@ def _incremental_cache(default_kernel, tmp_path) -> str:
     return cache
 
 
-def test_kernel_update_translated_from_the_earlier_translation_is_as_from_scratch(
+def test_update_and_option_translated_from_the_earlier_translation_are_as_from_scratch(
         default_kernel, tmp_path):
+    # Resumed from the default kernel's translation, twice: a kernel update
+    # (a copy of its source with UPDATE and INCLUDE), then one option more
+    # on the default source.  Each against a translation from scratch.
     cache = _incremental_cache(default_kernel, tmp_path)
     src = kernels.private_source(str(tmp_path / "linux-update"))
     for rel, text in UPDATE.items():
@@ -120,33 +124,29 @@ def test_kernel_update_translated_from_the_earlier_translation_is_as_from_scratc
     print(f"update: Kbuild redid {redone} of {steps} steps")
     assert 0 < redone < steps / 10
     # The update is in it: sys.o's new flag, panic.o's new header.
-    data = emit.read_kernel_bzl(os.path.join(gen, "kernel.bzl"))
-    text = repr(data)
+    text = repr(emit.read_kernel_bzl(os.path.join(gen, "kernel.bzl")))
     assert "-DKTHINLTO_UPDATE" in text and "include/linux/kthinlto_update.h" in text
     scratch_stderr, scratch = _translate(str(tmp_path / "scratch_cache"), str(tmp_path / "ws_b"),
                                          src)
     assert "incremental:" not in scratch_stderr
     assert _differences(gen, scratch) == []
 
-
-def test_changed_option_translated_from_the_earlier_translation_is_as_from_scratch(
-        default_kernel, tmp_path):
-    cache = _incremental_cache(default_kernel, tmp_path)
-    src = default_kernel.srctree
+    # One option more, on the default source: the base is the default
+    # kernel's translation (a tree at the same path), not the update's.
     fragment = tmp_path / "printk_time.config"
     fragment.write_text("CONFIG_PRINTK_TIME=y\n")
-    # The default kernel's declaration (tinyconfig and the bootable
-    # fragment), one option more.
     decl = ["--config=tinyconfig",
             f"--fragment={os.path.join(kernels.REPO, 'configs', 'bootable.config')}",
             f"--fragment={fragment}"]
-    stderr, gen = _translate(cache, str(tmp_path / "ws_a"), src, *decl)
+    stderr, gen = _translate(cache, str(tmp_path / "ws_a"), default_kernel.srctree, *decl)
     assert re.search(r"incremental: from .*: 0 source files differ", stderr), stderr[-3000:]
     redone, steps = _redone(stderr)
     print(f"option: Kbuild redid {redone} of {steps} steps")
     assert 0 < redone < steps / 10
-    scratch_stderr, scratch = _translate(str(tmp_path / "scratch_cache"), str(tmp_path / "ws_b"),
-                                         src, *decl)
-    assert "incremental:" not in scratch_stderr
     assert "CONFIG_PRINTK_TIME=y" in _read(os.path.join(os.path.dirname(gen), "obj", ".config"))
+    # From scratch: in the cache that translated the update from scratch,
+    # with KTHINLTO_INCREMENTAL=off (else it would resume that one).
+    scratch_stderr, scratch = _translate(str(tmp_path / "scratch_cache"), str(tmp_path / "ws_b"),
+                                         default_kernel.srctree, *decl, incremental="off")
+    assert "incremental:" not in scratch_stderr
     assert _differences(gen, scratch) == []

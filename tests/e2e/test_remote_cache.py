@@ -25,7 +25,8 @@ from tools.kthinlto import execlog, shared_cache, source
 PHASES = ["ThinLtoCompile", "NativeCompile", "InitcallScan", "InitcallOrder",
           "ThinLtoIndex", "ThinLtoBackend", "RelocatableLink"]
 # The steps after vmlinux.o: Kbuild's hand-off (vmlinux, the boot image)
-# and the modules' steps after their links.
+# and the modules' steps after their links (whose final links also take
+# their symbol order first: SymbolOrder).
 AFTER = ["KbuildTail", "Modpost", "ModuleInfoCompile", "ModuleLink", "ModulesBuiltin",
          "ModulesInstall"]
 # The phases before the BE.
@@ -79,7 +80,7 @@ def _all_hits(default_kernel, proc, entries, vmlinux_o, after: bool = False) -> 
     """Every action a cache hit (those of //:vmlinux_o; with after, those
     after it too), and vmlinux.o the default kernel's."""
     # Every action, phase by phase, was a cache hit.
-    phases = PHASES + (AFTER if after else [])
+    phases = PHASES + (AFTER + ["SymbolOrder"] if after else [])
     assert {e.get("mnemonic") for e in entries} == set(phases)
     for mnemonic in phases:
         ran = execlog.executed(entries, mnemonic)

@@ -150,8 +150,11 @@ def test_base_is_the_newest_of_the_same_translator_and_source_first(tmp_path, mo
 def test_base_of_another_source_is_one_of_the_same_kernel_version(tmp_path):
     cache = tmp_path / "cache"
     made = {}
-    for name, version, age in (("same_version", "6\n1\n", 100), ("newer_other_version", "6\n12\n", 0)):
-        src = _source(tmp_path / name, {"Makefile": f"VERSION = {version}", "a.c": "a"})
+    for name, sub, age in (("same_version", "192", 100), ("newer_other_sublevel", "200", 50),
+                           ("newest_other_series", None, 0)):
+        head = (f"VERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = {sub}\n" if sub else
+                "VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 0\n")
+        src = _source(tmp_path / name, {"Makefile": head, "a.c": "a"})
         tree = cache / "trees" / name
         (tree / "obj").mkdir(parents=True)
         (tree / "records").mkdir()
@@ -161,9 +164,16 @@ def test_base_of_another_source_is_one_of_the_same_kernel_version(tmp_path):
         trees.mark_complete(str(tree))
         os.utime(tree / trees.COMPLETE, ns=(time.time_ns() - age * 10**9,) * 2)
         made[name] = tree
-    update = _source(tmp_path / "update", {"Makefile": "VERSION = 6\n1\n", "a.c": "A"})
+    update = _source(tmp_path / "update", {"Makefile": "VERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = 192\n",
+                                            "a.c": "A"})
     assert incremental.base(str(cache), dict(INPUTS, source="update"), str(update), {}) == str(
         made["same_version"])
+    # Another sublevel of the series, if that is all there is; never 6.12.
+    shutil.rmtree(made["same_version"])
+    assert incremental.base(str(cache), dict(INPUTS, source="update"), str(update), {}) == str(
+        made["newer_other_sublevel"])
+    shutil.rmtree(made["newer_other_sublevel"])
+    assert incremental.base(str(cache), dict(INPUTS, source="update"), str(update), {}) is None
 
 
 def test_earlier_names_every_translation_resumed_before(tmp_path):

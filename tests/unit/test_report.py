@@ -208,3 +208,13 @@ def test_a_null_build_is_reported_as_no_action():
     assert f["actions"] == 0 and f["simulated"] == [[1, 0.0], [100, 0.0]]
     assert report.text(f).startswith("0 actions ran")
     assert picture.svg(build.tasks, [], [(1, 0.0), (100, 0.0)], "null").count("<title>") == 0
+
+
+def test_a_null_build_ran_no_action_though_bazel_wrote_its_status():
+    status = {"ph": "X", "cat": "action processing", "name": "BazelWorkspaceStatusAction "
+              "stable-status.txt", "out": "bazel-out/stable-status.txt", "ts": 1, "dur": 2}
+    compile_ = {"ph": "X", "cat": "action processing", "name": "Compiling src/kernel/sys.c",
+                "out": "bazel-out/k8-fastbuild/bin/external/kernel/objects/kernel/sys.o",
+                "ts": 3, "dur": 4}
+    assert not buildgraph.ran_actions({"traceEvents": [status]})
+    assert buildgraph.ran_actions({"traceEvents": [status, compile_]})

@@ -117,6 +117,16 @@ def action_events(profile: dict) -> list[dict]:
             if e.get("ph") == "X" and e.get("cat") == "action processing"]
 
 
+# Bazel's own action of every build, null builds included (it writes
+# bazel-out/stable-status.txt): not one the build's targets asked for.
+_STATUS = "BazelWorkspaceStatusAction"
+
+
+def ran_actions(profile: dict) -> bool:
+    """Whether the profiled command ran any action of its targets."""
+    return any(not e.get("name", "").startswith(_STATUS) for e in action_events(profile))
+
+
 @dataclasses.dataclass(frozen=True)
 class Build:
     """A build's tasks (seconds from its first action), what each action

@@ -21,9 +21,10 @@ built here:
 
 Which earlier translation: base() picks the newest complete one in
 KTHINLTO_CACHE made by the same translator, LLVM, architecture and KCFLAGS
-whose source tree still exists: one of the same source first, then one of
-a tree at the same path (edited since), then one of the same kernel version
-(the head of the top Makefile).  Set
+whose source tree still exists and is of the same kernel release series
+(VERSION and PATCHLEVEL of the top Makefile: 6.1 is never resumed for
+6.12): one of the same source first, then one of a tree at the same path
+(edited since), then one of the same whole version (the Makefile's head).  Set
 KTHINLTO_INCREMENTAL=off to translate from scratch.
 """
 
@@ -75,6 +76,12 @@ def _version(srctree: str) -> str:
         return ""
 
 
+def _series(version: str) -> str:
+    """VERSION and PATCHLEVEL of a Makefile head (_version)."""
+    return "".join(line for line in version.splitlines(keepends=True)
+                   if line.startswith(("VERSION", "PATCHLEVEL")))
+
+
 def base(cache_dir: str, inputs: dict, srctree: str, environ) -> str | None:
     """The earlier translation to start from (its directory), or None."""
     if environ.get(ENV) == "off":
@@ -97,9 +104,12 @@ def base(cache_dir: str, inputs: dict, srctree: str, environ) -> str | None:
         if not os.path.isdir(os.path.join(tree, "obj")) or not os.path.isdir(
                 os.path.join(tree, "records")) or not os.path.isdir(source_of(tree)):
             continue
+        version = _version(source_of(tree))
+        if _series(version) != _series(_version(srctree)):
+            continue
         found.append((got.get("source") == inputs.get("source"),
                       source_of(tree) == os.path.realpath(srctree),
-                      _version(source_of(tree)) == _version(srctree), done, tree))
+                      version == _version(srctree), done, tree))
     return max(found)[-1] if found else None
 
 

@@ -80,7 +80,7 @@ def _last_build(ob: str, tmp: str) -> tuple[str, dict]:
         raise _fail(last, f"not a Bazel JSON profile ({e})",
                     "give a file written by bazel build --profile") from None
     kept = os.path.join(ob, KEPT)
-    if buildgraph.action_events(profile):
+    if buildgraph.ran_actions(profile):
         shutil.copyfile(last, kept + ".tmp")
         os.replace(kept + ".tmp", kept)
         return last, profile
