@@ -183,3 +183,16 @@ def test_earlier_names_every_translation_resumed_before(tmp_path):
     incremental.write_inputs(str(first), INPUTS, "/src/a")
     incremental.write_inputs(str(second), INPUTS, "/src/b", incremental.earlier(str(first)))
     assert incremental.earlier(str(second)) == [(str(second), "/src/b"), (str(first), "/src/a")]
+
+
+def test_same_config_only_when_nothing_the_configuration_is_made_of_changed(tmp_path):
+    tree = tmp_path / "base"
+    tree.mkdir()
+    inputs = dict(INPUTS, target="tinyconfig", config_files=["", "f1"])
+    incremental.write_inputs(str(tree), inputs, "/src")
+    assert incremental.same_config(str(tree), inputs, {"kernel/sys.c", "include/linux/x.h"})
+    for rel in ("init/Kconfig", "arch/x86/Kconfig.debug", "arch/x86/configs/x86_64_defconfig",
+                "kernel/configs/tiny.config", "scripts/Kconfig.include", "Makefile"):
+        assert not incremental.same_config(str(tree), inputs, {rel}), rel
+    assert not incremental.same_config(str(tree), dict(inputs, config_files=["", "f2"]), set())
+    assert not incremental.same_config(str(tree), dict(inputs, target="defconfig"), set())

@@ -241,9 +241,12 @@ def _translate_into(work: str, req: Request, srctree: str, tc: kbuild.Toolchain,
     phases = Phases()
     try:
         base = incremental.base(req.cache_dir, inputs, srctree, os.environ)
+        config_done = False
         if base:
             try:
-                incremental.seed(base, work, srctree, trees.is_extracted(srctree, req.cache_dir))
+                changed = incremental.seed(base, work, srctree,
+                                           trees.is_extracted(srctree, req.cache_dir))
+                config_done = incremental.same_config(base, inputs, changed)
             except incremental.NoBase as e:
                 logging.info("incremental: not from %s: %s; translating from scratch", base, e)
                 base = None
@@ -254,8 +257,12 @@ def _translate_into(work: str, req: Request, srctree: str, tc: kbuild.Toolchain,
         resumed = incremental.earlier(base) if base else []
         incremental.write_inputs(work, inputs, srctree, resumed)
         probes = kbuild.probes_for(work, tc)
-        kbuild.configure(srctree, objtree, req.arch, tc, req.spec, log_path,
-                         req.jobs, probes)
+        if config_done:
+            logging.info("config: the earlier translation's .config (the same config target, "
+                         "files and architecture; no Kconfig, defconfig or scripts/ file changed)")
+        else:
+            kbuild.configure(srctree, objtree, req.arch, tc, req.spec, log_path,
+                             req.jobs, probes)
         phases.done("config")
         rec_dir = kbuild.recorded_build(srctree, objtree, req.arch, tc, work,
                                         req.jobs, log_path, req.kcflags)

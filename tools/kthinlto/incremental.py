@@ -162,7 +162,7 @@ def _same_bytes(a: str, b: str) -> bool:
         return fa.read() == fb.read()
 
 
-def seed(base_tree: str, work: str, srctree: str, owned: bool) -> None:
+def seed(base_tree: str, work: str, srctree: str, owned: bool) -> set[str]:
     """Copies base_tree's object tree and probe cache into work (whose obj
     must not exist), as the module doc says.  owned: the source tree is
     the translator's own (extracted into KTHINLTO_CACHE), whose files'
@@ -172,7 +172,8 @@ def seed(base_tree: str, work: str, srctree: str, owned: bool) -> None:
     moved (its order kept, a millisecond apart) to just after the newest
     source file whose content both trees share; every file whose content differs must then be
     newer than all of it: one that is not is touched (owned), or else the
-    translation starts from scratch.
+    translation starts from scratch.  Returns the files whose content
+    differs (srctree-relative).
     """
     start = time.monotonic()
     old_src = source_of(base_tree)
@@ -217,6 +218,26 @@ def seed(base_tree: str, work: str, srctree: str, owned: bool) -> None:
     logging.info("incremental: from %s (%s): %d source files differ (%.1f s)",
                  base_tree, "same source" if os.path.realpath(old_src) == os.path.realpath(srctree)
                  else old_src, len(changed), time.monotonic() - start)
+    return changed
+
+
+# What a configuration is made of besides the declaration's own inputs:
+# Kconfig files, the defconfigs and fragments in the tree, what Kconfig
+# runs (scripts/), and the top Makefile (the version .config records).
+def _configures(rel: str) -> bool:
+    return (os.path.basename(rel).startswith("Kconfig") or rel == "Makefile"
+            or rel.startswith(("scripts/", "kernel/configs/"))
+            or "/configs/" in rel)
+
+
+def same_config(base_tree: str, inputs: dict, changed: set[str]) -> bool:
+    """Whether the configuration base_tree made is the one inputs make:
+    the same target, config files and architecture, and no file the
+    configuration is made of changed (then Kbuild's config steps, which
+    write .config, need not run again)."""
+    got = _read_inputs(base_tree)["inputs"]
+    return (all(got.get(k) == inputs.get(k) for k in ("arch", "target", "config_files"))
+            and not any(_configures(rel) for rel in changed))
 
 
 def base_records(base_tree: str, work: str, srctree: str) -> list[Record]:
