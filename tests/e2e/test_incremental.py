@@ -187,9 +187,9 @@ def _check_edit(ws: kernels.Workspace, setup: Setup, edit: Edit, entries: list[d
                 after: dict, other_source: bool = False) -> set:
     """What an edit build ran is that edit's and nothing else; returns the
     backends that ran.  other_source: built from another copy of the
-    source, whose translated object tree (an input of the Kbuild hand-offs:
-    its saved commands name the source tree) differs, so vmlinux's
-    KbuildTail runs again too."""
+    source, translated on its own: vmlinux's KbuildTail may run again too
+    (its object tree names no path since kbuild.normalize_paths; the
+    allowance predates that)."""
     ran = {e["mnemonic"] for e in entries if not e.get("remoteCacheHit")}
     allowed = VMLINUX_EDIT_MNEMONICS if edit.unit == "vmlinux.o" else EDIT_MNEMONICS
     if other_source:
