@@ -183,9 +183,7 @@ def seed(base_tree: str, work: str, srctree: str, owned: bool) -> set[str]:
     probes = os.path.join(base_tree, "probes")
     if os.path.isdir(probes):
         shutil.copytree(probes, os.path.join(work, "probes"), dirs_exist_ok=True)
-    swap = [(kbuild.TREE_TOKENS["objtree"].encode(), objtree.encode()),
-            (kbuild.TREE_TOKENS["work"].encode(), work.encode()),
-            (kbuild.TREE_TOKENS["srctree"].encode(), srctree.encode())]
+    swap = [(token.encode(), path.encode()) for path, token in kbuild.tree_paths(work, srctree)]
     mtimes: list[tuple[str, int]] = []
     for path in kbuild.tree_files(objtree):
         mtimes.append((path, os.stat(path).st_mtime_ns))

@@ -469,6 +469,13 @@ TREE_TOKENS = {"objtree": "/kthinlto-objtree", "work": "/kthinlto-translation",
                "srctree": "/kthinlto-srctree"}
 
 
+def tree_paths(work: str, srctree: str) -> list[tuple[str, str]]:
+    """A translation's paths and their TREE_TOKENS, the object tree (which
+    lies inside work) first."""
+    return [(os.path.join(work, "obj"), TREE_TOKENS["objtree"]), (work, TREE_TOKENS["work"]),
+            (srctree, TREE_TOKENS["srctree"])]
+
+
 def normalize_paths(objtree: str, work: str, srctree: str,
                     earlier: tuple[tuple[str, str], ...] = ()) -> list[str]:
     """Makes the object tree's bytes the same at any path, in place; returns
@@ -489,8 +496,7 @@ def normalize_paths(objtree: str, work: str, srctree: str,
     """
     pairs = []
     for w, src in ((work, srctree), *earlier):
-        for path, token in ((os.path.join(w, "obj"), TREE_TOKENS["objtree"]),
-                            (w, TREE_TOKENS["work"]), (src, TREE_TOKENS["srctree"])):
+        for path, token in tree_paths(w, src):
             for p in dict.fromkeys((os.path.abspath(path), os.path.realpath(path))):
                 pairs.append((p.encode(), token.encode()))
     # The longest first: the object tree lies inside work.
