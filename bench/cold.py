@@ -122,3 +122,11 @@ def summary(c: Cold) -> dict:
                             "total": p.total, "cache_hits": p.hits,
                             "executed": p.executed, "internal": p.internal}},
     }
+
+
+def config_differences(kbuild: Mapping[str, str], ours: Mapping[str, str]) -> list[str]:
+    """The options two .config files (kbuild.read_config(..., unset=True))
+    set differently, as "CONFIG_X: Kbuild's value / kthinlto's value": the
+    bench compares only builds of the same configuration."""
+    return [f"{k}: {kbuild.get(k, '(absent)')} / {ours.get(k, '(absent)')}"
+            for k in sorted(set(kbuild) | set(ours)) if kbuild.get(k) != ours.get(k)]

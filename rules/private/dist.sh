@@ -25,23 +25,30 @@ if ! mkdir -p "$parent" 2>/dev/null || ! tmp=$(mktemp -d "$parent/.kthinlto-dist
 fi
 trap 'rm -rf "$tmp"' EXIT
 here=$PWD
+# A copy that fails (a full disk, say): one line, and nothing in DIR.
+copy() {
+	if ! err=$("$@" 2>&1); then
+		echo "kthinlto dist: cannot copy into $parent: $(printf '%s\n' "$err" | head -n 1); nothing written to $dir" >&2
+		exit 1
+	fi
+}
 # Each line: the name in DIR, then the runfile (relative to the runfiles
 # directory of the main workspace, where `bazel run` starts us).
 while read -r name file; do
 	[ -n "$name" ] || continue
 	if [ -d "$here/$file" ]; then
-		mkdir -p "$tmp/$name"
-		cp -RL "$here/$file/." "$tmp/$name/"
+		copy mkdir -p "$tmp/$name"
+		copy cp -RL "$here/$file/." "$tmp/$name/"
 	else
-		cp -L "$here/$file" "$tmp/$name"
+		copy cp -L "$here/$file" "$tmp/$name"
 	fi
 done <<'LIST'
 @FILES@
 LIST
-chmod -R u+w "$tmp"
+copy chmod -R u+w "$tmp"
 if [ -d "$dir" ]; then
-	rmdir "$dir"
+	copy rmdir "$dir"
 fi
-mv "$tmp" "$dir"
+copy mv "$tmp" "$dir"
 trap - EXIT
 echo "kthinlto dist: $(find "$dir" -type f | wc -l) files in $dir"

@@ -38,19 +38,9 @@ CONFIGS = {
 }
 
 
-# An absolute path anywhere in a command-line word: at its start, after a
-# separator (-fmap=/x, -Wa,-I/x, a:/x, ;/x, @/x, -DX="/x", a shell line's
-# "cd /x") or joined to a flag that takes a path (-I/x, -isystem/x, -L/x,
-# -MF/x, also inside -Wa,/-Wl,/-Wp, lists).  A relative path never matches:
-# its slashes follow a name.
-_JOINED = ("I|L|B|F|o|isystem|idirafter|iquote|isysroot|imacros|include|iprefix|"
-           "iwithprefix|iwithprefixbefore|MF|MT|MQ")
-_ABSOLUTE = re.compile(rf"(?:^|[\s=,:;@\"'(]|(?:^|[\s,])-(?:{_JOINED}))/")
-
-
-def host_path_words(words, forbidden=()) -> list[str]:
-    """The words that name an absolute path or contain one of forbidden."""
-    return [w for w in words if _ABSOLUTE.search(w) or any(p in w for p in forbidden)]
+# One rule for "no host path in any action" (tools/kthinlto/buildgraph.py).
+host_path_words = buildgraph.host_path_words
+action_host_paths = buildgraph.action_host_paths
 
 
 # One rule for every comparison with Kbuild (tools/kthinlto/elf.py).
@@ -73,9 +63,11 @@ def global_symbols(path: str) -> dict[str, tuple[str, str, str]]:
 
 
 def hidden_by_kbuild_only(ours_o: str, theirs_o: str) -> dict[str, list[str]]:
-    """The one way our vmlinux.o's symbols differ from Kbuild's: an alias
-    that Kbuild's vmlinux.o has HIDDEN and ours DEFAULT, name -> the
-    default-visible symbols it aliases (same section and value) in ours.
+    """The one way our vmlinux.o's symbols may differ from Kbuild's: an
+    alias that Kbuild's vmlinux.o has HIDDEN and ours DEFAULT, name -> the
+    default-visible symbols it aliases (same section and value) in ours;
+    each proven by a weak hidden twin in Kbuild's own objects
+    (weak_hidden_twins): a symbol without one is not in the result.
 
     Why: the kernel defines some symbols twice, a strong alias of a real
     function and a weak hidden one of sys_ni_syscall (COND_SYSCALL, e.g.
@@ -92,10 +84,37 @@ def hidden_by_kbuild_only(ours_o: str, theirs_o: str) -> dict[str, list[str]]:
     for name, (vis, section, value) in ours.items():
         if vis == "DEFAULT":
             where.setdefault((section, value), []).append(name)
-    found = {}
-    for name, (vis, section, value) in ours.items():
-        if name in theirs and theirs[name][0] == "HIDDEN" and vis == "DEFAULT":
-            found[name] = sorted(n for n in where[(section, value)] if n != name)
+    candidates = [name for name, (vis, _, _) in ours.items()
+                  if name in theirs and theirs[name][0] == "HIDDEN" and vis == "DEFAULT"]
+    twins = weak_hidden_twins(os.path.dirname(theirs_o), candidates)
+    return {name: sorted(n for n in where[ours[name][1:]] if n != name)
+            for name in candidates if twins[name]}
+
+
+def weak_hidden_twins(objtree: str, names: list[str]) -> dict[str, list[str]]:
+    """name -> Kbuild's bitcode objects under objtree (vmlinux.o aside)
+    that define it weak and hidden (`define weak hidden ... @name(` in
+    llvm-dis's text)."""
+    found = {name: [] for name in names}
+    if not names:
+        return found
+    wanted = [n.encode() for n in names]
+    dis = kbuild.Toolchain().tool("llvm-dis")
+    for where, _, files in os.walk(objtree):
+        for f in files:
+            path = os.path.join(where, f)
+            if not f.endswith(".o") or path == os.path.join(objtree, "vmlinux.o"):
+                continue
+            with open(path, "rb") as fh:
+                data = fh.read()
+            if not data.startswith(b"BC\xc0\xde") or not any(w in data for w in wanted):
+                continue
+            text = subprocess.run([dis, path, "-o", "-"], capture_output=True,
+                                  text=True).stdout
+            for name in names:
+                if re.search(r"^define weak hidden [^@]*@" + re.escape(name) + r"\(", text,
+                             re.M):
+                    found[name].append(os.path.relpath(path, objtree))
     return found
 
 
@@ -161,10 +180,10 @@ class Workspace:
                                     stdout=out, stderr=subprocess.STDOUT)
 
     def configure(self, *flags: str, check: bool = True) -> subprocess.CompletedProcess:
-        """./kthin configure: translates, then declares kernels/<--name>.json."""
-        return run([sys.executable, "-m", "tools.kthinlto.configure",
-                    f"--workspace={self.root}", f"--cache_dir={cache_dir()}",
-                    *flags], cwd=self.root, check=check)
+        """./kthin configure, as a user types it in this checkout: translates,
+        then declares kernels/<--name>.json."""
+        return run([os.path.join(self.root, "kthin"), "configure",
+                    f"--cache_dir={cache_dir()}", *flags], cwd=self.root, check=check)
 
     def fetch(self, repo: str = "kernel", check: bool = True) -> subprocess.CompletedProcess:
         """Makes Bazel translate (or reuse) the declared kernel @repo."""
@@ -343,10 +362,21 @@ def llvm_version(tc: kbuild.Toolchain) -> str:
     return out.splitlines()[0]
 
 
-def reference_key(tree: str, config: bytes, llvm: str) -> str:
+def reference_recipe(arch: str, goals: list[str], tc: kbuild.Toolchain) -> str:
+    """How a reference build is made, without its paths: make's arguments
+    (the source and object trees as tokens), then its goals, and the
+    environment it runs in (Kbuild's, kbuild.kbuild_env: of the user's only
+    PATH, HOME and TMPDIR, which say where programs are, not what they make)."""
+    return json.dumps({"make": kbuild.make_args("$SRC", "$OBJ", arch, tc), "goals": goals,
+                       "env": kbuild.kbuild_env({})}, sort_keys=True)
+
+
+def reference_key(tree: str, config: bytes, llvm: str, recipe: str) -> str:
     """A reference build's name in the cache: what it is built from (the
-    source tree's digest, the .config, the compiler), never where."""
-    return hashlib.sha256(b"\0".join([tree.encode(), config, llvm.encode()])).hexdigest()[:16]
+    source tree's digest, the .config, the compiler) and how (the recipe),
+    never where."""
+    return hashlib.sha256(b"\0".join([tree.encode(), config, llvm.encode(),
+                                      recipe.encode()])).hexdigest()[:16]
 
 
 # Beside a reference build: the source tree it was made from (later make
@@ -361,14 +391,17 @@ def reference_source(ref: str) -> str:
 
 def kbuild_reference(srctree: str, config_path: str, jobs: int = 2) -> str:
     """Kbuild's own `make LLVM=-19 <boot image> modules` (in-process
-    ThinLTO: vmlinux.o, vmlinux, the image and each module), cached by
-    content (reference_key); one build at a time per key (a lock)."""
+    ThinLTO: vmlinux.o, vmlinux, the image and each module), run in
+    Kbuild's environment only and cached by content (reference_key); one
+    build at a time per key (a lock)."""
     with open(config_path, "rb") as f:
         config = f.read()
     arch = arch_of(config_path)
     tc = kbuild.Toolchain()
+    goals = reference_goals(config_path)
     start = time.monotonic()
-    key = reference_key(tree_digest(srctree), config, llvm_version(tc))
+    key = reference_key(tree_digest(srctree), config, llvm_version(tc),
+                        reference_recipe(arch.name, goals, tc))
     log(f"source tree digested in {time.monotonic() - start:.1f} s")
     ref = os.path.join(cache_dir(), "reference", key)
     os.makedirs(os.path.dirname(ref), exist_ok=True)
@@ -376,11 +409,6 @@ def kbuild_reference(srctree: str, config_path: str, jobs: int = 2) -> str:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if os.path.exists(os.path.join(ref, "vmlinux.o")):
             log(f"reusing Kbuild reference build {ref} (of {reference_source(ref)})")
-            if "modules" in reference_goals(config_path) and not os.path.exists(
-                    os.path.join(ref, "Module.symvers")):
-                # Cached by an older suite, before modules.
-                run(kbuild.make_args(reference_source(ref), ref, arch.name, tc)
-                    + [f"-j{jobs}", "modules"])
             return ref
         tmp = ref + ".tmp"
         shutil.rmtree(tmp, ignore_errors=True)
@@ -389,23 +417,18 @@ def kbuild_reference(srctree: str, config_path: str, jobs: int = 2) -> str:
         with open(os.path.join(tmp, _REFERENCE_SOURCE), "w") as f:
             f.write(srctree + "\n")
         base = kbuild.make_args(srctree, tmp, arch.name, tc)
-        run(base + ["olddefconfig"])
+        env = kbuild.kbuild_env(os.environ)
+        run(base + ["olddefconfig"], env=env)
         start = time.monotonic()
-        run(base + [f"-j{jobs}", *reference_goals(config_path)])
+        run(base + [f"-j{jobs}", *goals], env=env)
         log(f"Kbuild reference build took {time.monotonic() - start:.0f} s")
         os.rename(tmp, ref)
     return ref
 
 
-def kbuild_image(kernel: "BuiltKernel", jobs: int = 2) -> str:
-    """Kbuild's boot image of a reference build (made now if an older suite
-    cached the reference without it)."""
-    arch = kernel.arch
-    image = os.path.join(kernel.reference, arch.image_path)
-    if not os.path.exists(image):
-        run(kbuild.make_args(reference_source(kernel.reference), kernel.reference, arch.name, kbuild.Toolchain())
-            + [f"-j{jobs}", arch.image])
-    return image
+def kbuild_image(kernel: "BuiltKernel") -> str:
+    """Kbuild's boot image of a reference build (one of its goals)."""
+    return os.path.join(kernel.reference, kernel.arch.image_path)
 
 
 # The config of user.bazelrc that names the session's HTTP cache.

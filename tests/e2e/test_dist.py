@@ -57,3 +57,35 @@ def test_dist_refuses_a_directory_that_is_not_empty(default_kernel, disk_cache, 
     # Nothing written, nothing left beside it.
     assert os.listdir(dist) == ["mine"] and (dist / "mine").read_text() == "keep me"
     assert sorted(os.listdir(tmp_path)) == ["dist"]
+
+
+def _mounted_tmpfs(path, options: str):
+    path.mkdir()
+    kernels.run(["mount", "-t", "tmpfs", "-o", options, "kthinlto-dist-test", str(path)])
+
+
+def test_dist_to_a_directory_it_cannot_write_says_so_and_leaves_nothing(default_kernel,
+                                                                        disk_cache, tmp_path):
+    # As root, permissions do not stop a write: a read-only file system
+    # does, and one too small for the kernel fails half-way through.
+    read_only, small = tmp_path / "read-only", tmp_path / "small"
+    _mounted_tmpfs(read_only, "ro,size=1m")
+    _mounted_tmpfs(small, "size=256k")
+    try:
+        procs = {where: default_kernel.ws.bazel(
+            "run", f"--disk_cache={disk_cache}", "//:dist", "--", str(where / "dist"),
+            check=False) for where in (read_only, small)}
+        left = {where: os.listdir(where) for where in procs}
+    finally:
+        for where in (read_only, small):
+            kernels.run(["umount", str(where)], check=False)
+    for where, proc in procs.items():
+        assert proc.returncode == 1, (where, proc.stderr[-2000:])
+        said = [line for line in proc.stderr.splitlines() if "kthinlto dist:" in line or
+                line.startswith(("cp:", "mkdir:", "mktemp:"))]
+        assert len(said) == 1, said
+        assert left[where] == [], left        # no DIR, no copy half-made beside it
+    assert procs[read_only].stderr.count(
+        f"kthinlto dist: cannot write in {read_only}; give a directory you can write") == 1
+    assert "No space left on device" in procs[small].stderr
+    assert f"nothing written to {small / 'dist'}" in procs[small].stderr

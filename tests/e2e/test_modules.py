@@ -9,6 +9,7 @@ the same tree and config.
 """
 
 import os
+import shutil
 
 import pytest
 
@@ -66,7 +67,21 @@ def test_every_module_has_kbuilds_modinfo(modules):
         assert ours == theirs, name
 
 
-def test_modules_install_layout_has_kbuilds_builtin_list_and_depmod(modules):
+def _kbuilds_modules_dep(kernel, names: list[str], release: str, tmp_path) -> str:
+    """depmod's modules.dep of Kbuild's modules, installed as
+    modules_install lays them out (modules.order, modules.builtin)."""
+    root = tmp_path / "kbuild-install"
+    moddir = root / "lib" / "modules" / release
+    for name in names:
+        (moddir / "kernel" / os.path.dirname(name)).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(os.path.join(kernel.reference, name), moddir / "kernel" / name)
+    (moddir / "modules.order").write_text("".join(f"kernel/{n}\n" for n in names))
+    shutil.copyfile(os.path.join(kernel.reference, "modules.builtin"), moddir / "modules.builtin")
+    kernels.run(["depmod", "-b", str(root), release])
+    return (moddir / "modules.dep").read_text()
+
+
+def test_modules_install_layout_has_kbuilds_builtin_list_and_depmod(modules, tmp_path):
     kernel, installed, names = modules
     with open(os.path.join(installed, "modules.builtin")) as f:
         ours = f.read()
@@ -75,8 +90,11 @@ def test_modules_install_layout_has_kbuilds_builtin_list_and_depmod(modules):
     # From the Bazel-built vmlinux.o, not the translation's placeholder.
     assert ours == theirs and ours.strip(), ours
     with open(os.path.join(installed, "modules.dep")) as f:
-        deps = {line.split(":")[0] for line in f if line.strip()}
-    assert deps == {"kernel/" + n for n in names}
+        deps = f.read()
+    assert {line.split(":")[0] for line in deps.splitlines()} == {"kernel/" + n for n in names}
+    # In full, as depmod makes it of Kbuild's own modules: each module's
+    # dependencies too, in order.
+    assert deps == _kbuilds_modules_dep(kernel, names, os.path.basename(installed), tmp_path)
     # No link back into the sandbox Kbuild ran in.
     assert not any(os.path.islink(os.path.join(d, f))
                    for d, subdirs, files in os.walk(installed) for f in files + subdirs)

@@ -1,5 +1,7 @@
 """One object as a target, as `make kernel/sys.o`: @kernel//:kernel/sys.o
-builds that object's FE compile and nothing else (rules/private/link_units.bzl)."""
+builds that object's FE compile and nothing else (rules/private/link_units.bzl);
+a name the kernel does not have gets Bazel's "no such target", with the
+nearest object's name."""
 
 import os
 
@@ -24,6 +26,8 @@ def test_one_object_target_runs_its_compile_alone(default_kernel, tmp_path):
     (written,) = execlog.outputs(entries[0])
     assert written.endswith("/external/kernel/objects/kernel/sys.o"), written
     assert head == b"BC\xc0\xde", head  # LLVM bitcode
-    # An object the kernel does not have: Bazel's own answer, naming it.
+    # An object the kernel does not have: Bazel's own answer, naming it and
+    # the nearest object the kernel has.
     assert missing.returncode != 0
     assert "no such target '@kernel//:kernel/sys.c.o'" in missing.stderr, missing.stderr[-2000:]
+    assert "(did you mean 'kernel/sys.o'?)" in missing.stderr, missing.stderr[-2000:]

@@ -88,3 +88,11 @@ def test_copy_workspace_leaves_bazels_links_only(tmp_path):
     assert sorted(os.listdir(dest)) == ["kernels", "link"]
     assert sorted(os.listdir(dest / "kernels")) == ["bazel-x", "kernel.json"]
     assert os.readlink(dest / "link") == "kernels/kernel.json"
+
+
+def test_config_differences_name_each_option_set_differently():
+    kbuild = {"CONFIG_A": "y", "CONFIG_B": "n", "CONFIG_C": '"x"'}
+    assert cold.config_differences(kbuild, dict(kbuild)) == []
+    ours = {"CONFIG_A": "y", "CONFIG_B": "y", "CONFIG_D": "m"}
+    assert cold.config_differences(kbuild, ours) == [
+        "CONFIG_B: n / y", 'CONFIG_C: "x" / (absent)', "CONFIG_D: (absent) / m"]

@@ -6,8 +6,6 @@ import pytest
 
 from bench import modules
 
-SRC = os.path.expanduser("~/.cache/kthinlto/src")
-
 
 def test_edited_makes_and_takes_back_an_edit():
     e = modules.Edit("a.c", "\treturn x;\n", "\treturn x + 1;\n")
@@ -22,20 +20,6 @@ def test_edited_makes_and_takes_back_an_edit():
         modules.edited(changed, e)
     with pytest.raises(ValueError, match="does not apply"):
         modules.edited(text + text, e)
-
-
-def test_the_edits_apply_once_to_the_pinned_source():
-    trees = [os.path.join(SRC, d, "linux-source-6.1") for d in os.listdir(SRC)] \
-        if os.path.isdir(SRC) else []
-    trees = [t for t in trees if os.path.isdir(t)]
-    if not trees:
-        pytest.skip("no extracted linux-source-6.1 (./kthin setup)")
-    for e in (modules.KERNEL_EDIT, modules.MODULE_EDIT):
-        with open(os.path.join(trees[0], e.file)) as f:
-            text = f.read()
-        assert modules.edited(modules.edited(text, e), e, undo=True) == text
-    assert modules.MODULE_EDIT.module == "fs/fuse/fuse.ko"
-    assert modules.KERNEL_EDIT.module == ""
 
 
 def test_check_config_needs_modules_and_the_edits_module():

@@ -13,6 +13,7 @@ date) is not waited for.
 import dataclasses
 import gzip
 import json
+import re
 
 from tools.kthinlto import execlog
 from tools.kthinlto.contract import MNEMONIC
@@ -51,6 +52,42 @@ PROFILE_FLAGS = ("--experimental_profile_include_primary_output", "--noslim_prof
 
 # Execution requirements that keep an action off remote workers.
 _LOCAL_ONLY = ("no-remote", "no-remote-exec", "local")
+
+
+# An absolute path anywhere in a command-line word: at its start, after a
+# separator (-fmap=/x, -Wa,-I/x, a:/x, ;/x, @/x, -DX="/x", a shell line's
+# "cd /x") or joined to a flag that takes a path (-I/x, -isystem/x, -L/x,
+# -MF/x, also inside -Wa,/-Wl,/-Wp, lists).  A relative path never matches:
+# its slashes follow a name.
+_JOINED = ("I|L|B|F|o|isystem|idirafter|iquote|isysroot|imacros|include|iprefix|"
+           "iwithprefix|iwithprefixbefore|MF|MT|MQ")
+_ABSOLUTE = re.compile(rf"(?:^|[\s=,:;@\"'(]|(?:^|[\s,])-(?:{_JOINED}))/")
+
+
+def host_path_words(words, forbidden=()) -> list[str]:
+    """The words that name an absolute path or contain one of forbidden."""
+    return [w for w in words if _ABSOLUTE.search(w) or any(p in w for p in forbidden)]
+
+
+# The one host path an action may name: a fixed PATH of the system's own
+# directories, for the local actions that run the host's /bin/sh and the
+# tools Kbuild's saved commands name (docs/guarantees.md).
+SYSTEM_PATH_DIRS = ("/bin", "/usr/bin", "/usr/local/bin")
+
+
+def action_host_paths(aquery: dict, forbidden=()) -> list[str]:
+    """"mnemonic: word" for each argument or environment value of each
+    action of `bazel aquery --output=jsonproto` that names a host path
+    (host_path_words), but for a PATH of SYSTEM_PATH_DIRS."""
+    bad = []
+    for a in aquery.get("actions", []):
+        words = list(a.get("arguments", []))
+        for e in a.get("environmentVariables", []):
+            if e["key"] == "PATH" and all(d in SYSTEM_PATH_DIRS for d in e["value"].split(":")):
+                continue
+            words.append(e["value"])
+        bad += [f"{a['mnemonic']}: {w}" for w in host_path_words(words, forbidden)]
+    return bad
 
 
 def phase_of(mnemonic: str) -> str:

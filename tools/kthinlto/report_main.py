@@ -5,10 +5,10 @@
       --svg=/tmp/cold.svg --json=/tmp/cold.json --overhead=0.3
 
 Without --profile it reads the last command's profile in the output base
-(.bazelrc makes every build's profile name each action's output) and keeps
-a copy there (KEPT) when that command ran actions: Bazel overwrites the
-profile at every command, so after a null build (or a query, or this
-report's own aquery) it says so in one line and explains the kept build.
+(.bazelrc makes every build's profile name each action's output, and
+keep_profile.sh keeps the last builds' profiles): after a null build (or a
+query, or this report's own aquery) it says so in one line and explains
+the last build that ran actions.
 Without --aquery it asks `bazel aquery` for the graph of --targets now.
 """
 
@@ -61,36 +61,65 @@ def _progress(msg: str) -> None:
     print(f"kthin report: {msg}", file=sys.stderr, flush=True)
 
 
-# The last profile that had actions, in the output base.
+# Where the profiles of the last builds are kept (tools/kthinlto/
+# keep_profile.sh, Bazel's workspace status command in .bazelrc), and the
+# copy this report keeps when Bazel runs without it (another workspace).
+PROFILES = "kthinlto-profiles"
 KEPT = "kthinlto-report.profile.gz"
+
+
+def profiles_newest_first(ob: str) -> list[str]:
+    """The profiles in the output base, the last command's first: those
+    keep_profile.sh keeps, the one Bazel wrote last (a plain file when no
+    status command links it) and the report's own kept copy."""
+    found = []
+    kept_dir = os.path.join(ob, PROFILES)
+    if os.path.isdir(kept_dir):
+        found += [os.path.join(kept_dir, n) for n in os.listdir(kept_dir)]
+    last = os.path.join(ob, "command.profile.gz")
+    if os.path.isfile(last) and not os.path.islink(last):
+        found.append(last)
+    if os.path.isfile(os.path.join(ob, KEPT)):
+        found.append(os.path.join(ob, KEPT))
+    return sorted(found, key=lambda p: os.stat(p).st_mtime_ns, reverse=True)
+
+
+def _load_copy(path: str, tmp: str) -> dict:
+    # Copied first: the aquery below may write a profile of its own there.
+    copy = os.path.join(tmp, os.path.basename(path))
+    shutil.copyfile(path, copy)
+    try:
+        return buildgraph.load_profile(copy)
+    except (ValueError, KeyError, EOFError, OSError) as e:
+        raise _fail(path, f"not a Bazel JSON profile ({e})",
+                    "give a file written by bazel build --profile") from None
 
 
 def _last_build(ob: str, tmp: str) -> tuple[str, dict]:
     """The profile to explain when none is given: the last command's, if it
-    ran actions (then kept as KEPT), else the kept one (saying so)."""
-    # Copied first: the aquery below writes a profile of its own there.
-    last = os.path.join(tmp, "command.profile.gz")
-    try:
-        shutil.copyfile(os.path.join(ob, "command.profile.gz"), last)
-        profile = buildgraph.load_profile(last)
-    except OSError as e:
-        raise _fail(ob, f"no profile of the last build ({e})",
-                    "build first, or give --profile") from None
-    except (ValueError, KeyError) as e:
-        raise _fail(last, f"not a Bazel JSON profile ({e})",
-                    "give a file written by bazel build --profile") from None
-    kept = os.path.join(ob, KEPT)
+    ran actions, else the newest one that did (saying so)."""
+    found = profiles_newest_first(ob)
+    if not found:
+        raise _fail(ob, "no profile of the last build", "build first, or give --profile")
+    last = found[0]
+    profile = _load_copy(last, tmp)
     if buildgraph.ran_actions(profile):
-        shutil.copyfile(last, kept + ".tmp")
-        os.replace(kept + ".tmp", kept)
+        if os.path.dirname(last) != os.path.join(ob, PROFILES) and last != os.path.join(ob, KEPT):
+            shutil.copyfile(last, os.path.join(ob, KEPT + ".tmp"))
+            os.replace(os.path.join(ob, KEPT + ".tmp"), os.path.join(ob, KEPT))
         return last, profile
-    if not os.path.exists(kept):
-        raise _fail(ob, "the last command ran no action (a null build, or not a build) "
-                    "and no earlier build is kept", "run ./kthin report after a build "
-                    "that runs actions, or give --profile")
-    print("kthin report: the last command ran no action (a null build, or not a build); "
-          f"explaining the last build that did ({kept})")
-    return kept, buildgraph.load_profile(kept)
+    for earlier in found[1:]:
+        try:
+            profile = _load_copy(earlier, tmp)
+        except SystemExit:
+            continue        # one cut short (a build interrupted): an older one
+        if buildgraph.ran_actions(profile):
+            print("kthin report: the last command ran no action (a null build, or not a "
+                  f"build); explaining the last build that did ({earlier})")
+            return earlier, profile
+    raise _fail(ob, "the last command ran no action (a null build, or not a build) "
+                "and no earlier build is kept", "run a build that runs actions, or give "
+                "--profile")
 
 
 def main(argv: list[str]) -> None:
