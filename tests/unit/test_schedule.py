@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+from tools.kthinlto import schedule
 from tools.kthinlto.schedule import (LOCAL, REMOTE, Task, critical_path, length, local_wall,
                                      remote_wall, simulate, wall)
 
@@ -94,3 +95,32 @@ def test_a_cycle_or_a_missing_task_is_refused_by_name():
         critical_path([Task("a", "FE", 1.0, ("b",)), Task("b", "FE", 1.0, ("a",))])
     with pytest.raises(ValueError, match="a: waits for gone, which is not a task"):
         local_wall([Task("a", "FE", 1.0, ("gone",))], 1)
+
+
+def test_peak_concurrency_is_the_most_tasks_that_ran_at_once():
+    tasks = [schedule.Task("a", "FE", 2.0, start=0.0), schedule.Task("b", "FE", 2.0, start=1.0),
+             schedule.Task("c", "FE", 1.0, start=2.0), schedule.Task("d", "FE", 1.0, start=3.0)]
+    # a [0,2) b [1,3) c [2,3) d [3,4): two at once at most (an end and a
+    # start at the same instant do not overlap).
+    assert schedule.peak_concurrency(tasks) == 2
+    assert schedule.peak_concurrency([]) == 0
+
+
+def test_the_graph_decides_when_each_phase_ends_and_a_model_without_it_misses():
+    # Two FE, then a thin link waiting for both, then two BE: measured on
+    # 2 slots as a build would run them.
+    fe = [schedule.Task(f"fe{i}", "FE", 4.0, start=0.0) for i in range(2)]
+    link = schedule.Task("index", "thin link", 2.0, deps=("fe0", "fe1"), start=4.0)
+    be = [schedule.Task(f"be{i}", "BE", 3.0, deps=("index",), start=6.0) for i in range(2)]
+    tasks = fe + [link] + be
+    measured = schedule.measured_phase_ends(tasks)
+    assert measured == {"FE": 4.0, "thin link": 6.0, "BE": 9.0}
+
+    def ends(ts):
+        return schedule.phase_ends(schedule.simulate(ts, {schedule.LOCAL: 2},
+                                                     pool=lambda t: schedule.LOCAL))
+    assert schedule.phase_end_error(ends(tasks), measured) == 0.0
+    control = schedule.without_graph(tasks)
+    assert all(not t.deps for t in control)
+    # Without the graph, in name order: the BE run first and end at 3 s.
+    assert schedule.phase_end_error(ends(control), measured) > 0.10

@@ -23,7 +23,7 @@ import time
 from absl import app
 from absl import flags
 
-from tools.kthinlto import buildgraph, execlog, picture, report, traffic
+from tools.kthinlto import buildgraph, execlog, picture, report, schedule, traffic
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("profile", None, "The build's JSON profile (bazel build --profile=FILE "
@@ -38,8 +38,10 @@ flags.DEFINE_string("execution_log", None, "The build's execution log "
                     "(--execution_log_json_file): how each action ran, and bytes.")
 flags.DEFINE_string("svg", None, "Write the picture here (timeline and scaling).")
 flags.DEFINE_string("json", None, "Write the figures here, as JSON.")
-flags.DEFINE_integer("jobs", os.cpu_count() or 2, "Slots the measured build ran local "
-                     "actions on (Bazel's --jobs); also the local slots of the simulations.")
+flags.DEFINE_integer("jobs", None, "Slots the measured build ran local actions on "
+                     "(Bazel's --jobs); also the local slots of the simulations.  Default: "
+                     "for a local build, the most actions it ran at once; for a remote "
+                     "build, this machine's cores.")
 flags.DEFINE_integer("remote_slots", 0, "The measured build ran remotable actions on this "
                      "many remote slots (workers x their jobs); 0: a local build.")
 flags.DEFINE_float("overhead", 0.3, "Seconds each remote action pays on top of its measured "
@@ -173,7 +175,9 @@ def main(argv: list[str]) -> None:
     print(f"build: {profile_path}" + (f" (started {other['date']}, output base "
                                       f"{other.get('output_base', '?')})"
                                       if "date" in other else ""))
-    f = report.figures(profile, build, entries, minimum, FLAGS.jobs, FLAGS.remote_slots,
+    jobs = FLAGS.jobs or (os.cpu_count() or 2 if FLAGS.remote_slots
+                          else max(1, schedule.peak_concurrency(build.tasks)))
+    f = report.figures(profile, build, entries, minimum, jobs, FLAGS.remote_slots,
                 [int(n) for n in FLAGS.workers], FLAGS.overhead)
     print(report.text(f))
     if FLAGS.json:
