@@ -262,11 +262,28 @@ def test_objtool_command_is_kbuilds(kernel, ran_link):
 # The sections objtool writes into a linked object (tools/objtool/check.c,
 # orc_gen.c of 6.1 and 6.12), each only with its option (--orc, --retpoline,
 # --rethunk, --hacks=skylake, --static-call, --cfi, --mcount, --ibt) and
-# sites to list: these configs' objtool (--static-call) writes
-# .static_call_sites alone.
+# sites to list.
 OBJTOOL_SECTIONS = (".orc_unwind", ".orc_unwind_ip", ".retpoline_sites", ".return_sites",
                     ".call_sites", ".static_call_sites", ".cfi_sites", "__mcount_loc",
                     ".ibt_endbr_seal")
+# What the x86_64 test configs have as real kernels do (configs/
+# bootable.config: ORC, the CPU mitigations, IBT), and the section objtool
+# then fills: each must be there, non-empty, in Kbuild's vmlinux.o and ours.
+X86_OBJTOOL_OPTIONS = {
+    ".orc_unwind": ("CONFIG_UNWINDER_ORC",),
+    ".orc_unwind_ip": ("CONFIG_UNWINDER_ORC",),
+    ".retpoline_sites": ("CONFIG_RETPOLINE", "CONFIG_MITIGATION_RETPOLINE"),
+    ".return_sites": ("CONFIG_RETHUNK", "CONFIG_MITIGATION_RETHUNK"),
+    ".ibt_endbr_seal": ("CONFIG_X86_KERNEL_IBT",),
+}
+
+
+def _section_bytes(obj: str, name: str, tmp: str) -> bytes:
+    out = os.path.join(tmp, name.lstrip(".") + ".bin")
+    subprocess.run([TC.tool("llvm-objcopy"), f"--dump-section={name}={out}", obj,
+                    os.path.join(tmp, "scratch.o")], check=True, capture_output=True)
+    with open(out, "rb") as f:
+        return f.read()
 
 
 def _readelf(*args: str) -> str:
@@ -278,14 +295,25 @@ def _symbol(name: str) -> str:
     return _PRIVATE_NUMBER.sub(r"\1", kernels.PROMOTED.sub("", name))
 
 
-def test_objtool_output_is_kbuilds(kernel):
+def test_objtool_output_is_kbuilds(kernel, tmp_path):
     # objtool's sections have Kbuild's sizes, and their relocations (the
-    # sites objtool found: where, of what symbol) are Kbuild's in order.
+    # sites objtool found: where, of what symbol) are Kbuild's in order;
+    # the ORC table (no relocations: each entry's stack and frame offsets)
+    # is Kbuild's byte for byte.
     ref = os.path.join(kernel.reference, "vmlinux.o")
     ours = link_command.section_sizes(_readelf("-S", "-W", kernel.vmlinux_o))
     theirs = link_command.section_sizes(_readelf("-S", "-W", ref))
     names = [n for s in OBJTOOL_SECTIONS for n in (s, ".rela" + s) if n in ours or n in theirs]
     assert bool(names) == (len(_kbuild_steps(kernel)) > 1)
+    if kernel.arch.name == "x86_64":
+        config = kernels.read_config(os.path.join(kernel.objtree, ".config"))
+        for section, options in X86_OBJTOOL_OPTIONS.items():
+            assert any(config.get(o) == "y" for o in options), (section, options)
+            assert theirs.get(section) and ours.get(section), (section, theirs.get(section))
+        if config.get("CONFIG_CALL_THUNKS") == "y":     # 6.12's call-depth tracking
+            assert theirs.get(".call_sites") and ours.get(".call_sites")
+        assert _section_bytes(kernel.vmlinux_o, ".orc_unwind", str(tmp_path)) == \
+            _section_bytes(ref, ".orc_unwind", str(tmp_path))
     sizes, kbuild = ({n: s.get(n) for n in names} for s in (ours, theirs))
     assert sizes == kbuild, f"ours {sizes}, Kbuild's {kbuild}"
     rela = [n for n in names if n.startswith(".rela")]

@@ -28,6 +28,9 @@ ABSOLUTE = [
     "--linker-script=/k/obj/arch/x86/kernel/vmlinux.lds",
 ]
 RELATIVE = [
+    # ModulesBuiltin's saved command (Kbuild's scripts/Makefile.vmlinux_o).
+    "tr '\\0' '\\n' < modules.builtin.modinfo | sed -n 's/^[[:alnum:]:_]*\\.file=//p' | "
+    "sed -e 's:^:kernel/:' -e 's/$/.ko/' > modules.builtin",
     "external/kthinlto_llvm/bin/clang",
     "-Iexternal/kernel/src/include",
     "-Wa,-Iexternal/kernel/obj",

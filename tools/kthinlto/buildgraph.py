@@ -58,10 +58,11 @@ _LOCAL_ONLY = ("no-remote", "no-remote-exec", "local")
 # separator (-fmap=/x, -Wa,-I/x, a:/x, ;/x, @/x, -DX="/x", a shell line's
 # "cd /x") or joined to a flag that takes a path (-I/x, -isystem/x, -L/x,
 # -MF/x, also inside -Wa,/-Wl,/-Wp, lists).  A relative path never matches:
-# its slashes follow a name.
+# its slashes follow a name; nor does a double slash (sed's `s/x=//p` in a
+# saved command, a URL's `://`).
 _JOINED = ("I|L|B|F|o|isystem|idirafter|iquote|isysroot|imacros|include|iprefix|"
            "iwithprefix|iwithprefixbefore|MF|MT|MQ")
-_ABSOLUTE = re.compile(rf"(?:^|[\s=,:;@\"'(]|(?:^|[\s,])-(?:{_JOINED}))/")
+_ABSOLUTE = re.compile(rf"(?:^|[\s=,:;@\"'(]|(?:^|[\s,])-(?:{_JOINED}))/(?!/)")
 
 
 def host_path_words(words, forbidden=()) -> list[str]:
