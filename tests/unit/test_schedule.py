@@ -105,22 +105,3 @@ def test_peak_concurrency_is_the_most_tasks_that_ran_at_once():
     assert schedule.peak_concurrency(tasks) == 2
     assert schedule.peak_concurrency([]) == 0
 
-
-def test_the_graph_decides_when_each_phase_ends_and_a_model_without_it_misses():
-    # Two FE, then a thin link waiting for both, then two BE: measured on
-    # 2 slots as a build would run them.
-    fe = [schedule.Task(f"fe{i}", "FE", 4.0, start=0.0) for i in range(2)]
-    link = schedule.Task("index", "thin link", 2.0, deps=("fe0", "fe1"), start=4.0)
-    be = [schedule.Task(f"be{i}", "BE", 3.0, deps=("index",), start=6.0) for i in range(2)]
-    tasks = fe + [link] + be
-    measured = schedule.measured_phase_ends(tasks)
-    assert measured == {"FE": 4.0, "thin link": 6.0, "BE": 9.0}
-
-    def ends(ts):
-        return schedule.phase_ends(schedule.simulate(ts, {schedule.LOCAL: 2},
-                                                     pool=lambda t: schedule.LOCAL))
-    assert schedule.phase_end_error(ends(tasks), measured) == 0.0
-    control = schedule.without_graph(tasks)
-    assert all(not t.deps for t in control)
-    # Without the graph, in name order: the BE run first and end at 3 s.
-    assert schedule.phase_end_error(ends(control), measured) > 0.10

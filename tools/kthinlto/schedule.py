@@ -181,34 +181,3 @@ def peak_concurrency(tasks: list[Task]) -> int:
         peak = max(peak, now)
     return peak
 
-
-def phase_ends(placed: list[Placed]) -> dict[str, float]:
-    """Per phase, when its last task ends in a schedule."""
-    ends: dict[str, float] = {}
-    for p in placed:
-        ends[p.task.phase] = max(ends.get(p.task.phase, 0.0), p.end)
-    return ends
-
-
-def measured_phase_ends(tasks: list[Task]) -> dict[str, float]:
-    """Per phase, when its last task ended in the measured build."""
-    ends: dict[str, float] = {}
-    for t in tasks:
-        ends[t.phase] = max(ends.get(t.phase, 0.0), t.start + t.duration)
-    return ends
-
-
-def phase_end_error(simulated: dict[str, float], measured: dict[str, float]) -> float:
-    """The largest difference between a phase's simulated and measured end,
-    as a fraction of the measured wall."""
-    wall_ = max(measured.values(), default=0.0)
-    if not wall_:
-        return 0.0
-    return max(abs(simulated[p] - measured[p]) for p in measured) / wall_
-
-
-def without_graph(tasks: list[Task]) -> list[Task]:
-    """The control model: the same tasks knowing neither the graph nor the
-    measured build's order (no dependencies, started in name order)."""
-    return [dataclasses.replace(t, deps=(), start=float(i))
-            for i, t in enumerate(sorted(tasks, key=lambda t: t.name))]
