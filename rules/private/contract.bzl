@@ -6,7 +6,7 @@ fails if this file is not what it writes).
 """
 
 # The version of KERNEL in a generated kernel.bzl (schema.bzl).
-KERNEL_SCHEMA = 5
+KERNEL_SCHEMA = 6
 
 # The tokens of relocated paths in KERNEL.
 SRC = "%{src}"

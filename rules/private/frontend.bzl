@@ -9,7 +9,7 @@ load(":common.bzl", "TOOLCHAIN_TYPE", "expand", "kernel_root", "llvm_toolchain")
 load(":contract.bzl", "MNEMONIC")
 load(":providers.bzl", "KernelObjectsInfo", "kernel_object")
 
-def frontend_action(ctx, tc, flags, source, inputs, out, bitcode, module = "", mnemonic = None):
+def frontend_action(ctx, tc, flags, source, inputs, out, bitcode, module = "", mnemonic = None, config_view = None):
     """Emits one FE compile.
 
     Args:
@@ -23,8 +23,15 @@ def frontend_action(ctx, tc, flags, source, inputs, out, bitcode, module = "", m
       module: the module the object is part of (fs/fuse/fuse.ko), or "".
       mnemonic: instead of ThinLtoCompile or NativeCompile (a module's
         .mod.o compile is ModuleInfoCompile).
+      config_view: the compile's view of the config header (a File,
+        DIR/generated/autoconf.h; tools/kthinlto/autoconf.py), among
+        inputs: DIR comes first on the include path, where the compile
+        looks for <generated/autoconf.h>.  None: the compile reads the
+        header itself, if at all.
     """
     args = ctx.actions.args()
+    if config_view:
+        args.add("-I" + config_view.dirname[:-len("/generated")])
     args.add_all(flags)
     args.add("-c")
     args.add("-o", out)
@@ -84,6 +91,7 @@ def _kernel_frontend_impl(ctx):
                 out = out,
                 bitcode = o["bitcode"] == 1,
                 module = o.get("module", ""),
+                config_view = files[o["autoconf"]] if o["autoconf"] >= 0 else None,
             )
         objects.append(kernel_object(
             path = o["path"],

@@ -7,7 +7,7 @@ contract.bzl); decode() is the only place the rules read KERNEL's fields,
 and it refuses a KERNEL of another version.  Raise the version there
 whenever the shape changes.
 
-KERNEL (schema 5), JSON-compatible:
+KERNEL (schema 6), JSON-compatible:
   schema        this version
   modules       {} without modules; else what Kbuild does after the
                 modules' link units, as it saved and recorded it:
@@ -24,13 +24,16 @@ KERNEL (schema 5), JSON-compatible:
                 srcversion (files indexes: what modpost reads for a
                 module's srcversion: each .mod, stand-in .cmd files under
                 srcversion/, the sources and the headers they list)}
-  files         package paths (src/..., obj/...) that objects index
+  files         package paths (src/..., obj/..., autoconf/...) that objects
+                index
   flagsets      lists of compile flags (%{src}/%{obj} tokens) objects index
   objects       a JSON string of a list, one per object, each compiled once:
                 {path, bitcode (0/1), source (files index), flags and
                 be_flags (flagsets indexes), inputs (files indexes),
                 prebuilt (0/1), module (the module it is part of,
-                fs/fuse/fuse.ko, or "")}
+                fs/fuse/fuse.ko, or ""), autoconf (files index of its view
+                of the config header, autoconf/<digest>/generated/
+                autoconf.h, among inputs instead of the header; -1: none)}
   units         the link units, each a relocatable link: {name (its output,
                 vmlinux.o), ldflags, whole and lazy (member paths in link
                 order), scripts (generated linker scripts: "initcalls"),

@@ -11,10 +11,11 @@ obj/scripts/module.lds, linking arch/x86/entry/entry.o after the .mod.o
 modules rule takes from the tree: scripts/mod/modpost, modules.order
 (listing extra/unit.ko) and include/config/kernel.release.  Laid out as
 tools/kthinlto/emit.py lays out a generated repository (src/, obj/,
-srcversion/ and the KERNEL dict of kernel.bzl), schema 5."""
+srcversion/, a view of the config header for kernel/a.o under autoconf/ and
+the KERNEL dict of kernel.bzl), schema 6."""
 
 KERNEL = {
-    "schema": 5,
+    "schema": 6,
     "modules": {
         "modpost": "scripts/mod/modpost -M -m -o Module.symvers -T modules.order vmlinux.o",
         "builtin": [
@@ -32,10 +33,10 @@ KERNEL = {
         "srcversion": [6, 7, 1, 2],
     },
     "objects": json.encode([
-        {"path": "kernel/a.o", "bitcode": 1, "source": 0, "flags": 0, "be_flags": 1, "inputs": [0, 2], "prebuilt": 0},
-        {"path": "arch/x86/entry/entry.o", "bitcode": 0, "source": 3, "flags": 2, "be_flags": 2, "inputs": [2, 3], "prebuilt": 0},
-        {"path": "arch/arm64/kernel/pi/p.pi.o", "bitcode": 0, "source": 4, "flags": 3, "be_flags": 3, "inputs": [], "prebuilt": 1},
-        {"path": "lib/b.o", "bitcode": 1, "source": 1, "flags": 0, "be_flags": 1, "inputs": [1, 2], "prebuilt": 0},
+        {"path": "kernel/a.o", "bitcode": 1, "source": 0, "flags": 0, "be_flags": 1, "inputs": [0, 2, 8], "prebuilt": 0, "autoconf": 8},
+        {"path": "arch/x86/entry/entry.o", "bitcode": 0, "source": 3, "flags": 2, "be_flags": 2, "inputs": [2, 3], "prebuilt": 0, "autoconf": -1},
+        {"path": "arch/arm64/kernel/pi/p.pi.o", "bitcode": 0, "source": 4, "flags": 3, "be_flags": 3, "inputs": [], "prebuilt": 1, "autoconf": -1},
+        {"path": "lib/b.o", "bitcode": 1, "source": 1, "flags": 0, "be_flags": 1, "inputs": [1, 2], "prebuilt": 0, "autoconf": -1},
     ]),
     "files": [
         "src/kernel/a.c",
@@ -46,6 +47,7 @@ KERNEL = {
         "obj/scripts/module.lds",
         "obj/extra/unit.mod",
         "srcversion/lib/.b.o.cmd",
+        "autoconf/0123abcd/generated/autoconf.h",
     ],
     "flagsets": [
         ["-I%{src}/include", "-I%{obj}/include", "-D__KERNEL__", "-Os", "-flto=thin"],

@@ -31,11 +31,13 @@ def _check_frontend(actions, failures):
         out = a.outputs.to_list()[0].path
         if not out.endswith("/objects/kernel/a.o"):
             continue
-        want = ["-I%s/src/include" % _PKG, "-I%s/obj/include" % _PKG, "-D__KERNEL__", "-Os", "-flto=thin", "-c", "-o", out, _PKG + "/src/kernel/a.c"]
+
+        # Its view of the config header first on the include path.
+        want = ["-I%s/autoconf/0123abcd" % _PKG, "-I%s/src/include" % _PKG, "-I%s/obj/include" % _PKG, "-D__KERNEL__", "-Os", "-flto=thin", "-c", "-o", out, _PKG + "/src/kernel/a.c"]
         if a.argv[1:] != want:
             failures.append("kernel/a.o FE argv %s, expected clang %s" % (a.argv, want))
         inputs = [p for p in _paths(a.inputs) if p.startswith(_PKG + "/")]
-        if inputs != [_PKG + "/src/include/x.h", _PKG + "/src/kernel/a.c"]:
+        if inputs != [_PKG + "/autoconf/0123abcd/generated/autoconf.h", _PKG + "/src/include/x.h", _PKG + "/src/kernel/a.c"]:
             failures.append("kernel/a.o FE declares %s" % inputs)
     for a in _by_mnemonic(actions).get("NativeCompile", []):
         if "-D__ASSEMBLY__" not in a.argv or "-Wa,-I%s/obj" % _PKG not in a.argv:

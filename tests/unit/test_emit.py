@@ -111,7 +111,7 @@ def test_kernel_data_link_units_and_config():
         "scripts": ["initcalls"], "post_link": ["obj/tools/objtool/objtool", "--link"],
         "module": ""}]
     assert d["config"] == CONFIG
-    assert d["schema"] == emit.schema_version() == 5
+    assert d["schema"] == emit.schema_version() == 6
     assert d["modules"] == {}   # no module steps without modules
 
 

@@ -38,7 +38,7 @@ import time
 from absl import app
 from absl import flags as absl_flags
 
-from tools.kthinlto import (arches, compile_commands, declaration, deps, emit, graph,
+from tools.kthinlto import (arches, autoconf, compile_commands, declaration, deps, emit, graph,
                             incremental, kbuild, records, shared_cache, trees)
 from tools.kthinlto.records import TranslationError
 # Re-exported: the source helpers are part of this CLI's documented surface.
@@ -300,6 +300,10 @@ def _translate_into(work: str, req: Request, srctree: str, tc: kbuild.Toolchain,
             inputs[path] = sorted(set(inputs[path] + extra))
         phases.done("header scan")
         objs = graph.build_objects(units, compiles, inputs, srctree, objtree, common)
+        # Each compile's view of the config header: an option then reaches
+        # only the compiles whose files name it (autoconf.py).
+        views = autoconf.views({o.path: o.inputs for o in objs if not o.prebuilt},
+                               srctree, objtree)
         steps = _module_steps(recs, compiles, units, inputs, srctree, objtree, work)
         leaks = graph.host_paths(objs, units, srctree, objtree, steps)
         if leaks:
@@ -308,7 +312,8 @@ def _translate_into(work: str, req: Request, srctree: str, tc: kbuild.Toolchain,
                                     req.spec.config_file, req.spec.fragments,
                                     req.kcflags)
         data = emit.kernel_data(objs, units, config, kbuild.PINNED_BUILD_ENV,
-                                kbuild.kconfig_files(objtree), steps)
+                                kbuild.kconfig_files(objtree), steps,
+                                {p: v[0] for p, v in views.items()})
         # Last, after every read of the tree's saved commands: its bytes
         # the same at any path, but for the binaries the hand-off leaves out.
         not_normal = kbuild.normalize_paths(objtree, work, srctree, tuple(resumed))
@@ -318,7 +323,8 @@ def _translate_into(work: str, req: Request, srctree: str, tc: kbuild.Toolchain,
         emit.write(gen, srctree, objtree, data,
                    compile_commands.entries([o for o in objs if o.path not in common],
                                             srctree, objtree, tc.clang),
-                   steps.srcversion_cmds if steps else (), not_normal)
+                   steps.srcversion_cmds if steps else (), not_normal,
+                   dict(views.values()))
         phases.done("emit")
         phases.write(os.path.join(work, trees.PHASES))
     except BaseException:

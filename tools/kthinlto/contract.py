@@ -18,7 +18,7 @@ import sys
 #   3: link units (units), objects keyed by path without lazy.
 #   4: modules (units[i].module).
 #   5: modpost, each module's .mod.o compile and .ko link (modules).
-KERNEL_SCHEMA = 5
+KERNEL_SCHEMA = 6
 
 # The tokens of relocated paths in KERNEL (flags, inputs): the rules make
 # them execroot paths of the generated repository's src/ and obj/.

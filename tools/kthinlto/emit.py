@@ -11,7 +11,7 @@ import ast
 import json
 import os
 
-from tools.kthinlto import arches, contract, flags
+from tools.kthinlto import arches, autoconf, contract, flags
 from tools.kthinlto.graph import LinkUnit, ModuleSteps, Object
 
 BUILD_TEMPLATE = '''\
@@ -117,16 +117,25 @@ def kernel_config(source: str, arch: str, target: str, config_file: str,
 
 def kernel_data(objs: list[Object], units: list[LinkUnit], config: dict,
                 build_env: dict[str, str], kconfig_files: list[str] = (),
-                steps: ModuleSteps | None = None) -> dict:
+                steps: ModuleSteps | None = None, views: dict[str, str] | None = None) -> dict:
     """The JSON-compatible description that the rules read
-    (rules/private/schema.bzl documents it)."""
+    (rules/private/schema.bzl documents it).  views: object path -> its
+    view of the config header in the generated repository
+    (tools/kthinlto/autoconf.py), declared instead of the header."""
+    views = views or {}
+    header = package_path(autoconf.CONFIG_HEADER)
     files: dict[str, int] = {}
     flagsets: dict[tuple[str, ...], int] = {}
     objects = []
     # The module each object is part of (errors name it), "" for vmlinux.o's.
     module_of = {m: u.module for u in reversed(units) for m in u.members}
     for o in objs:
-        idx = [files.setdefault(package_path(p), len(files)) for p in o.inputs]
+        view = views.get(o.path)
+        idx = [files.setdefault(package_path(p), len(files)) for p in o.inputs
+               if not (view and package_path(p) == header)]
+        view_idx = files.setdefault(view, len(files)) if view else -1
+        if view:
+            idx.append(view_idx)
         src = files.setdefault(package_path(o.source), len(files))
         objects.append({
             "path": o.path,
@@ -138,6 +147,7 @@ def kernel_data(objs: list[Object], units: list[LinkUnit], config: dict,
             "inputs": sorted(set(idx + [src])),
             "prebuilt": 1 if o.prebuilt else 0,
             "module": module_of.get(o.path, ""),
+            "autoconf": view_idx,
         })
     # Empty without modules: JSON's null is no Starlark.
     modules = {}
@@ -251,13 +261,15 @@ SRCVERSION_DIR = "srcversion"
 def write(gen_dir: str, srctree: str, objtree: str, data: dict,
           compile_commands: list[dict] = (),
           srcversion_cmds: tuple[tuple[str, str], ...] = (),
-          not_normal: list[str] = ()) -> None:
+          not_normal: list[str] = (), views: dict[str, str] | None = None) -> None:
     """The generated repository in the new directory gen_dir;
     compile_commands: its compilation database's entries;
     srcversion_cmds: the stand-in .cmd files (path, text) modpost reads;
     not_normal: the object tree's files that name this machine's paths
-    (kbuild.normalize_paths), left out of the hand-off's inputs."""
+    (kbuild.normalize_paths), left out of the hand-off's inputs; views:
+    the config header's views, path -> text (autoconf.py)."""
     os.makedirs(gen_dir)
+    autoconf.write(gen_dir, views or {})
     for path, text in srcversion_cmds:
         full = os.path.join(gen_dir, SRCVERSION_DIR, path)
         os.makedirs(os.path.dirname(full), exist_ok=True)

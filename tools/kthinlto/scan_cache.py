@@ -28,10 +28,10 @@ import os
 import re
 import zlib
 
-from tools.kthinlto import flags
+from tools.kthinlto import autoconf, flags
 
 FORMAT = 1
-CONFIG_HEADER = flags.OBJ + "/include/generated/autoconf.h"
+CONFIG_HEADER = autoconf.CONFIG_HEADER
 _SYMBOL = re.compile(rb"\bCONFIG_[A-Za-z0-9_]+")
 
 

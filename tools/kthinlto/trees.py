@@ -43,7 +43,7 @@ def file_digest(path: str) -> str:
 # configure.py imports (a unit test checks the list against its imports),
 # the shim and the pins.  boot.py, execlog.py, bundle.py and the action
 # tools are not part of it: a change to them translates nothing again.
-TRANSLATOR_FILES = ("arches.py", "compile_commands.py", "configure.py", "contract.py",
+TRANSLATOR_FILES = ("arches.py", "autoconf.py", "compile_commands.py", "configure.py", "contract.py",
                     "declaration.py", "deps.py", "emit.py", "flags.py", "graph.py",
                     "incremental.py", "kbuild.py", "records.py", "scan_cache.py",
                     "shared_cache.py", "source.py", "trees.py", "shim.sh", "sources.json")
