@@ -32,7 +32,8 @@ CONFIG_HEADER = flags.OBJ + "/include/generated/autoconf.h"
 # Where the views are, in the generated repository.
 VIEWS = "autoconf"
 
-_NAMED = re.compile(rb"\bCONFIG_[A-Za-z0-9_]+")
+# A CONFIG_ symbol named in a file (scan_cache.py reads them with this too).
+NAMED = re.compile(rb"\bCONFIG_[A-Za-z0-9_]+")
 _PASTED = re.compile(rb"\b(CONFIG_[A-Za-z0-9_]*)\s*##")
 _DEFINE = re.compile(r"^#define (CONFIG_[A-Za-z0-9_]+)[ \t]")
 
@@ -40,7 +41,7 @@ _DEFINE = re.compile(r"^#define (CONFIG_[A-Za-z0-9_]+)[ \t]")
 def names_in(data: bytes) -> tuple[frozenset[str], frozenset[str]]:
     """(symbols a file names, prefixes it pastes a symbol onto)."""
     pasted = frozenset(p.decode() for p in _PASTED.findall(data))
-    named = frozenset(n.decode() for n in _NAMED.findall(data))
+    named = frozenset(n.decode() for n in NAMED.findall(data))
     return named, pasted
 
 
@@ -109,7 +110,6 @@ def write(gen_dir: str, texts: dict[str, str]) -> None:
     """The views (path in the generated repository -> text) under gen_dir."""
     for path, text in texts.items():
         full = os.path.join(gen_dir, path)
-        if not os.path.exists(full):
-            os.makedirs(os.path.dirname(full), exist_ok=True)
-            with open(full, "w") as f:
-                f.write(text)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "w") as f:
+            f.write(text)

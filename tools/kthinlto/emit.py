@@ -123,7 +123,6 @@ def kernel_data(objs: list[Object], units: list[LinkUnit], config: dict,
     view of the config header in the generated repository
     (tools/kthinlto/autoconf.py), declared instead of the header."""
     views = views or {}
-    header = package_path(autoconf.CONFIG_HEADER)
     files: dict[str, int] = {}
     flagsets: dict[tuple[str, ...], int] = {}
     objects = []
@@ -132,7 +131,7 @@ def kernel_data(objs: list[Object], units: list[LinkUnit], config: dict,
     for o in objs:
         view = views.get(o.path)
         idx = [files.setdefault(package_path(p), len(files)) for p in o.inputs
-               if not (view and package_path(p) == header)]
+               if not (view and p == autoconf.CONFIG_HEADER)]
         view_idx = files.setdefault(view, len(files)) if view else -1
         if view:
             idx.append(view_idx)

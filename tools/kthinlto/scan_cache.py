@@ -25,14 +25,13 @@ the KEPT kept for that command line (configs tried and dropped stay there).
 import hashlib
 import json
 import os
-import re
 import zlib
 
 from tools.kthinlto import autoconf, flags
 
 FORMAT = 1
 CONFIG_HEADER = autoconf.CONFIG_HEADER
-_SYMBOL = re.compile(rb"\bCONFIG_[A-Za-z0-9_]+")
+_SYMBOL = autoconf.NAMED
 
 
 def entry_key(scanner: str, argv: tuple[str, ...], source: str, srctree: str, objtree: str) -> str:
